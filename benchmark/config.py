@@ -1,0 +1,72 @@
+"""The "Config" half of the Config/Model interface: every hyper-parameter and path of one run.
+
+Each field is a command-line flag (`max_length` is `--max-length`); its
+default and help live here and nowhere else. The defaults reproduce the
+reference setup: length 32, batch 128, lr 5e-5, 3 epochs, evaluate every 100
+steps, stop after 1000 steps without dev-loss improvement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+def _flag(default, help: str, **extra):
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass
+class RunConfig:
+    model: str = _flag(None, "backbone name from the registry (see --list)")
+    model_path: str | None = _flag(None, "load the backbone from this local folder instead of its hub id")
+    cache_dir: str | None = _flag(None, "Hugging Face cache folder for hub downloads (default: HF_HOME)")
+    offline: bool = _flag(False, "never contact the hub; use the cache or --model-path only")
+
+    data_dir: str = _flag("data/thucnews", "folder with train/dev/test (.txt, .tsv, .csv or .jsonl) and class.txt; "
+                          "THUCNews-10 is downloaded here on first use when the folder is the default")
+    protocol: str = _flag("full", "full: train/dev/test files; mini: train on dev with a held-out part, "
+                          "score on test (for machines without the 180k train split)",
+                          choices=("full", "mini"))
+    text_col: str = _flag("text", "text column of CSV/TSV/JSONL files")
+    label_col: str = _flag("label", "label column of CSV/TSV/JSONL files (names or ids)")
+    dev_split: float = _flag(0.1, "fraction held out for early stopping when there is no dev file (or under mini)")
+    split_seed: int = _flag(1, "seed of that held-out split; fixed so every run is scored on the same split")
+
+    max_length: int = _flag(32, "maximum tokens per text, [CLS] and [SEP] included")
+    batch_size: int = _flag(128, "training examples per step per device (before gradient accumulation)")
+    eval_batch_size: int = _flag(512, "examples per evaluation batch")
+    grad_accum: int = _flag(1, "gradient accumulation steps")
+    learning_rate: float = _flag(5e-5, "peak learning rate (AdamW)")
+    weight_decay: float = _flag(0.01, "AdamW weight decay")
+    warmup: float = _flag(0.05, "linear warm-up, as a fraction of all steps, then linear decay to 0")
+    epochs: float = _flag(3.0, "training epochs")
+    max_steps: int = _flag(-1, "stop after this many optimiser steps (overrides --epochs when > 0)")
+    dropout: float = _flag(0.1, "dropout before the classification layer")
+    eval_every: int = _flag(100, "evaluate on dev every N steps")
+    patience_steps: int = _flag(1000, "stop after this many steps without dev-loss improvement")
+    seed: int = _flag(1, "seed for initialisation and data order")
+
+    precision: str = _flag("auto", "auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU",
+                           choices=("auto", "fp32", "bf16", "fp16"))
+    compile: bool = _flag(False, "torch.compile the model (GPU; pair with --pad-to-max-length)")
+    pad_to_max_length: bool = _flag(False, "pad every batch to --max-length instead of its longest text")
+    group_by_length: bool = _flag(True, "batch texts of similar length together in training (randomised)")
+    num_workers: int = _flag(0, "data-loading worker processes")
+    deterministic: bool = _flag(False, "deterministic kernels where the backend has them (slower on GPU)")
+
+    results_dir: str = _flag("results", "where run folders are written")
+    keep_checkpoints: bool = _flag(False, "keep the training checkpoints (optimiser state) after the run")
+    smoke: bool = _flag(False, "offline end-to-end check on the bundled sample with a tiny random model; "
+                        "its numbers are not a benchmark")
+
+    @property
+    def patience_evaluations(self) -> int:
+        """Early stopping counts evaluations, so the step budget is converted once, rounding up."""
+        return max(1, -(-self.patience_steps // self.eval_every))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def config_fields():
+    return fields(RunConfig)

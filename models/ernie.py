@@ -1,0 +1,12 @@
+from transformers import ErnieConfig, ErnieModel
+
+from benchmark.registry import Backbone, register
+
+register(Backbone(
+    name="ernie",
+    hub_id="nghuyong/ernie-1.0-base-zh",
+    description="ERNIE 1.0 base: entity and phrase masking (Baidu, 2019)",
+    model_class=ErnieModel,
+    config_class=ErnieConfig,
+    reported_accuracy=93.98,
+))

@@ -1,0 +1,8 @@
+"""Fine-tune and score a Chinese backbone: `python run.py --help`."""
+
+import sys
+
+from benchmark.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
