@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlparse
 
+import huggingface_hub
 import torch
 from safetensors.torch import load_file
 from torch import nn
@@ -66,15 +70,37 @@ def _load_error(backbone: Backbone, source: str, error: Exception) -> HarnessErr
     )
 
 
+def _hub_reachable(timeout: float = 5.0) -> bool:
+    """One quick connection attempt, so an offline machine gets an answer at once instead of retries."""
+    host = urlparse(huggingface_hub.constants.ENDPOINT).hostname
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _from_pretrained(backbone: Backbone, load, source: str, cache_dir: str | None, offline: bool):
+    """Local folder or cached hub files first; the network only when that fails and it is allowed."""
+    try:
+        return load(source, cache_dir=cache_dir, local_files_only=True)
+    except (OSError, ValueError) as error:
+        if offline or huggingface_hub.constants.HF_HUB_OFFLINE or _is_local(source):
+            raise _load_error(backbone, source, error) from None
+    if not _hub_reachable():
+        raise _load_error(backbone, source, OSError("no connection to the hub")) from None
+    try:
+        return load(source, cache_dir=cache_dir)
+    except (OSError, ValueError) as error:
+        raise _load_error(backbone, source, error) from None
+
+
 def load_encoder(backbone: Backbone, source: str, *, cache_dir: str | None = None,
                  offline: bool = False) -> PreTrainedModel:
     """The pretrained encoder, from a hub id or a local folder: one code path for both."""
-    try:
-        encoder, info = backbone.model_class.from_pretrained(
-            source, cache_dir=cache_dir, local_files_only=offline, output_loading_info=True
-        )
-    except (OSError, ValueError) as error:
-        raise _load_error(backbone, source, error) from None
+    encoder, info = _from_pretrained(
+        backbone, partial(backbone.model_class.from_pretrained, output_loading_info=True), source, cache_dir, offline
+    )
     missing = info.get("missing_keys") or []
     mismatched = info.get("mismatched_keys") or []
     if missing or mismatched:
@@ -91,10 +117,7 @@ def load_encoder(backbone: Backbone, source: str, *, cache_dir: str | None = Non
 
 def load_tokenizer(backbone: Backbone, source: str, *, cache_dir: str | None = None,
                    offline: bool = False) -> PreTrainedTokenizerBase:
-    try:
-        return backbone.tokenizer_class.from_pretrained(source, cache_dir=cache_dir, local_files_only=offline)
-    except (OSError, ValueError) as error:
-        raise _load_error(backbone, source, error) from None
+    return _from_pretrained(backbone, backbone.tokenizer_class.from_pretrained, source, cache_dir, offline)
 
 
 def save_classifier(model: TextClassifier, tokenizer: PreTrainedTokenizerBase, backbone: Backbone,

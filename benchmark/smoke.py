@@ -30,7 +30,8 @@ def build_vocab(texts: list[str]) -> list[str]:
     return SPECIAL_TOKENS + sorted(pieces)
 
 
-def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: int = 0) -> Path:
+def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: int = 0,
+                     shape: dict | None = None) -> Path:
     """A randomly initialised model of the backbone's architecture, saved like a pretrained checkpoint."""
     import torch
 
@@ -39,7 +40,7 @@ def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: i
     # A vocab.txt is what published Chinese BERT-style checkpoints carry; the tokenizer is built from it on load.
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     torch.manual_seed(seed)
-    config = backbone.config_class(vocab_size=len(vocab), pad_token_id=0, **TINY_SHAPE)
+    config = backbone.config_class(vocab_size=len(vocab), pad_token_id=0, **(shape or TINY_SHAPE))
     backbone.model_class(config).save_pretrained(folder)
     return folder
 
