@@ -1,0 +1,367 @@
+"""The leaderboard on synthetic run folders written by hand, following docs/results-format.md."""
+
+import csv
+import json
+import logging
+import re
+import shutil
+import statistics
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from benchmark import leaderboard, plots
+from benchmark.errors import HarnessError
+from benchmark.leaderboard import write_leaderboard
+
+LABELS = ["finance", "realty", "stocks", "sports"]
+N = 120
+GOLD = np.arange(N) % len(LABELS)
+MINI_SHA = "a" * 64
+FULL_SHA = "b" * 64
+REPORTED = [SimpleNamespace(name="alpha", hub_id="org/alpha", reported_accuracy=99.87, note="course figure")]
+
+
+def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(), gold=GOLD, labels=LABELS,
+              probability=None, dataset="thucnews", protocol="mini", sha=MINI_SHA, smoke=False,
+              texts=None, eval_speed=1000.0, device="cpu") -> Path:
+    """A run folder whose predictions are right except at the indices in `wrong`."""
+    k = len(labels)
+    predicted = gold.copy()
+    predicted[list(wrong)] = (gold[list(wrong)] + 1) % k
+    probability = np.full(len(gold), 0.9) if probability is None else np.asarray(probability)
+    texts = texts or [f"新闻 {i}" for i in range(len(gold))]
+    ids = list(range(k))
+    _, _, f1, support = precision_recall_fscore_support(gold, predicted, labels=ids, zero_division=0)
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (gold, predicted), 1)
+    metrics = {
+        "schema_version": 1,
+        "run_id": f"{folder}-run",
+        "smoke": smoke,
+        "backbone": {"name": backbone, "hub_id": f"org/{backbone}", "source": f"org/{backbone}",
+                     "architecture": "bert", "parameters": 102_000_000},
+        "task": {"dataset": dataset, "protocol": protocol, "labels": labels,
+                 "sizes": {"train": 10, "dev": 10, "test": len(gold)},
+                 "files": {"test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)}}},
+        "config": {"seed": seed},
+        "seed": seed,
+        "environment": {"device": "cpu", "device_name": device},
+        "timing": {"wall_seconds": 100.0, "train_seconds": 90.0 + seed, "train_examples_per_second": 50.0,
+                   "eval_examples_per_second": eval_speed, "peak_memory_mb": 800.0 + seed},
+        "training": {"global_step": 30, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
+                     "history": [{"step": 10, "train_loss": 1.2}, {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
+                                 {"step": 20, "train_loss": 0.7}, {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
+                                 {"step": 30, "train_loss": 0.4}, {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79}]},
+        "metrics": {
+            "accuracy": float((gold == predicted).mean()),
+            "loss": 0.3,
+            "macro": {"precision": 0.0, "recall": 0.0,
+                      "f1": float(f1_score(gold, predicted, labels=ids, average="macro", zero_division=0))},
+            "weighted": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
+            "per_class": {name: {"precision": 0.0, "recall": 0.0, "f1": float(f1[i]), "support": int(support[i])}
+                          for i, name in enumerate(labels)},
+            "confusion_matrix": confusion.tolist(),
+        },
+    }
+    run_dir = results / folder
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False), encoding="utf-8")
+    with (run_dir / "predictions.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["index", "text", "gold", "predicted", "probability"])
+        for i in range(len(gold)):
+            writer.writerow([i, texts[i], labels[gold[i]], labels[predicted[i]], f"{probability[i]:.6f}"])
+    return run_dir
+
+
+# The crafted mini group. alpha leads. Against alpha's strict-majority correctness on the shared seeds:
+#   gamma (seeds 1-3): only alpha right on 10..17 (8), only gamma right on 7, 8, 9 (3) -> p = 464/2048.
+#   beta (seeds 1-2; alpha's seed 2 also misses 100, and a 1-1 split counts as wrong):
+#       only alpha right on 10..19 (10), only beta right on 8, 9 (2) -> p = 158/4096.
+#   delta (seed 7 only): no seed in common with alpha, no test.
+ALPHA_WRONG = {1: range(10), 2: [*range(10), 100], 3: range(10)}
+GAMMA_WRONG = [*range(10, 18), *range(7)]
+BETA_WRONG = [*range(10, 20), *range(8), 100]
+
+
+def build_results(results: Path, order=1, other_groups=True) -> Path:
+    mini = [
+        *[(f"alpha-mini-seed{s}", dict(backbone="alpha", seed=s, wrong=w, eval_speed=500.0))
+          for s, w in ALPHA_WRONG.items()],
+        *[(f"gamma-mini-seed{s}", dict(backbone="gamma", seed=s, wrong=GAMMA_WRONG, eval_speed=2000.0))
+          for s in (1, 2, 3)],
+        *[(f"beta-mini-seed{s}", dict(backbone="beta", seed=s, wrong=BETA_WRONG, eval_speed=400.0))
+          for s in (1, 2)],
+        ("delta-mini-seed7", dict(backbone="delta", seed=7, wrong=range(40), eval_speed=4000.0)),
+        ("smoke-seed1", dict(backbone="alpha", seed=1, wrong=range(60), protocol="smoke", smoke=True,
+                             sha="c" * 64)),
+    ]
+    others = [
+        ("alpha-full-seed1", dict(backbone="alpha", seed=1, wrong=range(3), protocol="full", sha=FULL_SHA)),
+        ("alpha-other-seed1", dict(backbone="alpha", seed=1, wrong=range(5), dataset="other")),
+    ]
+    runs = mini + others if other_groups else mini
+    for folder, kwargs in runs[::order]:
+        write_run(results, folder, **kwargs)
+    return results
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """For tests about text output: drawing is the slow part and is covered by the tests that keep it."""
+    monkeypatch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    # Only the crafted group (plus a smoke run): drawing dominates the time of these tests.
+    results = build_results(tmp_path_factory.mktemp("results"), other_groups=False)
+    written = write_leaderboard(results, reported=REPORTED)
+    rows = list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8")))
+    return SimpleNamespace(results=results, written=written, rows=rows,
+                           md=(results / "leaderboard.md").read_text(encoding="utf-8"),
+                           errors=(results / "errors.md").read_text(encoding="utf-8"))
+
+
+def _rows(board, protocol, dataset="thucnews"):
+    return [r for r in board.rows if r["protocol"] == protocol and r["dataset"] == dataset]
+
+
+def test_groups_never_mix_protocols_or_datasets(tmp_path, no_plots):
+    results = build_results(tmp_path)
+    write_leaderboard(results, reported=[])
+    board = SimpleNamespace(rows=list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8"))),
+                            md=(results / "leaderboard.md").read_text(encoding="utf-8"))
+    groups = {g: {(r["dataset"], r["protocol"], r["test_sha256"]) for r in board.rows if r["group"] == g}
+              for g in {r["group"] for r in board.rows}}
+    assert len(groups) == 3
+    assert all(len(keys) == 1 for keys in groups.values())
+    assert [r["backbone"] for r in _rows(board, "full")] == ["alpha"]
+    assert float(_rows(board, "full")[0]["accuracy_mean"]) == pytest.approx((N - 3) / N)
+    assert [r["backbone"] for r in _rows(board, "mini", "other")] == ["alpha"]
+    # One table per group in the Markdown.
+    assert board.md.count("| rank | backbone |") == 3
+
+
+def test_smoke_runs_are_kept_out_of_tables_and_listed_apart(board):
+    assert all(r["protocol"] != "smoke" for r in board.rows)
+    smoke_section = board.md.split("## Smoke runs")[1].split("\n## ")[0]
+    assert "smoke-seed1-run" in smoke_section
+    assert "smoke" not in board.md.split("## Smoke runs")[0].lower().replace("smoke runs", "")
+
+
+def test_ranks_and_mean_std(board):
+    mini = _rows(board, "mini")
+    assert [(r["rank"], r["backbone"], r["runs"]) for r in mini] == [
+        ("1", "alpha", "3"), ("2", "gamma", "3"), ("3", "beta", "2"), ("4", "delta", "1")]
+    accuracies = [(N - len(w)) / N for w in ALPHA_WRONG.values()]
+    alpha = mini[0]
+    assert float(alpha["accuracy_mean"]) == pytest.approx(statistics.mean(accuracies))
+    assert float(alpha["accuracy_std"]) == pytest.approx(statistics.stdev(accuracies))
+    assert alpha["seeds"] == "1 2 3"
+    assert float(mini[1]["accuracy_std"]) == 0.0
+    assert mini[3]["accuracy_std"] == ""  # one run: no std
+    mini_table = board.md.split("## thucnews · mini")[1]
+    table_row = next(line for line in mini_table.splitlines() if line.startswith("| 1 | alpha |"))
+    assert f"{100 * statistics.mean(accuracies):.2f} ± {100 * statistics.stdev(accuracies):.2f}" in table_row
+
+
+def test_per_class_f1_is_the_mean_over_seeds(board):
+    alpha = _rows(board, "mini")[0]
+    expected = np.mean([f1_score(GOLD, np.where(np.isin(np.arange(N), list(w)), (GOLD + 1) % 4, GOLD),
+                                 average=None) for w in ALPHA_WRONG.values()], axis=0)
+    assert [float(alpha[f"f1:{name}"]) for name in LABELS] == pytest.approx(expected)
+
+
+def test_tie_marking_matches_hand_computed_mcnemar(board):
+    alpha, gamma, beta, delta = _rows(board, "mini")
+    assert alpha["leader"] == "True" and alpha["mcnemar_p"] == ""
+    assert (gamma["only_leader_right"], gamma["only_this_right"]) == ("8", "3")
+    assert float(gamma["mcnemar_p"]) == pytest.approx(464 / 2048)
+    assert gamma["tied_with_leader"] == "True"
+    assert (beta["paired_seeds"], beta["only_leader_right"], beta["only_this_right"]) == ("1 2", "10", "2")
+    assert float(beta["mcnemar_p"]) == pytest.approx(158 / 4096)
+    assert beta["tied_with_leader"] == "False"
+    assert delta["mcnemar_p"] == "" and delta["tied_with_leader"] == ""
+    assert "≈ tied, p = 0.227 (8/3)" in board.md
+    assert "differs, p = 0.039 (10/2)" in board.md
+    assert "no seed in common" in board.md
+
+
+def test_ci_brackets_the_macro_f1(board):
+    for row in board.rows:
+        low, high = float(row["macro_f1_ci_low"]), float(row["macro_f1_ci_high"])
+        assert low <= float(row["macro_f1_mean"]) <= high
+        assert 0 < high - low < 0.25  # 120 examples: a few points wide, not degenerate
+
+
+def test_plots_exist_and_are_linked(board):
+    pngs = [p for p in board.written if p.suffix == ".png"]
+    # The cost chart, the per-class chart, then a confusion matrix and curves per backbone.
+    assert len(pngs) == 2 + 2 * 4
+    for png in pngs:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    links = re.findall(r"\]\((plots/[^)]+)\)", board.md)
+    assert sorted(board.results / link for link in links) == sorted(pngs)
+
+
+def test_error_analysis_lists_confused_pairs_and_confident_mistakes(tmp_path, no_plots):
+    probability = np.full(N, 0.5)
+    probability[[5, 3, 9]] = [0.99, 0.97, 0.99]
+    texts = [f"文本{i}|竖线" for i in range(N)]
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=[3, 5, 9, 2, 6], probability=probability, texts=texts)
+    write_leaderboard(tmp_path, reported=[])
+    errors = (tmp_path / "errors.md").read_text(encoding="utf-8")
+    # Gold of 5, 9 is realty, of 2, 6 stocks, of 3 sports; each mistake predicts the next label.
+    pairs = [line for line in errors.splitlines() if re.match(r"\| [a-z]+ \| [a-z]+ \| \d+ \|", line)]
+    assert pairs == ["| realty | stocks | 2 | 6.67% |", "| stocks | sports | 2 | 6.67% |",
+                     "| sports | finance | 1 | 3.33% |"]  # by count, ties in label order; 30 per class
+    indices = [int(line.split("|")[1]) for line in errors.splitlines() if re.match(r"\| \d+ \| ", line)]
+    assert indices == [5, 9, 3, 2, 6]  # most confident first, ties by index
+    assert "文本5\\|竖线" in errors  # a pipe in the text cannot break the table
+    assert "[errors](errors.md#" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_reported_figures_stand_in_their_own_table(board):
+    measured, reported = board.md.split("## Reported, not measured here")
+    assert "99.87" in reported and "course figure" in reported
+    assert "99.87" not in measured
+    assert all("99.87" not in value for row in board.rows for value in row.values())
+
+
+def test_reported_table_comes_from_the_registry_by_default(tmp_path):
+    write_leaderboard(tmp_path)
+    reported = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").split("## Reported, not measured here")[1]
+    assert "| macbert | hfl/chinese-macbert-base | 94.48 |" in reported
+
+
+def test_regenerating_gives_identical_bytes(board):
+    before = {p: p.read_bytes() for p in board.written}
+    again = write_leaderboard(board.results, reported=REPORTED)
+    assert again == board.written
+    assert {p: p.read_bytes() for p in again} == before
+
+
+def test_output_does_not_depend_on_folder_creation_order(tmp_path, no_plots):
+    first = build_results(tmp_path / "first")
+    second = build_results(tmp_path / "second", order=-1)
+    written = write_leaderboard(first, reported=REPORTED)
+    assert [p.relative_to(second) for p in write_leaderboard(second, reported=REPORTED)] == [
+        p.relative_to(first) for p in written]
+    for path in written:
+        assert (second / path.relative_to(first)).read_bytes() == path.read_bytes(), path.name
+
+
+def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog, no_plots):
+    write_run(tmp_path, "good", backbone="alpha", seed=1, wrong=range(4))
+    write_run(tmp_path, "truncated", backbone="beta", seed=1)
+    metrics = tmp_path / "truncated" / "metrics.json"
+    metrics.write_text(metrics.read_text()[:200])
+    write_run(tmp_path, "no-labels", backbone="beta", seed=2)
+    data = json.loads((tmp_path / "no-labels" / "metrics.json").read_text())
+    del data["task"]["labels"]
+    (tmp_path / "no-labels" / "metrics.json").write_text(json.dumps(data))
+    write_run(tmp_path, "no-predictions", backbone="beta", seed=3)
+    (tmp_path / "no-predictions" / "predictions.csv").unlink()
+    write_run(tmp_path, "garbled", backbone="beta", seed=4)
+    predictions = tmp_path / "garbled" / "predictions.csv"
+    predictions.write_text(predictions.read_text().replace("finance", "financ"))
+    write_run(tmp_path, "swapped", backbone="beta", seed=5)
+    shutil.copy(tmp_path / "good" / "predictions.csv", tmp_path / "swapped" / "predictions.csv")
+    write_run(tmp_path, "bad-probability", backbone="beta", seed=6, probability=np.full(N, 1.5))
+    (tmp_path / "half-written").mkdir()  # a run still in progress has no metrics.json yet
+    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+        write_leaderboard(tmp_path, reported=[])
+    messages = "\n".join(caplog.messages)
+    for name in ("truncated/metrics.json", "no-labels/metrics.json", "no-predictions/predictions.csv",
+                 "garbled/predictions.csv", "swapped/predictions.csv", "bad-probability/predictions.csv"):
+        assert str(tmp_path / name) in messages
+    assert "half-written" not in messages
+    assert "'task.labels'" in messages
+    rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open(encoding="utf-8")))
+    assert [r["backbone"] for r in rows] == ["alpha"]
+    md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "`truncated/metrics.json`" in md.split("## Skipped files")[1]
+    assert str(tmp_path) not in md  # no machine paths in the output
+
+
+def test_repeated_seed_keeps_the_newest_run(tmp_path, caplog, no_plots):
+    write_run(tmp_path, "alpha-seed1-20260101", backbone="alpha", seed=1, wrong=range(50))
+    write_run(tmp_path, "alpha-seed1-20260202", backbone="alpha", seed=1, wrong=range(5))
+    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+        write_leaderboard(tmp_path, reported=[])
+    rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open(encoding="utf-8")))
+    assert rows[0]["runs"] == "1" and float(rows[0]["accuracy_mean"]) == pytest.approx((N - 5) / N)
+    assert "alpha-seed1-20260101" in caplog.text
+
+
+def test_label_names_may_contain_dots(tmp_path, no_plots):
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(3), labels=["v1.0", "v2.0", "a.b.c", "x"])
+    write_leaderboard(tmp_path, reported=[])
+    rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open(encoding="utf-8")))
+    assert [r["backbone"] for r in rows] == ["alpha"] and "f1:a.b.c" in rows[0]
+
+
+def test_empty_results_folder_says_there_are_no_runs(tmp_path):
+    written = write_leaderboard(tmp_path, reported=REPORTED)
+    assert [p.name for p in written] == ["leaderboard.md", "leaderboard.csv", "errors.md"]
+    assert "No runs yet" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert (tmp_path / "leaderboard.csv").read_text(encoding="utf-8").count("\n") == 1  # the header
+
+
+def test_missing_results_folder_is_a_harness_error(tmp_path):
+    with pytest.raises(HarnessError, match="does not exist"):
+        write_leaderboard(tmp_path / "nowhere")
+
+
+def test_plots_of_vanished_runs_are_removed(tmp_path):
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(3))
+    write_run(tmp_path, "b1", backbone="beta", seed=1, wrong=range(6))
+    write_leaderboard(tmp_path, reported=[])
+    shutil.rmtree(tmp_path / "b1")
+    written = write_leaderboard(tmp_path, reported=[])
+    assert sorted((tmp_path / "plots").rglob("*.png")) == sorted(p for p in written if p.suffix == ".png")
+    assert not list((tmp_path / "plots").rglob("*beta*"))
+
+
+def test_chinese_labels_fall_back_to_ids_without_a_cjk_font(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(3), labels=["财经", "房产", "股票", "体育"])
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        write_leaderboard(tmp_path, reported=[])
+    assert "no CJK font" in caplog.text
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    assert "| 0 | 财经 |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_plot_labels_only_fall_back_when_needed():
+    assert plots.plot_labels(["财经", "sports"], None) == (["0", "1"], True)
+    assert plots.plot_labels(["finance", "sports"], None) == (["finance", "sports"], False)
+    assert plots.plot_labels(["财经"], "Some CJK Font") == (["财经"], False)
+
+
+@pytest.mark.skipif(plots.cjk_font() is None, reason="no CJK font installed")
+def test_chinese_labels_render_with_the_cjk_font(tmp_path):
+    def glyph_warnings(font):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            plots.confusion_matrix(tmp_path / "cm.png", np.eye(2, dtype=int), ["财经", "体育"], "标题", font)
+        return [w for w in caught if "missing from font" in str(w.message)]
+
+    assert glyph_warnings(None)  # the check can fail: DejaVu Sans alone lacks the glyphs
+    assert not glyph_warnings(plots.cjk_font())
+
+
+def test_pareto_front():
+    points = [("a", 1.0, 0.90), ("b", 2.0, 0.95), ("c", 3.0, 0.93), ("d", 0.5, 0.80), ("e", 2.0, 0.94)]
+    assert plots.pareto_front(points) == ["d", "a", "b"]
+
+
+def test_markdown_cells_escape_table_syntax():
+    assert leaderboard._cell("a|b\nc*d_e") == "a\\|b c\\*d\\_e"
