@@ -57,7 +57,7 @@ def describe_file(path: Path) -> dict:
 
 
 def read_label_names(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     if not any(names):
         raise HarnessError(f"{path}: the label file is empty; expected one label name per line")
     for number, name in enumerate(names, 1):
@@ -71,7 +71,7 @@ def read_label_names(path: Path) -> list[str]:
 
 def _read_text_file(path: Path):
     """THUCNews layout: `text<TAB>label` a line."""
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -85,7 +85,7 @@ def _read_text_file(path: Path):
 def _read_table(path: Path, text_col: str, label_col: str):
     """CSV / TSV with a header row naming the columns."""
     delimiter = "," if path.suffix == ".csv" else "\t"
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         columns = reader.fieldnames or []
         for needed in (text_col, label_col):
@@ -105,7 +105,7 @@ def _read_table(path: Path, text_col: str, label_col: str):
 
 
 def _read_jsonl(path: Path, text_col: str, label_col: str):
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -118,7 +118,27 @@ def _read_jsonl(path: Path, text_col: str, label_col: str):
                     f"{path}:{number}: expected an object with keys {text_col!r} and {label_col!r}; "
                     f"name them with --text-col and --label-col"
                 )
-            yield number, str(record[text_col]), str(record[label_col])
+            text, label = record[text_col], record[label_col]
+            if not isinstance(text, str):
+                raise HarnessError(f"{path}:{number}: expected the {text_col!r} value to be a string, found {text!r}")
+            if not isinstance(label, str | int) or isinstance(label, bool):
+                raise HarnessError(f"{path}:{number}: expected the {label_col!r} value to be a name or an id, "
+                                   f"found {label!r}")
+            yield number, text, str(label)
+
+
+def _describe_bad_utf8(path: Path) -> str:
+    """The decoder's offset is within its buffer; find the line and file offset a person can look up."""
+    offset = 0
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (f"{path}:{number}: not UTF-8 text ({error.reason} at byte {offset + error.start} of the "
+                        f"file); save the file as UTF-8")
+            offset += len(raw)
+    return f"{path}: not UTF-8 text; save the file as UTF-8"
 
 
 def read_rows(path: Path, text_col: str = "text", label_col: str = "label") -> list[tuple[int, str, str]]:
@@ -134,11 +154,15 @@ def read_rows(path: Path, text_col: str = "text", label_col: str = "label") -> l
             rows = list(_read_jsonl(path, text_col, label_col))
         else:
             raise HarnessError(f"{path}: unsupported format; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
-    except UnicodeDecodeError as error:
-        raise HarnessError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except UnicodeDecodeError:
+        raise HarnessError(_describe_bad_utf8(path)) from None
     if not rows:
         raise HarnessError(f"{path}: the file holds no examples")
     return rows
+
+
+def _is_integer(text: str) -> bool:
+    return text.isascii() and text.lstrip("-").isdigit() and text.count("-") <= 1 and not text.endswith("-")
 
 
 def _label_ids(rows, path: Path, label_names: list[str]) -> np.ndarray:
@@ -148,10 +172,10 @@ def _label_ids(rows, path: Path, label_names: list[str]) -> np.ndarray:
     for position, (number, text, raw) in enumerate(rows):
         raw = raw.strip()
         if not text.strip():
-            raise HarnessError(f"{path}:{number}: empty text")
+            raise HarnessError(f"{path}:{number}: empty text; expected a non-empty text before the label")
         if raw in index:
             ids[position] = index[raw]
-        elif raw.lstrip("-").isdigit():
+        elif _is_integer(raw):
             value = int(raw)
             if not 0 <= value < len(label_names):
                 raise HarnessError(
@@ -175,7 +199,7 @@ def _find_split_file(data_dir: Path, split: str) -> Path | None:
 def _infer_label_names(rows_by_file: dict[Path, list]) -> list[str]:
     """Without a label file the labels are what the files hold: ids in numeric order, names sorted."""
     raw = sorted({label.strip() for rows in rows_by_file.values() for _, _, label in rows})
-    if all(label.isdigit() for label in raw):
+    if all(label.isascii() and label.isdigit() for label in raw):
         return [str(i) for i in range(max(int(label) for label in raw) + 1)]
     return raw
 
@@ -185,10 +209,15 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     if not 0 < fraction < 1:
         raise HarnessError(f"--dev-split must lie between 0 and 1, got {fraction}")
     counts = np.bincount(split.labels)
-    stratify = split.labels if counts[counts > 0].min() >= 2 else None
-    keep, held = train_test_split(
-        np.arange(len(split.texts)), test_size=fraction, random_state=seed, stratify=stratify
-    )
+    n_held = int(np.ceil(fraction * len(split.texts)))
+    if n_held < 1 or n_held >= len(split.texts):
+        raise HarnessError(f"{split.source}: {len(split.texts)} examples are too few to hold out {fraction:.0%} "
+                           f"for early stopping; add examples, change --dev-split, or provide a dev file")
+    # Stratify when every class can be on both sides; tiny or skewed data falls back to a plain random split.
+    classes = int((counts > 0).sum())
+    can_stratify = counts[counts > 0].min() >= 2 and classes <= n_held <= len(split.texts) - classes
+    keep, held = train_test_split(np.arange(len(split.texts)), test_size=n_held, random_state=seed,
+                                  stratify=split.labels if can_stratify else None)
     keep, held = np.sort(keep), np.sort(held)
 
     def subset(indices, what):

@@ -8,6 +8,7 @@ so a second run over the same data reads ids instead of tokenising again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -47,7 +48,14 @@ class EncodedSplit(Dataset):
 
 def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    description = backend.to_str() if backend is not None else repr(sorted(tokenizer.get_vocab().items()))
+    if backend is None:
+        description = repr(sorted(tokenizer.get_vocab().items()))
+    else:
+        # Truncation and padding settings change with every call; they are not part of what the tokenizer is.
+        state = json.loads(backend.to_str())
+        state.pop("truncation", None)
+        state.pop("padding", None)
+        description = json.dumps(state, sort_keys=True)
     return hashlib.sha256(description.encode()).hexdigest()
 
 
@@ -56,8 +64,9 @@ def cache_key(tokenizer: PreTrainedTokenizerBase, max_length: int, texts: list[s
     digest.update(_tokenizer_fingerprint(tokenizer).encode())
     digest.update(f"|{max_length}|{len(texts)}|".encode())
     for text in texts:
-        digest.update(text.encode())
-        digest.update(b"\n")
+        encoded = text.encode()
+        digest.update(len(encoded).to_bytes(8, "little"))  # lengths make the boundaries between texts unambiguous
+        digest.update(encoded)
     return digest.hexdigest()[:32]
 
 
