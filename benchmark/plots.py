@@ -7,7 +7,6 @@ so importing this module changes no global backend and leaves no figures open.
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from benchmark.atomic import write_atomic
 
 # Font families known to cover Chinese, best first; matched as substrings of the font name.
 _CJK_HINTS = (
@@ -76,11 +77,7 @@ def _save(figure: Figure, path: Path) -> Path:
     # No "Software" entry: the PNG then holds nothing but pixels, whatever the matplotlib version.
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(buffer.getvalue())
-    os.replace(temporary, path)
-    return path
+    return write_atomic(path, buffer.getvalue())
 
 
 def _draw(path: Path, font: str | None, size: tuple[float, float], draw) -> Path:

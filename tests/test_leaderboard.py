@@ -3,6 +3,7 @@
 import csv
 import json
 import logging
+import os
 import re
 import shutil
 import statistics
@@ -14,9 +15,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from benchmark import leaderboard, plots
+from benchmark import atomic, leaderboard, plots, report_format
+from benchmark.config import config_fields
 from benchmark.errors import HarnessError
 from benchmark.leaderboard import write_leaderboard
+from benchmark.ranking import differing_settings
+from benchmark.runs import NOT_SETTINGS, settings_of
 
 LABELS = ["finance", "realty", "stocks", "sports"]
 N = 120
@@ -28,8 +32,9 @@ REPORTED = [SimpleNamespace(name="alpha", hub_id="org/alpha", reported_accuracy=
 
 def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(), gold=GOLD, labels=LABELS,
               probability=None, dataset="thucnews", protocol="mini", sha=MINI_SHA, smoke=False,
-              texts=None, eval_speed=1000.0, device="cpu") -> Path:
-    """A run folder whose predictions are right except at the indices in `wrong`."""
+              texts=None, eval_speed=1000.0, device="cpu", config=None, source=None, processes=None,
+              train_sha=None) -> Path:
+    """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
     k = len(labels)
     predicted = gold.copy()
     predicted[list(wrong)] = (gold[list(wrong)] + 1) % k
@@ -43,14 +48,15 @@ def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(),
         "schema_version": 1,
         "run_id": f"{folder}-run",
         "smoke": smoke,
-        "backbone": {"name": backbone, "hub_id": f"org/{backbone}", "source": f"org/{backbone}",
+        "backbone": {"name": backbone, "hub_id": f"org/{backbone}", "source": source or f"org/{backbone}",
                      "architecture": "bert", "parameters": 102_000_000},
         "task": {"dataset": dataset, "protocol": protocol, "labels": labels,
                  "sizes": {"train": 10, "dev": 10, "test": len(gold)},
-                 "files": {"test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)}}},
-        "config": {"seed": seed},
+                 "files": {"test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
+                           **({"train": {"sha256": train_sha}} if train_sha else {})}},
+        "config": {"seed": seed, **(config or {})},
         "seed": seed,
-        "environment": {"device": "cpu", "device_name": device},
+        "environment": {"device": "cpu", "device_name": device, **({"num_processes": processes} if processes else {})},
         "timing": {"wall_seconds": 100.0, "train_seconds": 90.0 + seed, "train_examples_per_second": 50.0,
                    "eval_examples_per_second": eval_speed, "peak_memory_mb": 800.0 + seed},
         "training": {"global_step": 30, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
@@ -266,6 +272,10 @@ def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog,
     data = json.loads((tmp_path / "no-labels" / "metrics.json").read_text())
     del data["task"]["labels"]
     (tmp_path / "no-labels" / "metrics.json").write_text(json.dumps(data))
+    write_run(tmp_path, "no-config", backbone="beta", seed=7)  # its settings cannot be told apart from others'
+    data = json.loads((tmp_path / "no-config" / "metrics.json").read_text())
+    del data["config"]
+    (tmp_path / "no-config" / "metrics.json").write_text(json.dumps(data))
     write_run(tmp_path, "no-predictions", backbone="beta", seed=3)
     (tmp_path / "no-predictions" / "predictions.csv").unlink()
     write_run(tmp_path, "garbled", backbone="beta", seed=4)
@@ -278,7 +288,8 @@ def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog,
     with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     messages = "\n".join(caplog.messages)
-    for name in ("truncated/metrics.json", "no-labels/metrics.json", "no-predictions/predictions.csv",
+    for name in ("truncated/metrics.json", "no-labels/metrics.json", "no-config/metrics.json",
+                 "no-predictions/predictions.csv",
                  "garbled/predictions.csv", "swapped/predictions.csv", "bad-probability/predictions.csv"):
         assert str(tmp_path / name) in messages
     assert "half-written" not in messages
@@ -300,6 +311,116 @@ def test_repeated_seed_keeps_the_newest_run(tmp_path, caplog, no_plots):
     assert "alpha-seed1-20260101" in caplog.text
 
 
+BASE_CONFIG = {"max_length": 32, "batch_size": 128, "learning_rate": 5e-5, "epochs": 3.0, "max_steps": -1,
+               "results_dir": "results", "cache_dir": None, "data_dir": "data/thucnews", "num_workers": 0}
+
+
+def _csv_rows(results: Path) -> list[dict]:
+    return list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8")))
+
+
+def test_one_backbone_with_different_settings_makes_one_row_per_settings(tmp_path, caplog, no_plots):
+    for seed in (1, 2):
+        write_run(tmp_path, f"alpha-lr5e-5-seed{seed}", backbone="alpha", seed=seed, wrong=range(seed),
+                  config=BASE_CONFIG)
+        # The same seeds at another learning rate: different rows, so neither supersedes the other.
+        write_run(tmp_path, f"alpha-lr1e-3-seed{seed}", backbone="alpha", seed=seed, wrong=range(30 + seed),
+                  config={**BASE_CONFIG, "learning_rate": 1e-3})
+    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+        write_leaderboard(tmp_path, reported=[])
+    assert "skipped" not in caplog.text
+    rows = _csv_rows(tmp_path)
+    assert [(r["backbone"], r["settings"], r["runs"], r["seeds"]) for r in rows] == [
+        ("alpha", "learning_rate 5e-05", "2", "1 2"), ("alpha", "learning_rate 0.001", "2", "1 2")]
+    assert rows[0]["settings_id"] != rows[1]["settings_id"]
+    assert float(rows[1]["accuracy_mean"]) == pytest.approx((2 * N - 63) / (2 * N))
+    # The runner-up is tested against the leader like any other row.
+    assert rows[1]["paired_seeds"] == "1 2" and rows[1]["tied_with_leader"] == "False"
+    md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| 1 | alpha · learning\\_rate 5e-05 | 2 |" in md
+    assert "| 2 | alpha · learning\\_rate 0.001 | 2 |" in md
+    # Each row has its own plots and error-analysis section.
+    links = re.findall(r"\]\((plots/[^)]+|errors\.md#[^)]+)\)", md)
+    assert len(links) == 2 + 3 * 2 and len(set(links)) == len(links)
+    errors = (tmp_path / "errors.md").read_text(encoding="utf-8")
+    for anchor in (link.split("#")[1] for link in links if link.startswith("errors.md#")):
+        assert f'<a id="{anchor}"></a>' in errors
+    assert "### alpha · learning\\_rate 0.001 (2 runs)" in errors
+
+
+def test_identical_settings_with_different_seeds_pool_into_one_row(tmp_path, no_plots):
+    # Paths and worker counts differ too: they do not change what is trained.
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(2), config=BASE_CONFIG)
+    write_run(tmp_path, "a2", backbone="alpha", seed=2, wrong=range(4),
+              config={**BASE_CONFIG, "results_dir": "/elsewhere", "cache_dir": "/hf", "num_workers": 4,
+                      "data_dir": "/copy/of/thucnews", "epochs": 3})
+    write_leaderboard(tmp_path, reported=[])
+    rows = _csv_rows(tmp_path)
+    assert [(r["backbone"], r["settings"], r["runs"], r["seeds"]) for r in rows] == [("alpha", "", "2", "1 2")]
+    md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| 1 | alpha | 2 |" in md and "different settings" not in md
+
+
+def test_the_label_lists_only_the_settings_that_differ(tmp_path, no_plots):
+    variants = {
+        "hub": dict(config=BASE_CONFIG),
+        "steps": dict(config={**BASE_CONFIG, "learning_rate": 1e-3, "max_steps": 300}),
+        "local": dict(config=BASE_CONFIG, source=str(tmp_path / "checkpoints" / "alpha-local")),
+    }
+    for n, (folder, kwargs) in enumerate(variants.items()):
+        write_run(tmp_path, folder, backbone="alpha", seed=1, wrong=range(n), **kwargs)
+    write_run(tmp_path, "beta", backbone="beta", seed=1, wrong=range(9), config={**BASE_CONFIG, "max_length": 64})
+    write_leaderboard(tmp_path, reported=[])
+    assert [(r["backbone"], r["settings"]) for r in _csv_rows(tmp_path)] == [
+        ("alpha", "learning_rate 5e-05, max_steps -1, source org/alpha"),
+        ("alpha", "learning_rate 0.001, max_steps 300, source org/alpha"),
+        ("alpha", "learning_rate 5e-05, max_steps -1, source …/alpha-local"),
+        ("beta", ""),  # its only row: named as before, whatever its settings
+    ]
+    md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "alpha · learning\\_rate 0.001, max\\_steps 300, source org/alpha" in md
+    assert "batch" not in md.split("### Per-class")[0]  # shared by every variant, so not shown
+    assert str(tmp_path) not in md  # a local folder is named by its last part
+
+
+def test_settings_cover_the_model_source_and_size():
+    def run(**settings):
+        return SimpleNamespace(settings={"learning_rate": 5e-5, **settings}, settings_id="0123abcd")
+
+    assert differing_settings([
+        run(**{"backbone.parameters": 102_000_000}), run(**{"backbone.parameters": 110_000_000})]) == [
+        "parameters 102,000,000", "parameters 110,000,000"]
+    # Two folders with the same last part: the full paths tell them apart.
+    assert differing_settings([
+        run(**{"backbone.source": "/a/bert"}), run(**{"backbone.source": "/b/bert"})]) == [
+        "source /a/bert", "source /b/bert"]
+    # Values that only differ in type would read alike: the settings id is added.
+    assert differing_settings([run(max_length=32), run(max_length="32")]) == [
+        "max_length 32 [0123abcd]", "max_length 32 [0123abcd]"]
+    assert differing_settings([run(), run(dropout=0.2)]) == ["dropout unset", "dropout 0.2"]
+
+
+def test_the_settings_leave_out_seed_and_paths():
+    config = {**BASE_CONFIG, "seed": 3, "model": "alpha", "model_path": "/m", "offline": True,
+              "keep_checkpoints": True, "resume": "auto", "save_every": 500, "epochs": 3.0}
+    assert settings_of(config, "/m", 7, processes=2, data={"train": "f" * 64}) == {
+        "max_length": 32, "batch_size": 128, "learning_rate": 5e-5, "epochs": 3, "max_steps": -1,
+        "backbone.source": "/m", "backbone.parameters": 7, "environment.num_processes": 2, "data.train": "f" * 64}
+    # Every excluded name is a real flag: a renamed flag would otherwise silently start counting.
+    assert not NOT_SETTINGS - {f.name for f in config_fields()}
+
+
+def test_other_training_data_or_process_counts_make_other_rows(tmp_path, no_plots):
+    write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(1), processes=1, train_sha="1" * 64)
+    write_run(tmp_path, "a2", backbone="alpha", seed=2, wrong=range(2), processes=1, train_sha="1" * 64)
+    write_run(tmp_path, "a4gpu", backbone="alpha", seed=1, wrong=range(3), processes=4, train_sha="1" * 64)
+    write_run(tmp_path, "a-data", backbone="alpha", seed=1, wrong=range(4), processes=1, train_sha="2" * 64)
+    write_leaderboard(tmp_path, reported=[])
+    assert [(r["settings"], r["runs"]) for r in _csv_rows(tmp_path)] == [
+        ("processes 1, train file 11111111", "2"), ("processes 4, train file 11111111", "1"),
+        ("processes 1, train file 22222222", "1")]
+
+
 def test_label_names_may_contain_dots(tmp_path, no_plots):
     write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(3), labels=["v1.0", "v2.0", "a.b.c", "x"])
     write_leaderboard(tmp_path, reported=[])
@@ -312,6 +433,40 @@ def test_empty_results_folder_says_there_are_no_runs(tmp_path):
     assert [p.name for p in written] == ["leaderboard.md", "leaderboard.csv", "errors.md"]
     assert "No runs yet" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     assert (tmp_path / "leaderboard.csv").read_text(encoding="utf-8").count("\n") == 1  # the header
+
+
+def test_overlapping_writes_of_one_file_do_not_collide(tmp_path, monkeypatch):
+    target = tmp_path / "leaderboard.md"
+    real_replace = os.replace
+    calls = []
+
+    def replace_after_another_writer(source, destination):
+        # The first writer is about to rename its file into place when a second writer runs start to end.
+        calls.append(Path(source).name)
+        if len(calls) == 1:
+            atomic.write_atomic(target, b"second")
+        real_replace(source, destination)
+
+    monkeypatch.setattr(atomic.os, "replace", replace_after_another_writer)
+    atomic.write_atomic(target, b"first")
+    assert len(set(calls)) == 2 and all(name.endswith(".tmp") for name in calls)
+    assert target.read_bytes() == b"first"  # the last rename wins; neither writer fails
+    assert [p.name for p in tmp_path.iterdir()] == ["leaderboard.md"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~atomic._UMASK)  # not mkstemp's 0600
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "leaderboard.md"
+    target.write_bytes(b"old")
+
+    def refuse(source, destination):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        atomic.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["leaderboard.md"]
 
 
 def test_missing_results_folder_is_a_harness_error(tmp_path):
@@ -364,4 +519,4 @@ def test_pareto_front():
 
 
 def test_markdown_cells_escape_table_syntax():
-    assert leaderboard._cell("a|b\nc*d_e") == "a\\|b c\\*d\\_e"
+    assert report_format.cell("a|b\nc*d_e") == "a\\|b c\\*d\\_e"

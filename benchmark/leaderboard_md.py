@@ -1,0 +1,172 @@
+"""`leaderboard.md`: a table per group, per-class F1, plot links, smoke runs, reported figures, skipped files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from benchmark import stats
+from benchmark.ranking import ALPHA, Entry, Group
+from benchmark.report_format import (
+    anchor,
+    cell,
+    count,
+    duration,
+    group_heading,
+    number,
+    p_value,
+    pct,
+    pct_std,
+    plot_name,
+    plural,
+)
+from benchmark.runs import Run
+
+_HEADER = ("| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader "
+           "| parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |")
+
+
+def _versus(entry: Entry, is_leader: bool) -> str:
+    if is_leader:
+        return "**leader**"
+    test = entry.versus_leader
+    if test is None:
+        return "— (no seed in common)"
+    verdict = "≈ tied" if entry.tied else "differs"
+    return f"{verdict}, {p_value(test.p_value)} ({test.only_first}/{test.only_second})"
+
+
+def _table(group: Group) -> list[str]:
+    lines = [_HEADER, "|" + "---|" * 12]
+    for n, e in enumerate(group.entries):
+        lo, hi = e.macro_f1_ci
+        cells = [
+            str(e.rank), cell(e.label), str(len(e.runs)), pct_std(e.accuracy), pct_std(e.macro_f1),
+            f"[{pct(lo)}, {pct(hi)}]", _versus(e, n == 0), count(e.runs[0].parameters),
+            duration(e.mean("train_seconds")), number(e.mean("train_examples_per_second"), ",.0f"),
+            number(e.eval_ms_per_example, ".3g"), number(e.peak_memory_mb, ",.0f"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _notes(group: Group) -> list[str]:
+    devices = ", ".join(f"{cell(name)} ({plural(n, 'run')})" for name, n in group.devices)
+    lines = [
+        "",
+        "Accuracy and macro-F1: mean ± sample std over runs (seeds). CI: 95% percentile bootstrap of the "
+        f"seed-averaged macro-F1 over test examples ({stats.BOOTSTRAP_RESAMPLES} resamples). vs leader: "
+        "McNemar's exact test against rank 1 on the same test examples, using per-example strict-majority "
+        "correctness over the seeds both ran; (a/b) = examples only the leader / only this backbone got "
+        f"right; ≈ tied = p ≥ {ALPHA}. Times and throughputs: means over runs; memory: the largest peak.",
+    ]
+    if any(e.settings for e in group.entries):
+        lines += ["", "A backbone run with different settings has a row per settings, named by the settings that "
+                  "differ between its rows (config fields as in metrics.json; source = the model loaded). "
+                  "Only runs with identical settings are pooled as seeds."]
+    lines += ["", f"Measured on: {devices}."]
+    if len(group.devices) > 1:
+        lines.append("**Runs in this group ran on different devices: compare times and throughputs "
+                     "with care.**")
+    return lines
+
+
+def _per_class(group: Group) -> list[str]:
+    names = [e.label for e in group.entries]
+    lines = ["", "### Per-class F1 (%), mean over runs", "",
+             "| id | class | " + " | ".join(cell(n) for n in names) + " |", "|" + "---|" * (len(names) + 2)]
+    for i, label in enumerate(group.labels):
+        values = [e.per_class_f1[i] for e in group.entries]
+        best = max(round(v, 12) for v in values)
+        cells = [f"**{pct(v)}**" if round(v, 12) == best else pct(v) for v in values]
+        lines.append(f"| {i} | {cell(label)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _plot_links(group: Group) -> list[str]:
+    base = f"plots/{group.slug}"
+    lines = [
+        "",
+        "### Plots",
+        "",
+        f"![Accuracy against inference time per example]({base}/{plot_name('accuracy-vs-cost')})",
+        "",
+        f"![Per-class F1]({base}/{plot_name('per-class-f1')})",
+        "",
+        "| backbone | confusion matrix | training curves | error analysis |",
+        "|---|---|---|---|",
+    ]
+    for e in group.entries:
+        lines.append(
+            f"| {cell(e.label)} | [confusion]({base}/{plot_name('confusion', e)}) "
+            f"| [curves]({base}/{plot_name('curves', e)}) "
+            f"| [errors](errors.md#{anchor(group, e)}) |"
+        )
+    return lines
+
+
+def _group_markdown(group: Group) -> list[str]:
+    n_runs = sum(len(e.runs) for e in group.entries)
+    backbones = plural(len({e.backbone for e in group.entries}), "backbone")
+    if any(e.settings for e in group.entries):
+        backbones += f" ({len(group.entries)} rows)"
+    summary = f"{plural(group.n_examples, 'test example')} · {backbones} · {plural(n_runs, 'run')}"
+    return [group_heading(group), "", summary, "", *_table(group), *_notes(group), *_per_class(group),
+            *_plot_links(group), ""]
+
+
+def _reported_markdown(reported: Sequence) -> list[str]:
+    lines = [
+        "## Reported, not measured here",
+        "",
+        "Test accuracy on THUCNews-10 under the full protocol, as reported by the reference course and "
+        "copied from the backbone registry. No run in this folder produced these numbers; they are not "
+        "ranked or tested, and compare at best with measured rows of the full THUCNews protocol.",
+        "",
+    ]
+    rows = sorted((b for b in reported if b.reported_accuracy is not None), key=lambda b: b.name)
+    if not rows:
+        return lines + ["No registered backbone carries a reported figure.", ""]
+    lines += ["| backbone | hub id | reported accuracy (%) | note |", "|---|---|---|---|"]
+    lines += [f"| {cell(b.name)} | {cell(b.hub_id)} | {b.reported_accuracy:.2f} | {cell(b.note)} |"
+              for b in rows]
+    return lines + [""]
+
+
+def _smoke_markdown(runs: Sequence[Run]) -> list[str]:
+    smoke = sorted((r for r in runs if r.smoke), key=lambda r: (r.run_id, r.folder))
+    if not smoke:
+        return []
+    lines = [
+        "## Smoke runs (pipeline checks, not benchmarks)",
+        "",
+        "These runs used a tiny random model (`smoke: true`); they are left out of every table, "
+        "test, plot and the CSV above.",
+        "",
+        "| run id | backbone | dataset | protocol | accuracy (%) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
+              f"| {pct(r.accuracy)} |" for r in smoke]
+    return lines + [""]
+
+
+def leaderboard_markdown(groups: Sequence[Group], runs: Sequence[Run], reported: Sequence,
+                         skipped: Sequence[str]) -> str:
+    lines = [
+        "# Leaderboard",
+        "",
+        "Generated by `python run.py --leaderboard` from the run folders beside this file; "
+        "regenerating overwrites it. Each table holds runs on one dataset, protocol and test file, "
+        "never mixed. How to read it: README, \"Reading the leaderboard\".",
+        "",
+    ]
+    if not groups:
+        lines += ["No runs yet. Run `python run.py --model NAME --seeds 1 2 3`, then "
+                  "`python run.py --leaderboard`.", ""]
+    for group in groups:
+        lines += _group_markdown(group)
+    lines += _smoke_markdown(runs)
+    lines += _reported_markdown(reported)
+    if skipped:
+        lines += ["## Skipped files", ""] + [f"- {s}" for s in skipped] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,277 @@
+"""Reading run folders for the leaderboard: `<run>/metrics.json` and `predictions.csv`, validated.
+
+Format: docs/results-format.md. A file that cannot be used is skipped with a warning naming it,
+never fatal; `skip` records why for the "Skipped files" list.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# The leaderboard's warnings keep one logger name whichever of its modules reports them.
+log = logging.getLogger("benchmark.leaderboard")
+
+_PREDICTION_COLUMNS = ["index", "text", "gold", "predicted", "probability"]
+
+# Config fields that do not make a run a different entry: the seed, whose runs are pooled, and
+# fields that only say where things are or how the machine is used, not what is trained and measured.
+NOT_SETTINGS = frozenset({
+    "seed",
+    "model",  # the backbone name, already the first half of a row's key
+    "model_path",  # what was loaded is recorded as backbone.source, which also covers hub ids
+    "data_dir", "text_col", "label_col",  # where the data lives and its columns; the test file's hash pins the data
+    "cache_dir", "offline",  # where checkpoints are fetched from, not which
+    "results_dir", "keep_checkpoints", "save_every",  # where the run is written and what is kept
+    "resume",  # whether a run continued an interrupted one, not how it trained
+    "num_workers",  # data-loading processes; the batches are the same
+})
+
+
+class Unusable(Exception):
+    """Why a results file cannot be used; the message is shown to the user."""
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """What the leaderboard needs from one run folder."""
+
+    folder: str
+    run_id: str
+    smoke: bool
+    backbone: str
+    parameters: int | None
+    dataset: str
+    protocol: str
+    test_sha256: str
+    labels: tuple[str, ...]
+    seed: int
+    # Everything that makes a run of this backbone a different entry (see `settings_of`).
+    settings: dict
+    accuracy: float
+    macro_f1: float
+    per_class_f1: tuple[float, ...]  # in label order
+    confusion: np.ndarray  # rows gold, columns predicted
+    train_seconds: float | None
+    train_examples_per_second: float | None
+    eval_examples_per_second: float | None
+    peak_memory_mb: float | None
+    device: str
+    history: tuple[dict, ...]
+    best_step: int | None
+    # Per test example, in test-file order; None for smoke runs, which are not compared.
+    texts: tuple[str, ...] | None = None
+    gold: np.ndarray | None = None  # label ids
+    predicted: np.ndarray | None = None
+    probability: np.ndarray | None = None
+
+    @property
+    def settings_key(self) -> str:
+        """The settings as compact JSON with sorted keys: equal exactly when the settings are."""
+        return json.dumps(self.settings, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    @property
+    def settings_id(self) -> str:
+        return hashlib.sha256(self.settings_key.encode("utf-8")).hexdigest()[:8]
+
+
+def settings_of(config: dict, source: str, parameters: int | None, *, processes: int | None = None,
+                data: dict[str, str] | None = None) -> dict:
+    """The run's settings: its config minus NOT_SETTINGS, plus the model actually loaded and its size.
+
+    When recorded, also the number of processes (with the per-device batch it fixes the effective
+    batch) and the SHA-256 of each data file other than the test file, which already defines the group:
+    the data folder's path is left out of the settings, what it held is not.
+    """
+    settings = {key: _canonical(value) for key, value in config.items() if key not in NOT_SETTINGS}
+    # Dotted keys cannot clash with config fields, which are Python identifiers.
+    settings["backbone.source"] = source
+    settings["backbone.parameters"] = parameters
+    if processes is not None:
+        settings["environment.num_processes"] = processes
+    for name, sha256 in (data or {}).items():
+        settings[f"data.{name}"] = sha256
+    return settings
+
+
+def _data_hashes(data: dict) -> dict[str, str]:
+    # Optional, like the environment: runs that do not record a file are compared without it.
+    files = data["task"].get("files")
+    if not isinstance(files, dict):
+        return {}
+    return {name: record["sha256"] for name, record in sorted(files.items())
+            if name != "test" and isinstance(record, dict) and isinstance(record.get("sha256"), str)}
+
+
+def _canonical(value: object) -> object:
+    # `--epochs 3` may be saved as 3 or 3.0; JSON would tell them apart.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# ---------------------------------------------------------------- metrics.json
+
+
+def _field(data: object, dotted: str, kind: type, *, nullable: bool = False):
+    value = data
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise Unusable(f"missing field {dotted!r}")
+        value = value[key]
+    if value is None and nullable:
+        return None
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise Unusable(f"field {dotted!r} should be {kind.__name__}, found {str(value)[:40]!r}")
+    return value
+
+
+def _labels(data: dict) -> tuple[str, ...]:
+    labels = _field(data, "task.labels", list)
+    if not labels or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+        raise Unusable("field 'task.labels' should be a non-empty list of distinct names")
+    return tuple(labels)
+
+
+def _confusion(data: dict, k: int) -> np.ndarray:
+    rows = _field(data, "metrics.confusion_matrix", list)
+    shape_ok = len(rows) == k and all(isinstance(r, list) and len(r) == k for r in rows)
+    if not shape_ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                               for r in rows for v in r):
+        raise Unusable(f"field 'metrics.confusion_matrix' should be {k}×{k} counts, one row per label")
+    return np.array(rows, dtype=np.int64)
+
+
+def _per_class_f1(data: dict, labels: tuple[str, ...]) -> tuple[float, ...]:
+    # Looked up by hand, not by dotted path: a label name may itself contain a dot.
+    per_class = _field(data, "metrics.per_class", dict)
+    values = []
+    for label in labels:
+        record = per_class.get(label)
+        f1 = record.get("f1") if isinstance(record, dict) else None
+        if not isinstance(f1, int | float) or isinstance(f1, bool) or not math.isfinite(f1):
+            raise Unusable(f"field 'metrics.per_class' has no F1 for label {label!r}")
+        values.append(float(f1))
+    return tuple(values)
+
+
+def parse_metrics(data: object, folder: str) -> Run:
+    if _field(data, "schema_version", int) != 1:
+        raise Unusable(f"unsupported schema_version {data['schema_version']!r} (this leaderboard reads 1)")
+    labels = _labels(data)
+    confusion = _confusion(data, len(labels))
+    accuracy = _field(data, "metrics.accuracy", float)
+    if confusion.sum() == 0 or abs(accuracy - np.trace(confusion) / confusion.sum()) > 1e-3:
+        raise Unusable("metrics.accuracy disagrees with metrics.confusion_matrix")
+    history = _field(data, "training.history", list)
+    if not all(isinstance(h, dict) and isinstance(h.get("step"), int) for h in history):
+        raise Unusable("field 'training.history' should be a list of records with an integer 'step'")
+    environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
+    parameters = _field(data, "backbone.parameters", int, nullable=True)
+    processes = environment.get("num_processes")
+    if not isinstance(processes, int) or isinstance(processes, bool):
+        processes = None  # optional, like the rest of the environment
+    settings = settings_of(_field(data, "config", dict), _field(data, "backbone.source", str), parameters,
+                           processes=processes, data=_data_hashes(data))
+    return Run(
+        folder=folder,
+        run_id=_field(data, "run_id", str),
+        smoke=_field(data, "smoke", bool) or _field(data, "task.protocol", str) == "smoke",
+        backbone=_field(data, "backbone.name", str),
+        parameters=parameters,
+        dataset=_field(data, "task.dataset", str),
+        protocol=_field(data, "task.protocol", str),
+        test_sha256=_field(data, "task.files.test.sha256", str),
+        labels=labels,
+        seed=_field(data, "seed", int),
+        settings=settings,
+        accuracy=accuracy,
+        macro_f1=_field(data, "metrics.macro.f1", float),
+        per_class_f1=_per_class_f1(data, labels),
+        confusion=confusion,
+        train_seconds=_field(data, "timing.train_seconds", float, nullable=True),
+        train_examples_per_second=_field(data, "timing.train_examples_per_second", float, nullable=True),
+        eval_examples_per_second=_field(data, "timing.eval_examples_per_second", float, nullable=True),
+        peak_memory_mb=_field(data, "timing.peak_memory_mb", float, nullable=True),
+        device=str(environment.get("device_name") or environment.get("device") or "unknown device"),
+        history=tuple(history),
+        best_step=_field(data, "training.best_step", int, nullable=True),
+    )
+
+
+# ---------------------------------------------------------------- predictions.csv
+
+
+def read_predictions(path: Path, run: Run) -> Run:
+    ids = {label: i for i, label in enumerate(run.labels)}
+    texts, gold, predicted, probability = [], [], [], []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            if next(reader, None) != _PREDICTION_COLUMNS:
+                raise Unusable(f"header should be {','.join(_PREDICTION_COLUMNS)}")
+            for row in reader:
+                if len(row) != 5 or row[0] != str(len(texts)):
+                    raise Unusable(f"row {len(texts) + 1} is malformed or out of order")
+                if row[2] not in ids or row[3] not in ids:
+                    raise Unusable(f"row {len(texts) + 1} names a label not in task.labels")
+                if not 0 <= float(row[4]) <= 1:
+                    raise Unusable(f"row {len(texts) + 1} has a probability outside [0, 1]")
+                texts.append(row[1])
+                gold.append(ids[row[2]])
+                predicted.append(ids[row[3]])
+                probability.append(float(row[4]))
+    except FileNotFoundError:
+        raise Unusable("missing") from None
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
+        raise Unusable(f"unreadable ({error})") from None
+    gold_ids, predicted_ids = np.array(gold, dtype=np.int64), np.array(predicted, dtype=np.int64)
+    k = len(run.labels)
+    rebuilt = np.bincount(gold_ids * k + predicted_ids, minlength=k * k).reshape(k, k)
+    if not np.array_equal(rebuilt, run.confusion):
+        raise Unusable("disagrees with the confusion matrix in metrics.json (from another run?)")
+    return Run(**{**run.__dict__, "texts": tuple(texts), "gold": gold_ids, "predicted": predicted_ids,
+                  "probability": np.array(probability)})
+
+
+# ---------------------------------------------------------------- folders
+
+
+def load_runs(results_dir: Path, skipped: list[str]) -> list[Run]:
+    """Every usable run under results_dir, in folder-name order; unusable files go to `skipped`."""
+    runs = []
+    for metrics_path in sorted(results_dir.glob("*/metrics.json")):
+        folder = metrics_path.parent.name
+        current = metrics_path
+        try:
+            try:
+                data = json.loads(metrics_path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, ValueError) as error:
+                raise Unusable(f"not readable JSON ({error})") from None
+            run = parse_metrics(data, folder)
+            if not run.smoke:
+                current = metrics_path.with_name("predictions.csv")
+                run = read_predictions(current, run)
+        except Unusable as reason:
+            skip(skipped, results_dir, current, str(reason))
+            continue
+        runs.append(run)
+    return runs
+
+
+def skip(skipped: list[str], results_dir: Path, path: Path, reason: str) -> None:
+    log.warning("leaderboard: skipped %s: %s", path, reason)
+    skipped.append(f"`{path.relative_to(results_dir).as_posix()}`: {reason}")
