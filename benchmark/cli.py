@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 
 from benchmark.config import RunConfig, config_fields
@@ -19,7 +21,14 @@ examples:
   python run.py --model macbert --model-path /models/chinese-macbert-base --data-dir data/thucnews
   python run.py --model roberta_wwm --data-dir my_data --text-col title --label-col category
   python run.py --model macbert --seeds 1 2 3
+  python run.py --model bert ernie macbert --seeds 1 2 3    # a queue; a failed run does not stop the others
+  python run.py --model all
+  torchrun --nproc_per_node 4 run.py --model ernie --batch-size 32   # 4 GPUs: effective batch 4 x 32 = 128
   python run.py --leaderboard
+
+A killed run resumes by itself when the same command is run again (see --resume); docs/cluster.md has
+multi-GPU, multi-node and Slurm examples. Exit status: 0 when every run finished, 1 when a run of a queue
+failed (the summary at the end says which), 2 for a usage or input error.
 """
 
 
@@ -37,12 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help="rebuild results/leaderboard.{md,csv} and the plots from every saved run")
     actions.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                          help="run once per seed (overrides --seed), one results folder each")
+    actions.add_argument("--skip-finished", action="store_true",
+                         help="skip a run when a finished run of the same configuration is already in --results-dir "
+                              "(for a queue submitted again after pre-emption)")
 
     run_options = parser.add_argument_group("run options (defaults reproduce the reference setup)")
     for spec in config_fields():
         flag = "--" + spec.name.replace("_", "-")
         help_text = spec.metadata["help"] + ("" if spec.type == "bool" else " (default: %(default)s)")
-        if spec.type == "bool":
+        if spec.name == "model":  # several names make a queue of runs
+            run_options.add_argument(flag, nargs="+", metavar="NAME",
+                                     help="backbone name(s) from the registry (see --list), or all; several make "
+                                          "a queue of runs that goes on when one fails")
+        elif spec.name == "resume":  # a bare --resume means: there must be a run to continue
+            run_options.add_argument(flag, nargs="?", const="latest", default=spec.default, metavar="RUN_FOLDER",
+                                     help=spec.metadata["help"] + "; a bare --resume means latest "
+                                          "(default: %(default)s)")
+            run_options.add_argument("--no-resume", dest="resume", action="store_const", const="never",
+                                     help="always start a new run folder (--resume never)")
+        elif spec.type == "bool":
             run_options.add_argument(flag, action=argparse.BooleanOptionalAction, default=spec.default,
                                      help=spec.metadata["help"])
         else:
@@ -55,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 def print_registry() -> None:
     from benchmark.registry import list_backbones
 
-    rows = [(b.name, b.hub_id, b.architecture,
+    rows = [(b.name, b.hub_id or "-", b.architecture,
              f"{b.reported_accuracy:.2f}" if b.reported_accuracy is not None else "-", b.description, b.note)
             for b in list_backbones()]
     widths = [max(len(r[i]) for r in [("name", "hub id", "arch", "reported", "", "")] + rows) for i in range(4)]
@@ -67,6 +89,71 @@ def print_registry() -> None:
             print(textwrap.fill(row[5], 100, initial_indent="      note: ", subsequent_indent="            "))
     print("\nreported: test accuracy (%) on THUCNews-10, full protocol, as reported by the reference course; "
           "not measured here.")
+
+
+def report_error(message: str) -> None:
+    """One line on stderr. A run that failed mid-training leaves its progress bar open: close it first, so the
+    message starts a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+    rank = int(os.environ.get("RANK", "0"))
+    print(f"{f'[rank {rank}] ' if rank else ''}error: {message}", file=sys.stderr, flush=True)
+
+
+def backbone_names(requested: list[str]) -> list[str]:
+    """`all` is every registered backbone; any other name must be registered, checked before anything runs."""
+    from benchmark.registry import get_backbone, list_backbones
+
+    names = []
+    for name in requested:
+        for found in ([b.name for b in list_backbones()] if name == "all" else [get_backbone(name).name]):
+            if found not in names:
+                names.append(found)
+    return names
+
+
+def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finished: bool = False) -> int:
+    """Run every backbone with every seed. A failed run is reported and the queue goes on; the summary at the
+    end lists each run's folder or error, and the exit status is 1 if any failed.
+
+    With several processes (torchrun) the queue stops at the first failure instead: the processes may no
+    longer be at the same point, and torchrun ends them all.
+    """
+    from benchmark.pipeline import log, run
+
+    several_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    queue = [(name, seed) for name in names for seed in seeds]
+    outcomes = []  # (name, seed, run folder or None, error or None)
+    for name, seed in queue:
+        try:
+            folder = run(dataclasses.replace(config, model=name, seed=seed), skip_finished=skip_finished)
+            outcomes.append((name, seed, folder, None))
+        except Exception as error:  # any failure of one run is reported, and the rest still run
+            message = str(error) if isinstance(error, HarnessError) else f"{type(error).__name__}: {error}"
+            if not isinstance(error, HarnessError):
+                traceback.print_exc()
+            report_error(f"{name} seed {seed}: {message}")
+            outcomes.append((name, seed, None, message))
+            if several_processes:
+                break
+    finished = sum(message is None for *_, message in outcomes)
+    lines = [f"\nqueue summary: {finished} of {len(queue)} runs finished"]
+    for name, seed, folder, message in outcomes:
+        lines.append(f"  ok      {name} seed {seed}: {folder}" if message is None
+                     else f"  FAILED  {name} seed {seed}: {message}")
+    lines += [f"  not run {name} seed {seed}" for name, seed in queue[len(outcomes):]]
+    log("\n".join(lines))
+    return 0 if finished == len(queue) else 1
+
+
+def given_flags(argv: list[str] | None) -> set[str]:
+    """The run options written on the command line, which win over a preset such as --smoke."""
+    probe = build_parser()
+    for action in probe._actions:  # parse again with no defaults: only what was written comes back
+        action.default = argparse.SUPPRESS
+    return set(vars(probe.parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,19 +170,29 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.model:
             raise HarnessError("choose a backbone with --model NAME (see --list), or --list / --leaderboard")
-        from benchmark.pipeline import run
         from benchmark.smoke import smoke_config
 
+        names = backbone_names(args.model)
+        seeds = args.seeds or [args.seed]
         values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
-        config = RunConfig(**values)
+        config = RunConfig(**{**values, "model": names[0]})
         if config.smoke:
-            config = smoke_config(config)
-        for seed in args.seeds or [config.seed]:
-            run(dataclasses.replace(config, seed=seed))
+            given = {name: values[name] for name in given_flags(argv) if name in values and name != "model"}
+            config = dataclasses.replace(smoke_config(config), **given)
+        if config.save_every < 0:
+            raise HarnessError(f"--save-every must be 0 or more, got {config.save_every}")
+        if len(names) * len(seeds) > 1:
+            if config.resume not in ("auto", "latest", "never"):
+                raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
+            return run_queue(config, names, seeds, args.skip_finished)
+        from benchmark.pipeline import run
+
+        run(dataclasses.replace(config, seed=seeds[0]), skip_finished=args.skip_finished)
         return 0
     except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
+        report_error(str(error))
         return 2
     except KeyboardInterrupt:
-        print("interrupted; no results file was written for the unfinished run", file=sys.stderr)
+        print("interrupted; no results file was written for the unfinished run. Running the same command again "
+              "resumes it from its last checkpoint, if it saved one", file=sys.stderr)
         return 130

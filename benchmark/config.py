@@ -33,8 +33,9 @@ class RunConfig:
     split_seed: int = _flag(1, "seed of that held-out split; fixed so every run is scored on the same split")
 
     max_length: int = _flag(32, "maximum tokens per text, [CLS] and [SEP] included")
-    batch_size: int = _flag(128, "training examples per step per device (before gradient accumulation)")
-    eval_batch_size: int = _flag(512, "examples per evaluation batch")
+    batch_size: int = _flag(128, "training examples per device per forward pass; one optimiser step sees "
+                            "batch-size x processes x grad-accum examples (the effective batch)")
+    eval_batch_size: int = _flag(512, "examples per evaluation batch per device")
     grad_accum: int = _flag(1, "gradient accumulation steps")
     learning_rate: float = _flag(5e-5, "peak learning rate (AdamW)")
     weight_decay: float = _flag(0.01, "AdamW weight decay")
@@ -56,6 +57,11 @@ class RunConfig:
 
     results_dir: str = _flag("results", "where run folders are written")
     keep_checkpoints: bool = _flag(False, "keep the training checkpoints (optimiser state) after the run")
+    save_every: int = _flag(500, "besides the best, keep a checkpoint at the first dev evaluation N or more steps "
+                            "after the previous one, so a killed run loses at most about N steps (0: only the best)")
+    resume: str = _flag("auto", "auto: continue the newest unfinished run of this same configuration from its last "
+                        "checkpoint, else start a new one; latest: the same, but fail if there is none; never: "
+                        "always start a new run folder; or the path of an unfinished run folder to continue")
     smoke: bool = _flag(False, "offline end-to-end check on the bundled sample with a tiny random model; "
                         "its numbers are not a benchmark")
 

@@ -1,13 +1,24 @@
-"""One run, top to bottom: read → validate → encode → train → evaluate → results folder."""
+"""One run, top to bottom: read → validate → encode → train → evaluate → results folder.
+
+The same code runs as one process or as each of the N processes torchrun / accelerate launch start: every
+process trains on its share of each batch and scores its share of the test set, Trainer gathers the
+predictions, and only the main process writes files and prints.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import torch
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list
 
 from benchmark import data
 from benchmark.config import RunConfig
@@ -18,23 +29,28 @@ from benchmark.evaluate import format_report, predict_logits, probabilities, sco
 from benchmark.modeling import TextClassifier, count_parameters, load_encoder, load_tokenizer, save_classifier
 from benchmark.registry import get_backbone
 from benchmark.results import (
+    LOCK_FILE,
     SCHEMA_VERSION,
     environment,
-    new_run_dir,
+    finished_run,
+    open_run_dir,
     peak_memory_mb,
     predictions_csv,
+    run_record,
     write_atomic,
+    write_failure,
     write_json,
 )
 from benchmark.smoke import write_tiny_model
-from benchmark.train import build_trainer, training_summary
+from benchmark.train import build_trainer, cpu_processes, training_summary
 
 DEFAULT_DATA_DIR = "data/thucnews"
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
 
 
 def log(message: str) -> None:
-    print(message, flush=True)
+    if int(os.environ.get("RANK", "0")) == 0:  # the main process speaks for all
+        print(message, flush=True)
 
 
 def read_task(config: RunConfig) -> data.Task:
@@ -46,83 +62,146 @@ def read_task(config: RunConfig) -> data.Task:
                           text_col=config.text_col, label_col=config.label_col)
 
 
-def run(config: RunConfig, show_progress: bool = True) -> Path:
-    """Fine-tune one backbone, score the test set, and return the results folder."""
+@contextmanager
+def claim_run_dir(config: RunConfig, backbone_name: str, task: data.Task, state: PartialState):
+    """The run folder and the checkpoint to resume from (or None), the same on every process.
+
+    The main process picks them (see results.open_run_dir: an unfinished run of this same configuration is
+    continued, else a new folder is made) and holds a lock on the folder until the run ends.
+    """
+    record = run_record(config.to_dict(), task.files, state.num_processes)
+    lock, picked = None, [None, None]
+    if state.is_main_process:
+        lock, folder, checkpoint = open_run_dir(Path(config.results_dir), backbone_name, task.protocol,
+                                                config.seed, record, config.resume)
+        picked = [str(folder), str(checkpoint) if checkpoint else None]
+    broadcast_object_list(picked)
+    run_dir = Path(picked[0])
+    try:
+        if not run_dir.is_dir():
+            raise HarnessError(f"the run folder {run_dir} is not visible from this process; with several "
+                               f"machines, --results-dir must be on storage they all share")
+        yield run_dir, picked[1]
+    finally:
+        if lock is not None:
+            if (run_dir / "metrics.json").exists():
+                (run_dir / LOCK_FILE).unlink(missing_ok=True)  # a finished run is never resumed
+            lock.close()
+
+
+def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False) -> Path:
+    """Fine-tune one backbone, score the test set, and return the results folder.
+
+    skip_finished: when a finished run of this same configuration is already in the results folder, return it
+    instead of running again (a queue submitted again after pre-emption).
+    """
     started = time.perf_counter()
+    # Join the process group torchrun / accelerate launch describe in the environment (alone: nothing to join).
+    # The timeout is Trainer's default; the other processes wait that long for the main one's downloads.
+    state = PartialState(cpu=cpu_processes(), timeout=timedelta(seconds=1800))
     backbone = get_backbone(config.model)
     if config.smoke:
         log(SMOKE_BANNER)
 
-    # Read and validate: every file problem stops here, before any model is loaded.
-    task = read_task(config)
+    # The main process reads, loads and encodes first: it alone downloads data or model files and fills the
+    # encoding cache, and the others then read what it wrote.
+    with state.main_process_first():
+        # Read and validate: every file problem stops here, before any model is loaded.
+        task = read_task(config)
     log(data.summarize(task))
 
-    # The pretrained encoder and its tokenizer: a hub id, a local folder, or the smoke preset's tiny model.
-    with tempfile.TemporaryDirectory(prefix="tiny-model-") as tiny_dir:
-        if config.smoke:
-            source = str(write_tiny_model(backbone, task.train.texts + task.dev.texts, Path(tiny_dir), config.seed))
-        else:
-            source = config.model_path or backbone.hub_id
-        log(f"loading {backbone.name} ({backbone.architecture}) from {source}")
-        tokenizer = load_tokenizer(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
-        encoder = load_encoder(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
-    model = TextClassifier(encoder, len(task.label_names), config.dropout)
+    if skip_finished:
+        done = [None]
+        if state.is_main_process:
+            found = finished_run(Path(config.results_dir), run_record(config.to_dict(), task.files,
+                                                                      state.num_processes))
+            done = [str(found) if found else None]
+        broadcast_object_list(done)
+        if done[0]:
+            log(f"already finished in {done[0]}; skipped")
+            return Path(done[0])
 
-    # Encode each split in one batched call (cached on disk).
-    train_set, dev_set, test_set = (
-        encode_split(tokenizer, split.texts, split.labels, config.max_length)
-        for split in (task.train, task.dev, task.test)
-    )
+    with state.main_process_first():
+        # The pretrained encoder and its tokenizer: a hub id, a local folder, or the smoke preset's tiny model
+        # (written to a folder of this process's own).
+        with tempfile.TemporaryDirectory(prefix="tiny-model-") as tiny_dir:
+            if config.smoke:
+                source = str(write_tiny_model(backbone, task.train.texts + task.dev.texts, Path(tiny_dir),
+                                              config.seed))
+            else:
+                source = config.model_path or backbone.hub_id
+            log(f"loading {backbone.name} ({backbone.architecture}) from {source}")
+            tokenizer = load_tokenizer(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
+            encoder = load_encoder(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
+        torch.manual_seed(config.seed)  # the new head starts the same in every process and every run
+        model = TextClassifier(encoder, len(task.label_names), config.dropout)
+
+        # Encode each split in one batched call (cached on disk).
+        train_set, dev_set, test_set = (
+            encode_split(tokenizer, split.texts, split.labels, config.max_length)
+            for split in (task.train, task.dev, task.test)
+        )
     collator = PaddingCollator(tokenizer.pad_token_id, config.max_length if config.pad_to_max_length else None)
+    log(f"effective batch: {config.batch_size} per device x {state.num_processes} process(es) x "
+        f"{config.grad_accum} accumulation = {config.batch_size * state.num_processes * config.grad_accum} "
+        f"examples per optimiser step")
 
-    run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
-    log(f"run folder: {run_dir}")
+    with claim_run_dir(config, backbone.name, task, state) as (run_dir, checkpoint):
+        log(f"run folder: {run_dir}" + (f" (resuming from {Path(checkpoint).name})" if checkpoint else ""))
 
-    # Train with early stopping on dev loss; the best checkpoint is restored when training ends.
-    trainer, stopwatch = build_trainer(model, train_set, dev_set, collator, config,
-                                       str(run_dir / "checkpoints"), show_progress)
-    trainer.train()
-    training = training_summary(trainer, stopwatch)
+        # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
+        # run restores weights, optimiser, schedule, random states, data position and patience first.
+        trainer, stopwatch = build_trainer(model, train_set, dev_set, collator, config,
+                                           str(run_dir / "checkpoints"), show_progress)
+        trainer.train(resume_from_checkpoint=checkpoint)
+        training = training_summary(trainer, stopwatch)
 
-    # Score the test set with the restored best weights.
-    logits, test_loss, eval_speed = predict_logits(trainer, test_set)
-    predicted = logits.argmax(axis=-1)
-    confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
-    metrics = {**score(task.test.labels, predicted, task.label_names), "loss": test_loss}
+        # Score the test set with the restored best weights; every process scores a share, all get the whole.
+        logits, test_loss, eval_speed = predict_logits(trainer, test_set)
+        predicted = logits.argmax(axis=-1)
+        confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
+        metrics = {**score(task.test.labels, predicted, task.label_names), "loss": test_loss}
 
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_dir.name,
-        "smoke": config.smoke,
-        "backbone": {"name": backbone.name, "hub_id": backbone.hub_id,
-                     "source": "tiny random model (smoke)" if config.smoke else source,
-                     "architecture": backbone.architecture, "parameters": count_parameters(model)},
-        "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
-                 "sizes": {"train": len(train_set), "dev": len(dev_set), "test": len(test_set)},
-                 "files": task.files},
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "environment": environment(),
-        "timing": {"wall_seconds": time.perf_counter() - started,
-                   "train_seconds": training.pop("train_seconds"),
-                   "train_examples_per_second": training.pop("train_examples_per_second"),
-                   "eval_examples_per_second": eval_speed,
-                   "peak_memory_mb": peak_memory_mb()},
-        "training": training,
-        "metrics": metrics,
-    }
-    if trainer.is_world_process_zero():
-        header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
-        if config.smoke:
-            header = f"{SMOKE_BANNER}\n{header}"
-        save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
-        write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
-        write_atomic(run_dir / "predictions.csv",
-                     predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
-        # metrics.json last: its presence marks a complete run for the leaderboard.
-        write_json(run_dir / "metrics.json", results)
-        if not config.keep_checkpoints:
-            shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        results = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_dir.name,
+            "smoke": config.smoke,
+            "backbone": {"name": backbone.name, "hub_id": backbone.hub_id,
+                         "source": "tiny random model (smoke)" if config.smoke else source,
+                         "architecture": backbone.architecture, "parameters": count_parameters(model)},
+            "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
+                     "sizes": {"train": len(train_set), "dev": len(dev_set), "test": len(test_set)},
+                     "files": task.files},
+            "config": config.to_dict(),
+            "seed": config.seed,
+            "environment": environment(),
+            # The main process's figures; a resumed run's training time covers only the steps it trained.
+            "timing": {"wall_seconds": time.perf_counter() - started,
+                       "train_seconds": training.pop("train_seconds"),
+                       "train_examples_per_second": training.pop("train_examples_per_second"),
+                       "eval_examples_per_second": eval_speed,
+                       "peak_memory_mb": peak_memory_mb()},
+            "training": training,
+            "metrics": metrics,
+        }
+        if trainer.is_world_process_zero():
+            header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
+            if config.smoke:
+                header = f"{SMOKE_BANNER}\n{header}"
+            try:
+                save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
+            except Exception as error:
+                if write_failure(error) is None:
+                    raise
+                raise HarnessError(f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
+                                   f"in {run_dir / 'checkpoints'} are intact") from None
+            write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
+            write_atomic(run_dir / "predictions.csv",
+                         predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
+            # metrics.json last: its presence marks a complete run for the leaderboard (and against resuming).
+            write_json(run_dir / "metrics.json", results)
+            if not config.keep_checkpoints:
+                shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "
         f"best step {training['best_step']} of {training['global_step']}; results in {run_dir}")
     if config.smoke:

@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import secrets
+import shutil
 import subprocess
 import tempfile
 import time
@@ -43,22 +44,183 @@ def write_atomic(path: Path, text: str) -> None:
         raise HarnessError(f"cannot write {path}: {error.strerror or error}") from None
 
 
+def write_failure(error: Exception) -> str | None:
+    """Why a file could not be written (full disk, no permission), or None when `error` is something else.
+
+    torch.save and safetensors report a full disk as their own exception types, not as OSError.
+    """
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, OSError):
+        return error.strerror or text
+    if type(error).__name__ == "SafetensorError" and "I/O error" in text:
+        return text.split("I/O error: ", 1)[-1].split(" (os error")[0]
+    if isinstance(error, RuntimeError) and any(s in text for s in ("PytorchStreamWriter", "inline_container")):
+        return f"the file could not be written ({text})"
+    return None
+
+
 def write_json(path: Path, data: dict) -> None:
     write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
 def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path:
     """A fresh folder per run; time plus a random part, created exclusively, so concurrent runs never share."""
-    results_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for _ in range(100):
-        folder = results_dir / f"{model}-{protocol}-seed{seed}-{stamp}-{secrets.token_hex(2)}"
-        try:
-            folder.mkdir()
-            return folder
-        except FileExistsError:
-            continue
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            folder = results_dir / f"{model}-{protocol}-seed{seed}-{stamp}-{secrets.token_hex(2)}"
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+    except OSError as error:
+        raise HarnessError(f"cannot create a run folder in {results_dir}: {error.strerror or error}") from None
     raise HarnessError(f"cannot create a new run folder in {results_dir}")
+
+
+# --- resuming ------------------------------------------------------------------------------------------------
+# A run folder holds `run_config.json` from its start and `metrics.json` only once finished. An unfinished folder
+# whose configuration, data and number of processes match can be continued from its last complete checkpoint.
+
+RUN_CONFIG = "run_config.json"
+LOCK_FILE = ".lock"
+# Flags that change where and how files are written, not what is trained: a run resumes whatever their values.
+NOT_IDENTITY = ("resume", "results_dir", "keep_checkpoints", "save_every", "num_workers", "cache_dir", "offline")
+
+
+def run_record(config: dict, data_files: dict, num_processes: int) -> dict:
+    """What run_config.json holds: every flag, the data files' hashes, and the number of processes (with the
+    per-device batch it fixes the effective batch, and so the step count and learning-rate schedule)."""
+    return {"config": config, "data": {name: f["sha256"] for name, f in sorted(data_files.items())},
+            "num_processes": num_processes}
+
+
+def read_record(folder: Path) -> dict | None:
+    """A run folder's run_config.json, or None when it has none or it cannot be read."""
+    try:
+        record = json.loads((folder / RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("config"), dict) else None
+
+
+def identity(record: dict) -> dict:
+    config = {k: v for k, v in record["config"].items() if k not in NOT_IDENTITY}
+    return {"config": config, "data": record.get("data"), "num_processes": record.get("num_processes")}
+
+
+def differences(saved: dict, current: dict) -> list[str]:
+    """Human-readable differences between two run records, for the message when a folder cannot be resumed."""
+    a, b = identity(saved), identity(current)
+    found = [f"--{key.replace('_', '-')} {a['config'].get(key)!r} there, {b['config'].get(key)!r} here"
+             for key in sorted(a["config"].keys() | b["config"].keys()) if a["config"].get(key) != b["config"].get(key)]
+    if a["data"] != b["data"]:
+        found.append("the data files differ (sha256)")
+    if a["num_processes"] != b["num_processes"]:
+        found.append(f"{a['num_processes']} processes there, {b['num_processes']} here")
+    return found
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoints in step order whose trainer_state.json, written last by Trainer, is whole and names the
+    folder's step: a folder cut short by a kill or a full disk is never resumed from."""
+    found = []
+    for folder in (run_dir / "checkpoints").glob("checkpoint-*"):
+        step = folder.name.removeprefix("checkpoint-")
+        try:
+            state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if step.isdigit() and state.get("global_step") == int(step):
+            found.append((int(step), folder))
+    return [folder for _, folder in sorted(found)]
+
+
+def remove_incomplete_checkpoints(run_dir: Path) -> None:
+    complete = set(complete_checkpoints(run_dir))
+    for folder in (run_dir / "checkpoints").glob("checkpoint-*"):
+        if folder not in complete:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def lock_run_dir(folder: Path):
+    """An exclusive lock on the folder for as long as the returned file stays open, or None if another process
+    holds it. The kernel drops the lock when its process dies, so a killed run never leaves a stale lock."""
+    handle = open(folder / LOCK_FILE, "a")  # noqa: SIM115 - held open for the whole run, closed by the caller
+    try:
+        import fcntl  # POSIX only
+
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    except (ImportError, OSError):
+        pass  # no flock here (another OS, some Lustre mounts): carry on unlocked rather than refuse to run
+    return handle
+
+
+def resumable(folder: Path, record: dict) -> tuple[Path | None, str]:
+    """The checkpoint to continue `folder` from, or None and the reason it cannot be continued."""
+    if (folder / "metrics.json").exists():
+        return None, "it is a finished run (it has metrics.json)"
+    saved = read_record(folder)
+    if saved is None:
+        return None, f"it has no readable {RUN_CONFIG}, so it is not a run folder of this harness"
+    changed = differences(saved, record)
+    if changed:
+        return None, "it was started with other settings: " + "; ".join(changed)
+    checkpoints = complete_checkpoints(folder)
+    if not checkpoints:
+        return None, "it has no complete checkpoint yet (it stopped before its first saved dev evaluation)"
+    return checkpoints[-1], ""
+
+
+def finished_run(results_dir: Path, record: dict) -> Path | None:
+    """The newest finished run folder of this same configuration, if any."""
+    if not results_dir.is_dir():
+        return None
+    for folder in sorted((p for p in results_dir.iterdir() if (p / "metrics.json").is_file()), reverse=True):
+        saved = read_record(folder)
+        if saved is not None and not differences(saved, record):
+            return folder
+    return None
+
+
+def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record: dict, resume: str):
+    """(lock, run folder, checkpoint to resume from or None) for the main process.
+
+    `resume` is auto, latest, never, or a folder (see RunConfig.resume). A folder another live process holds
+    is never picked, so two runs never write into the same folder.
+    """
+    if resume not in ("auto", "latest", "never"):
+        folder = Path(resume)
+        if not folder.is_dir():
+            raise HarnessError(f"cannot resume {folder}: no such run folder")
+        checkpoint, reason = resumable(folder, record)
+        if checkpoint is None:
+            raise HarnessError(f"cannot resume {folder}: {reason}")
+        lock = lock_run_dir(folder)
+        if lock is None:
+            raise HarnessError(f"cannot resume {folder}: another process is running in it")
+        remove_incomplete_checkpoints(folder)
+        return lock, folder, checkpoint
+    if resume != "never" and results_dir.is_dir():
+        # Newest first: the names start with the backbone, protocol and seed, then the start time.
+        for folder in sorted((p for p in results_dir.iterdir() if (p / RUN_CONFIG).is_file()), reverse=True):
+            checkpoint, _ = resumable(folder, record)
+            lock = lock_run_dir(folder) if checkpoint else None
+            if lock is not None:
+                remove_incomplete_checkpoints(folder)
+                return lock, folder, checkpoint
+    if resume == "latest":
+        raise HarnessError(f"nothing to resume: no unfinished run of this configuration with a checkpoint in "
+                           f"{results_dir} (run without --resume to start one)")
+    folder = new_run_dir(results_dir, model, protocol, seed)
+    lock = lock_run_dir(folder)
+    write_json(folder / RUN_CONFIG, record)
+    return lock, folder, None
 
 
 def predictions_csv(texts, gold, predicted, confidence, label_names) -> str:

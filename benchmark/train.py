@@ -1,15 +1,24 @@
 """Fine-tuning with early stopping, on Hugging Face Trainer.
 
 Trainer brings mixed precision, gradient accumulation, multi-device runs
-(torchrun / accelerate launch), checkpoints and resume. This module only
-translates a RunConfig into its arguments and adds two small callbacks. It
-never knows which backbone it trains.
+(torchrun / accelerate launch: DDP, FSDP through an accelerate config),
+checkpoints and resume. This module only translates a RunConfig into its
+arguments and adds a few small callbacks. It never knows which backbone it
+trains.
+
+Batches: `--batch-size` is per device, so one optimiser step sees
+batch_size x processes x grad_accum examples (the effective batch); the
+number of steps, and with it the warm-up and decay of the learning rate, is
+counted in those steps.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +28,8 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from benchmark.config import RunConfig
+from benchmark.errors import HarnessError
+from benchmark.results import write_failure
 
 
 def resolve_precision(config: RunConfig) -> str:
@@ -27,6 +38,14 @@ def resolve_precision(config: RunConfig) -> str:
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"  # CPU bf16 changes numerics; it is opt-in with --precision bf16
+
+
+def cpu_processes() -> bool:
+    """Several processes on a machine without GPUs: Accelerate only forms a CPU (gloo) process group when told
+    to use the CPU, and otherwise lets every process train alone."""
+    accelerator = getattr(torch, "accelerator", None)
+    has_accelerator = accelerator.is_available() if accelerator else torch.cuda.is_available()
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not has_accelerator
 
 
 def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
@@ -52,15 +71,22 @@ def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
         fp16=precision == "fp16",
         tf32=True if on_gpu and torch.cuda.get_device_capability()[0] >= 8 else None,
         torch_compile=config.compile,
-        # Early stopping on dev loss; a checkpoint is written only when dev loss improves, and the best one
-        # is restored at the end.
+        use_cpu=cpu_processes(),
+        # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
+        ddp_find_unused_parameters=False,
+        # Early stopping on dev loss. Each dev evaluation may save a checkpoint; CheckpointCadence keeps the
+        # new bests and one every --save-every steps. With save_total_limit=1, Trainer keeps the best (restored
+        # at the end) and the newest (to resume from), and removes the newest after training.
         eval_strategy="steps",
         eval_steps=config.eval_every,
-        save_strategy="best",
+        save_strategy="steps",
+        save_steps=config.eval_every,
         metric_for_best_model="loss",
         greater_is_better=False,
         load_best_model_at_end=True,
         save_total_limit=1,
+        # On resume, the early-stopping patience counter continues from the checkpoint instead of restarting.
+        restore_callback_states_from_checkpoint=True,
         logging_strategy="steps",
         logging_steps=config.eval_every,
         # Data: lengths grouped (randomly) for training; the collator pads each batch to its longest text.
@@ -92,14 +118,19 @@ class LiveProgress(ProgressCallback):
 
 
 class StopwatchCallback(TrainerCallback):
-    """Training time without the time spent evaluating on dev, for an honest throughput."""
+    """Training time without the time spent evaluating on dev, for an honest throughput.
+
+    A resumed run times only the steps it trains itself, from `first_step` on.
+    """
 
     def __init__(self):
         self.started = self.eval_seconds = 0.0
         self.train_seconds = 0.0
+        self.first_step = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.perf_counter()
+        self.first_step = state.global_step
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         self.eval_seconds += (metrics or {}).get("eval_runtime", 0.0)
@@ -108,27 +139,108 @@ class StopwatchCallback(TrainerCallback):
         self.train_seconds = time.perf_counter() - self.started
 
 
+class CheckpointCadence(TrainerCallback):
+    """Which dev evaluations leave a checkpoint: every new best dev loss (the one restored at the end), and the
+    first evaluation `save_every` or more steps after the previous checkpoint, so a killed run can resume
+    without losing more than about that many steps."""
+
+    def __init__(self, save_every: int):
+        self.save_every = save_every
+        self.last_saved = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.last_saved = state.global_step  # a resumed run starts at its checkpoint
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        # Trainer updates best_metric after this callback, so it still holds the previous best here.
+        loss = (metrics or {}).get("eval_loss", math.inf)
+        new_best = state.best_metric is None or loss < state.best_metric
+        due = self.save_every > 0 and state.global_step - self.last_saved >= self.save_every
+        control.should_save = new_best or due
+
+    def on_save(self, args, state, control, **kwargs):
+        self.last_saved = state.global_step
+
+
+class SeededLengthGroupedSampler(LengthGroupedSampler):
+    """Length-grouped random order drawn from (seed, epoch) alone, not from the global random state.
+
+    Every process then draws the same order and takes its own share of the batches, and a resumed run replays
+    the interrupted epoch's order exactly; the global state differs between processes (dropout) and, before the
+    checkpoint's state is restored, between a resumed run and an uninterrupted one.
+    """
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:  # called by Trainer / Accelerate before each epoch
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
+
+
+class SamplerEpoch(TrainerCallback):
+    """Tells the training sampler which epoch begins, from the trainer state.
+
+    Trainer and Accelerate pass the epoch on through set_epoch, but when several processes resume in the middle
+    of an epoch the batch-skipping wrapper hides the sampler from them, and the sampler would replay epoch 0's
+    order instead of the interrupted epoch's.
+    """
+
+    def on_epoch_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        sampler = train_dataloader
+        for _ in range(4):  # DataLoaderShard -> BatchSamplerShard (several processes) -> BatchSampler -> sampler
+            sampler = getattr(sampler, "batch_sampler", None) or getattr(sampler, "sampler", None) or sampler
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(int(state.epoch or 0))  # a resumed state's epoch is fractional: 1.33 is in epoch 1
+
+
 class BenchmarkTrainer(Trainer):
-    """Trainer with two sampling fixes.
+    """Trainer with two sampling fixes and a clear failure when a checkpoint cannot be written.
 
     Training: length grouping reads the lengths the encoder already knows instead of
-    indexing every example. Evaluation: always in dataset order, because Trainer
-    otherwise applies the (shuffling) length grouping to evaluation too, and
-    predictions would no longer line up with the examples.
+    indexing every example, in an order fixed by seed and epoch. Evaluation: always in
+    dataset order, because Trainer otherwise applies the (shuffling) length grouping to
+    evaluation too, and predictions would no longer line up with the examples.
     """
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
-            return LengthGroupedSampler(
+            return SeededLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=dataset.lengths.tolist(),
+                seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
             )
         return super()._get_train_sampler(train_dataset)
 
     def _get_eval_sampler(self, eval_dataset):
-        # With several processes, None lets Accelerate shard the dataset in order.
+        # With several processes, None lets Accelerate deal whole batches to the processes in turn and
+        # gather_for_metrics put them back in order, dropping the repeats that pad the last round.
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+    def _save_checkpoint(self, model, trial):
+        # Trainer removes older checkpoints only after a save succeeded, so the previous best survives a failed
+        # one; the partial folder goes, so that nothing resumes from it.
+        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        try:
+            super()._save_checkpoint(model, trial)
+        except Exception as error:
+            reason = write_failure(error)
+            if reason is None:
+                raise
+            if self.args.should_save:
+                shutil.rmtree(folder, ignore_errors=True)
+            free = shutil.disk_usage(folder.parent).free / 2**20 if folder.parent.is_dir() else None
+            raise HarnessError(
+                f"cannot save a checkpoint in {folder}: {reason}"
+                + (f" ({free:.0f} MB free there)" if free is not None else "")
+                + "; the earlier checkpoints are intact, and the same command resumes from the last of them "
+                "once there is room"
+            ) from error
 
 
 def dev_accuracy(prediction) -> dict:
@@ -146,7 +258,8 @@ def build_trainer(model, train_set, dev_set, collator, config: RunConfig, output
         eval_dataset=dev_set,
         data_collator=collator,
         compute_metrics=dev_accuracy,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations), stopwatch],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
+                   CheckpointCadence(config.save_every), SamplerEpoch(), stopwatch],
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
@@ -167,8 +280,8 @@ def training_summary(trainer: Trainer, stopwatch: StopwatchCallback) -> dict:
                             "dev_accuracy": entry.get("eval_accuracy")})
     dev_points = [h for h in history if "dev_loss" in h]
     best = min(dev_points, key=lambda h: (h["dev_loss"], h["step"])) if dev_points else None
-    examples = state.global_step * args.per_device_train_batch_size * args.gradient_accumulation_steps \
-        * args.world_size
+    effective_batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
+    examples = (state.global_step - stopwatch.first_step) * effective_batch
     train_only = max(stopwatch.train_seconds - stopwatch.eval_seconds, 1e-9)
     return {
         "global_step": state.global_step,
@@ -176,6 +289,9 @@ def training_summary(trainer: Trainer, stopwatch: StopwatchCallback) -> dict:
         "best_step": best["step"] if best else None,
         "best_dev_loss": best["dev_loss"] if best else None,
         "stopped_early": state.global_step < state.max_steps,
+        "effective_batch": effective_batch,
+        "num_processes": args.world_size,
+        "resumed_from_step": stopwatch.first_step or None,
         "history": history,
         "train_seconds": stopwatch.train_seconds,
         "train_examples_per_second": examples / train_only,

@@ -1,0 +1,173 @@
+"""Two CPU processes under torchrun: one results folder, every test example predicted exactly once and in order,
+and a run killed mid-way resumes to the same weights as an uninterrupted one.
+
+Two processes train a different trajectory than one process would (twice the effective batch), so the
+predictions are checked against the saved model's own predictions in a single process: the same weights must
+give the same answer for every example, none dropped or repeated by the sharding.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed
+from safetensors.torch import load_file
+from torch.utils.data import BatchSampler
+from transformers import TrainerState
+
+from benchmark.encode import PaddingCollator, encode_split
+from benchmark.evaluate import probabilities
+from benchmark.modeling import load_classifier
+from benchmark.registry import get_backbone
+from benchmark.smoke import write_tiny_model
+from benchmark.train import SamplerEpoch, SeededLengthGroupedSampler
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+# run.py, except that with a step number as first argument the main process kills itself (SIGKILL) at that step.
+LAUNCHED = """
+import os, signal, sys
+from transformers import TrainerCallback
+from benchmark import pipeline
+from benchmark.cli import main
+
+kill_at = int(sys.argv.pop(1))
+
+class Kill(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == kill_at and args.process_index == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+build = pipeline.build_trainer
+
+def with_kill(*args, **kwargs):
+    trainer, stopwatch = build(*args, **kwargs)
+    trainer.add_callback(Kill())
+    return trainer, stopwatch
+
+pipeline.build_trainer = with_kill
+sys.exit(main())
+"""
+
+needs_gloo = pytest.mark.skipif(
+    not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
+    reason="this torch build has no gloo backend for CPU processes")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """An uninterrupted two-process run, and the same run killed at step 12 and started again."""
+    folder = tmp_path_factory.mktemp("distributed")
+    data = folder / "data"
+    data.mkdir()
+    for name in ("class.txt", "train.txt", "dev.txt"):
+        (data / name).write_bytes((SAMPLE / name).read_bytes())
+    # 101 test examples: not divisible by two processes, nor by the evaluation batch of 8.
+    test_lines = (SAMPLE / "test.txt").read_text(encoding="utf-8").splitlines()
+    test_lines.append((SAMPLE / "dev.txt").read_text(encoding="utf-8").splitlines()[0])
+    (data / "test.txt").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
+    texts = [line.split("\t")[0] for line in (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()]
+    write_tiny_model(get_backbone("bert"), texts, folder / "tiny", seed=0)
+    (folder / "launched.py").write_text(LAUNCHED, encoding="utf-8")
+
+    # 240 examples / (16 x 2) = 8 steps an epoch: step 12 is inside the second epoch, after checkpoint-10.
+    flags = ["--model", "bert", "--model-path", str(folder / "tiny"), "--data-dir", str(data), "--offline",
+             "--batch-size", "16", "--eval-batch-size", "8", "--learning-rate", "5e-3", "--warmup", "0.1",
+             "--max-steps", "20", "--eval-every", "5", "--save-every", "5"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
+           "BENCHMARK_CACHE": str(folder / "cache")}
+
+    def launch(kill_at: int, results: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   str(folder / "launched.py"), str(kill_at), *flags, "--results-dir", str(results)]
+        return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+
+    whole = launch(0, folder / "whole")
+    assert whole.returncode == 0, whole.stderr[-4000:]
+    killed = launch(12, folder / "resumed")
+    assert killed.returncode != 0, "the main process should have been killed"
+    resumed = launch(0, folder / "resumed")
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    return {"whole": whole, "resumed": resumed, "folder": folder, "test_texts": [t.rsplit("\t", 1)[0]
+                                                                                   for t in test_lines]}
+
+
+def only_folder(results: Path) -> Path:
+    (run_dir,) = results.iterdir()  # made once, by the main process, and shared with the other
+    return run_dir
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_two_processes_write_one_folder_and_gather_every_test_prediction_once(runs):
+    run_dir = only_folder(runs["folder"] / "whole")
+    out = runs["whole"].stdout
+    assert out.count("run folder: ") == 1 and out.count("test accuracy") == 1, "only the main process prints"
+    assert "16 per device x 2 process(es) x 1 accumulation = 32 examples per optimiser step" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["task"]["sizes"]["test"] == 101 and metrics["environment"]["num_processes"] == 2
+    assert metrics["training"]["effective_batch"] == 32 and metrics["training"]["global_step"] == 20
+    assert json.loads((run_dir / "run_config.json").read_text(encoding="utf-8"))["num_processes"] == 2
+    assert not (run_dir / "checkpoints").exists()
+
+    with open(run_dir / "predictions.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["index"]) for r in rows] == list(range(101))
+    assert [r["text"] for r in rows] == runs["test_texts"]
+
+    # The saved weights in this one process, all 101 examples in one batch.
+    model, tokenizer, labels = load_classifier(run_dir / "model")
+    dataset = encode_split(tokenizer, runs["test_texts"], np.zeros(101, dtype=np.int64), 32, cache_dir=None)
+    batch = PaddingCollator(tokenizer.pad_token_id)([dataset[i] for i in range(len(dataset))])
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])["logits"].numpy()
+    expected = probabilities(logits)
+    predicted = expected.argmax(axis=-1)
+    assert [r["predicted"] for r in rows] == [labels[i] for i in predicted]
+    gathered = np.array([float(r["probability"]) for r in rows])
+    np.testing.assert_allclose(gathered, expected[np.arange(101), predicted], atol=2e-6)
+    # The probabilities differ from example to example, so a shuffled or shifted row could not pass.
+    assert len({r["probability"] for r in rows}) > 50
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_two_processes_killed_mid_epoch_resume_to_the_same_weights(runs):
+    whole, resumed = only_folder(runs["folder"] / "whole"), only_folder(runs["folder"] / "resumed")
+    assert "(resuming from checkpoint-10)" in runs["resumed"].stdout
+    reference = json.loads((whole / "metrics.json").read_text(encoding="utf-8"))["training"]
+    training = json.loads((resumed / "metrics.json").read_text(encoding="utf-8"))["training"]
+    assert training["resumed_from_step"] == 10
+    assert [h["step"] for h in training["history"]] == [h["step"] for h in reference["history"]]
+    for ours, theirs in zip(training["history"], reference["history"], strict=True):
+        for key in ours.keys() - {"step"}:
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), (ours, theirs)
+    expected = load_file(whole / "model" / "model.safetensors")
+    for name, tensor in load_file(resumed / "model" / "model.safetensors").items():
+        torch.testing.assert_close(tensor, expected[name], rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_the_sampler_hears_the_epoch_through_the_wrappers_of_several_processes():
+    # The shape of a two-process training loader after resuming: the sampler sits under two batch samplers.
+    sampler = SeededLengthGroupedSampler(4, lengths=list(range(1, 41)), seed=7)
+    first_epoch = list(sampler)
+
+    class Loader:
+        batch_sampler = type("Shard", (), {"batch_sampler": BatchSampler(sampler, 4, drop_last=False)})()
+
+    SamplerEpoch().on_epoch_begin(None, TrainerState(epoch=1.375), None, train_dataloader=Loader())
+    assert sampler.epoch == 1
+    second_epoch = list(sampler)
+    assert second_epoch != first_epoch and sorted(second_epoch) == list(range(40))
+    # The order is a function of seed and epoch alone, whatever the global random state.
+    torch.manual_seed(123)
+    assert list(sampler) == second_epoch

@@ -1,0 +1,130 @@
+"""A queue of runs (several backbones, several seeds) goes on past a failed run and says what happened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark import pipeline
+from benchmark.cli import main
+from benchmark.errors import HarnessError
+from benchmark.registry import list_backbones
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy machine the threads mostly wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def summary_of(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("queue summary:"))
+    return lines[start:]
+
+
+@pytest.mark.slow
+def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypatch, capsys):
+    load_encoder = pipeline.load_encoder
+
+    def fails_for_ernie(backbone, *args, **kwargs):
+        if backbone.name == "ernie":
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return load_encoder(backbone, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_encoder", fails_for_ernie)
+    code = main(["--model", "ernie", "bert", "--smoke", "--epochs", "1", "--offline", "--no-group-by-length",
+                 "--results-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1, "a queue with a failed run exits non-zero"
+    assert "error: ernie seed 1: RuntimeError: CUDA out of memory (simulated)" in captured.err
+    assert "Traceback" in captured.err, "an unexpected error keeps its traceback for the bug report"
+
+    (folder,) = tmp_path.iterdir()
+    assert json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["backbone"]["name"] == "bert"
+    assert summary_of(captured.out) == [
+        "queue summary: 1 of 2 runs finished",
+        "  FAILED  ernie seed 1: RuntimeError: CUDA out of memory (simulated)",
+        f"  ok      bert seed 1: {folder}",
+    ]
+
+    # Submitted again (say after pre-emption) with --skip-finished: the finished run is not run twice.
+    monkeypatch.setattr(pipeline, "load_encoder", lambda *args, **kwargs: pytest.fail("nothing should load"))
+    code = main(["--model", "bert", "--smoke", "--epochs", "1", "--offline", "--no-group-by-length",
+                 "--results-dir", str(tmp_path), "--skip-finished"])
+    assert code == 0 and list(tmp_path.iterdir()) == [folder]
+    assert f"already finished in {folder}; skipped" in capsys.readouterr().out
+
+
+def test_all_runs_every_backbone_with_every_seed(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_run(config, show_progress=True, skip_finished=False):
+        calls.append((config.model, config.seed, config.smoke))
+        return tmp_path / f"{config.model}-{config.seed}"
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    assert main(["--model", "all", "--seeds", "1", "2", "--smoke", "--results-dir", str(tmp_path)]) == 0
+    names = [b.name for b in list_backbones()]
+    assert calls == [(name, seed, True) for name in names for seed in (1, 2)]
+    summary = summary_of(capsys.readouterr().out)
+    assert summary[0] == f"queue summary: {2 * len(names)} of {2 * len(names)} runs finished"
+    assert summary[1] == f"  ok      {names[0]} seed 1: {tmp_path / f'{names[0]}-1'}"
+
+
+def test_a_harness_error_in_a_queue_is_one_line_and_the_rest_still_runs(tmp_path, monkeypatch, capsys):
+    def fake_run(config, show_progress=True, skip_finished=False):
+        if config.seed == 2:
+            raise HarnessError(f"cannot write {tmp_path}/x: Permission denied")
+        return tmp_path / f"{config.model}-{config.seed}"
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    assert main(["--model", "bert", "--seeds", "1", "2", "3"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [f"error: bert seed 2: cannot write {tmp_path}/x: Permission denied"]
+    assert summary_of(captured.out)[1:] == [
+        f"  ok      bert seed 1: {tmp_path / 'bert-1'}",
+        f"  FAILED  bert seed 2: cannot write {tmp_path}/x: Permission denied",
+        f"  ok      bert seed 3: {tmp_path / 'bert-3'}",
+    ]
+
+
+def test_with_several_processes_the_queue_stops_at_the_first_failure(tmp_path, monkeypatch, capsys):
+    # The processes of a torchrun job may no longer be in step after one failed, so none goes on alone.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+
+    def fake_run(config, show_progress=True, skip_finished=False):
+        if config.model == "ernie":
+            raise HarnessError("something every process saw")
+        return Path(f"results/{config.model}")
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    assert main(["--model", "bert", "ernie", "macbert"]) == 1
+    assert summary_of(capsys.readouterr().out) == [
+        "queue summary: 1 of 3 runs finished",
+        "  ok      bert seed 1: results/bert",
+        "  FAILED  ernie seed 1: something every process saw",
+        "  not run macbert seed 1",
+    ]
+
+
+def test_an_unknown_name_stops_the_queue_before_anything_runs(tmp_path, monkeypatch, capsys):
+    def refuse(config, show_progress=True, skip_finished=False):
+        raise AssertionError("nothing should run")
+
+    monkeypatch.setattr(pipeline, "run", refuse)
+    assert main(["--model", "bert", "ernei", "--results-dir", str(tmp_path / "results")]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: unknown backbone 'ernei'. Did you mean: ernie")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_run_folder_to_resume_needs_a_single_run(capsys):
+    assert main(["--model", "bert", "ernie", "--resume", "results/some-run"]) == 2
+    assert "--resume RUN_FOLDER continues one run" in capsys.readouterr().err

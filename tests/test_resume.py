@@ -1,0 +1,300 @@
+"""A killed run continues from its last checkpoint to the same result, and a failed save leaves what it had."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import TrainerCallback
+
+from benchmark import pipeline
+from benchmark.cli import main
+from benchmark.errors import HarnessError
+from benchmark.registry import get_backbone
+from benchmark.results import RUN_CONFIG, complete_checkpoints, lock_run_dir, open_run_dir, run_record
+from benchmark.smoke import write_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+# Run in a child process: training slows down from step N on (sys.argv[1]) so the test can kill it there.
+SLOW_CHILD = """
+import sys, time
+from transformers import TrainerCallback
+from benchmark import pipeline
+from benchmark.cli import main
+
+slow_from = int(sys.argv[1])
+
+class Slow(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= slow_from:
+            time.sleep(1.0)
+
+build = pipeline.build_trainer
+
+def slowed(*args, **kwargs):
+    trainer, stopwatch = build(*args, **kwargs)
+    trainer.add_callback(Slow())
+    return trainer, stopwatch
+
+pipeline.build_trainer = slowed
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from a second thread, and on a busy machine the threads mostly wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory) -> dict:
+    """The bundled sample with every dev label moved one class on, so dev loss soon stops improving and early
+    stopping has a patience counter to carry over; and a tiny random BERT to start from."""
+    folder = tmp_path_factory.mktemp("task")
+    data = folder / "data"
+    data.mkdir()
+    for name in ("class.txt", "train.txt", "test.txt"):
+        (data / name).write_bytes((SAMPLE / name).read_bytes())
+    dev = []
+    for line in (SAMPLE / "dev.txt").read_text(encoding="utf-8").splitlines():
+        text, label = line.rsplit("\t", 1)
+        dev.append(f"{text}\t{(int(label) + 1) % 10}")
+    (data / "dev.txt").write_text("\n".join(dev) + "\n", encoding="utf-8")
+    texts = [line.split("\t")[0] for line in (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()]
+    write_tiny_model(get_backbone("bert"), texts, folder / "tiny", seed=0)
+    flags = ["--model", "bert", "--model-path", str(folder / "tiny"), "--data-dir", str(data), "--offline",
+             "--batch-size", "16", "--learning-rate", "2e-3", "--warmup", "0", "--epochs", "6",
+             "--eval-every", "5", "--patience-steps", "15", "--save-every", "5"]
+    return {"flags": flags, "folder": folder}
+
+
+class LastWeights(TrainerCallback):
+    """The weights after the last optimiser step (before the best ones are restored)."""
+
+    def __init__(self):
+        self.step, self.weights = None, None
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.step = state.global_step
+        self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def watch_last_weights(monkeypatch) -> LastWeights:
+    watcher = LastWeights()
+    build = pipeline.build_trainer
+
+    def watched(*args, **kwargs):
+        trainer, stopwatch = build(*args, **kwargs)
+        trainer.add_callback(watcher)
+        return trainer, stopwatch
+
+    monkeypatch.setattr(pipeline, "build_trainer", watched)
+    return watcher
+
+
+def metrics_of(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+
+
+def first_step_without_improvement(history: list[dict]) -> int | None:
+    best = None
+    for point in (h for h in history if "dev_loss" in h):
+        if best is not None and point["dev_loss"] >= best:
+            return point["step"]
+        best = point["dev_loss"] if best is None else min(best, point["dev_loss"])
+    return None
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(task, tmp_path, monkeypatch):
+    # The uninterrupted run, for reference.
+    whole = watch_last_weights(monkeypatch)
+    assert main(task["flags"] + ["--results-dir", str(tmp_path / "whole")]) == 0
+    (whole_dir,) = (tmp_path / "whole").iterdir()
+    reference = metrics_of(whole_dir)["training"]
+    kill_after = first_step_without_improvement(reference["history"])
+    assert reference["stopped_early"] and kill_after is not None and kill_after < reference["global_step"], \
+        "the crafted task should stop early, after an evaluation without improvement"
+
+    # The same run in a child process, killed with SIGKILL once the checkpoint of that evaluation exists.
+    results = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, str(kill_after), *task["flags"],
+                              "--results-dir", str(results)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 120
+    while not list(results.glob(f"*/checkpoints/checkpoint-{kill_after}/trainer_state.json")):
+        assert child.poll() is None, f"the run ended before it was killed:\n{child.stderr.read().decode()[-3000:]}"
+        assert time.monotonic() < deadline, "no checkpoint within two minutes"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.communicate(timeout=30)
+    (run_dir,) = results.iterdir()
+    assert not (run_dir / "metrics.json").exists()
+    checkpoint = complete_checkpoints(run_dir)[-1]
+    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+    # Early stopping's patience counter travels in the checkpoint; here it has already counted an evaluation.
+    assert state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] >= 1
+
+    # The same command again finds the unfinished run and continues it in the same folder.
+    resumed = watch_last_weights(monkeypatch)
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    assert list(results.iterdir()) == [run_dir]
+    training = metrics_of(run_dir)["training"]
+    assert training["resumed_from_step"] == int(checkpoint.name.split("-")[1])
+    # Same stopping step (the counter carried over), same losses after the resume (optimiser, schedule, random
+    # states and data order restored), same last and best weights.
+    assert training["global_step"] == reference["global_step"] and training["best_step"] == reference["best_step"]
+    for ours, theirs in zip(training["history"], reference["history"], strict=True):
+        assert ours.keys() == theirs.keys() and ours["step"] == theirs["step"]
+        for key in ours.keys() - {"step"}:
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), (ours, theirs)
+    assert resumed.step == whole.step == reference["global_step"]
+    for name, tensor in whole.weights.items():
+        torch.testing.assert_close(resumed.weights[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    best_whole = load_file(whole_dir / "model" / "model.safetensors")
+    best_resumed = load_file(run_dir / "model" / "model.safetensors")
+    for name, tensor in best_whole.items():
+        torch.testing.assert_close(best_resumed[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    assert not (run_dir / "checkpoints").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EACCES], ids=["disk full", "permission denied"])
+def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    saves = []
+    real_save = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        # The third checkpoint's optimiser state meets a full disk, or a folder it may not write to.
+        if str(path).endswith("optimizer.pt"):
+            saves.append(path)
+            if len(saves) == 3:
+                raise OSError(code, os.strerror(code), str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 2
+    (run_dir,) = results.iterdir()
+    failed = Path(saves[-1]).parent
+    (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert f"error: cannot save a checkpoint in {failed}: {os.strerror(code)} (" in message
+    assert "MB free there); the earlier checkpoints are intact" in message
+    assert not failed.exists(), "the partial checkpoint is removed"
+    kept = complete_checkpoints(run_dir)
+    assert kept and all((c / "model.safetensors").is_file() and (c / "optimizer.pt").is_file() for c in kept)
+    assert not (run_dir / "metrics.json").exists()
+
+    # Once it can write again, the same command resumes from the last checkpoint that was kept and finishes.
+    monkeypatch.setattr(torch, "save", real_save)
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    assert list(results.iterdir()) == [run_dir]
+    assert metrics_of(run_dir)["training"]["resumed_from_step"] == int(kept[-1].name.split("-")[1])
+
+
+# --- which folder a run continues ----------------------------------------------------------------------------
+
+
+def fake_run(results: Path, name: str, record: dict, steps=(5, 10)) -> Path:
+    folder = results / name
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / RUN_CONFIG).write_text(json.dumps(record), encoding="utf-8")
+    for step in steps:
+        checkpoint = folder / "checkpoints" / f"checkpoint-{step}"
+        checkpoint.mkdir()
+        (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": step}), encoding="utf-8")
+    return folder
+
+
+DATA = {"test": {"path": "data/test.txt", "sha256": "abc", "lines": 100}}
+RECORD = run_record({"model": "bert", "seed": 1, "batch_size": 16, "results_dir": "a", "resume": "auto"}, DATA, 1)
+
+
+def test_a_checkpoint_cut_short_is_never_resumed_from(tmp_path):
+    folder = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0001", RECORD, steps=(5, 10))
+    (folder / "checkpoints" / "checkpoint-15").mkdir()  # killed before trainer_state.json was written
+    (folder / "checkpoints" / "checkpoint-20").mkdir()
+    (folder / "checkpoints" / "checkpoint-20" / "trainer_state.json").write_text('{"global_st', encoding="utf-8")
+    assert [c.name for c in complete_checkpoints(folder)] == ["checkpoint-5", "checkpoint-10"]
+
+    lock, picked, checkpoint = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
+    assert picked == folder and checkpoint.name == "checkpoint-10"
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["checkpoint-10", "checkpoint-5"]
+    lock.close()
+
+
+def test_only_an_unfinished_free_run_of_the_same_configuration_is_continued(tmp_path):
+    other_flags = run_record({**RECORD["config"], "batch_size": 32}, DATA, 1)
+    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0001", other_flags)
+    other_data = {"test": {**DATA["test"], "sha256": "def"}}
+    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0002", run_record(RECORD["config"], other_data, 1))
+    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0003", run_record(RECORD["config"], DATA, 2))
+    finished = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0004", RECORD)
+    (finished / "metrics.json").write_text("{}", encoding="utf-8")
+    older = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0005", RECORD)
+    # Where results go and how often checkpoints are kept do not change what is trained.
+    newer = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0006",
+                     run_record({**RECORD["config"], "results_dir": "b"}, DATA, 1))
+
+    lock, picked, _ = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
+    assert picked == newer
+    # While that run holds its folder, a second identical run takes the older one, and a third a new folder.
+    second, picked_second, _ = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
+    assert picked_second == older
+    third, picked_third, checkpoint = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
+    assert checkpoint is None and picked_third.parent == tmp_path
+    assert picked_third not in {newer, older, finished} and (picked_third / RUN_CONFIG).is_file()
+    for held in (lock, second, third):
+        held.close()
+    # --no-resume always starts afresh.
+    fresh, picked_fresh, checkpoint = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "never")
+    assert checkpoint is None and picked_fresh not in {newer, older}
+    fresh.close()
+
+
+def test_resume_errors_say_why(tmp_path):
+    with pytest.raises(HarnessError, match=r"nothing to resume: no unfinished run of this configuration"):
+        open_run_dir(tmp_path, "bert", "full", 1, RECORD, "latest")
+    other = fake_run(tmp_path, "other", run_record({**RECORD["config"], "batch_size": 32}, DATA, 1))
+    with pytest.raises(HarnessError, match=r"cannot resume .*other: it was started with other settings: "
+                                           r"--batch-size 32 there, 16 here"):
+        open_run_dir(tmp_path, "bert", "full", 1, RECORD, str(other))
+    same = fake_run(tmp_path, "same", RECORD)
+    held = lock_run_dir(same)
+    with pytest.raises(HarnessError, match=r"another process is running in it"):
+        open_run_dir(tmp_path, "bert", "full", 1, RECORD, str(same))
+    held.close()
+    (same / "metrics.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(HarnessError, match=r"it is a finished run"):
+        open_run_dir(tmp_path, "bert", "full", 1, RECORD, str(same))
+
+
+def test_a_full_disk_is_recognised_in_each_library_s_own_words():
+    from safetensors import SafetensorError
+
+    from benchmark.results import write_failure
+
+    # As torch.save and safetensors reported a full disk when this harness wrote to a full filesystem.
+    assert write_failure(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "No space left on device"
+    full = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+    assert write_failure(full) == "No space left on device"
+    assert "could not be written" in write_failure(RuntimeError("[enforce fail at inline_container.cc:672] . "
+                                                                "unexpected pos 9664 vs 9556"))
+    assert write_failure(RuntimeError("CUDA out of memory")) is None
+    assert write_failure(ValueError("a bug")) is None
