@@ -50,6 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="skip a run when a finished run of the same configuration is already in --results-dir "
                               "(for a queue submitted again after pre-emption)")
 
+    serving = parser.add_argument_group("after fine-tuning")
+    serving.add_argument("--predict", nargs="+", metavar=("RUN", "TEXT"),
+                         help="label texts with a saved run: --predict results/RUN TEXT [TEXT ...]")
+    serving.add_argument("texts", nargs="*", metavar="TEXT", help=argparse.SUPPRESS)
+    serving.add_argument("--predict-file", metavar="FILE",
+                         help="with --predict RUN: label every line of FILE (writes a CSV, see --output)")
+    serving.add_argument("--output", metavar="CSV", help="where --predict-file writes its CSV")
+    serving.add_argument("--export", metavar="RUN",
+                         help="write serving variants of a saved run beside it, with accuracy and CPU latency")
+    serving.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
+                         help="with --export: dynamic int8 quantisation of the linear layers")
+    serving.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=None,
+                         help="with --export: also ONNX (and int8 ONNX) where onnxruntime is installed")
+
     run_options = parser.add_argument_group("run options (defaults reproduce the reference setup)")
     for spec in config_fields():
         flag = "--" + spec.name.replace("_", "-")
@@ -114,7 +128,20 @@ def backbone_names(requested: list[str]) -> list[str]:
     return names
 
 
-def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finished: bool = False) -> int:
+def config_for(base: RunConfig, name: str, given: dict) -> RunConfig:
+    """One backbone's settings: the backbone's recommended ones over the defaults, then the smoke preset, and
+    whatever was written on the command line over both."""
+    from benchmark.registry import apply_recommended, get_backbone
+    from benchmark.smoke import smoke_config
+
+    config = apply_recommended(dataclasses.replace(base, model=name), get_backbone(name), set(given))
+    if config.smoke:
+        config = dataclasses.replace(smoke_config(config), **given)
+    return config
+
+
+def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finished: bool = False,
+              given: dict | None = None) -> int:
     """Run every backbone with every seed. A failed run is reported and the queue goes on; the summary at the
     end lists each run's folder or error, and the exit status is 1 if any failed.
 
@@ -128,7 +155,8 @@ def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finish
     outcomes = []  # (name, seed, run folder or None, error or None)
     for name, seed in queue:
         try:
-            folder = run(dataclasses.replace(config, model=name, seed=seed), skip_finished=skip_finished)
+            folder = run(dataclasses.replace(config_for(config, name, given or {}), seed=seed),
+                         skip_finished=skip_finished)
             outcomes.append((name, seed, folder, None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
             message = str(error) if isinstance(error, HarnessError) else f"{type(error).__name__}: {error}"
@@ -168,23 +196,33 @@ def main(argv: list[str] | None = None) -> int:
             for path in write_leaderboard(Path(args.results_dir)):
                 print(path)
             return 0
+        if args.texts and not args.predict:
+            raise HarnessError("texts on the command line are classified with --predict RUN TEXT [TEXT ...]")
+        if args.predict or args.predict_file:
+            from benchmark.predict import predict_command
+
+            run_dir, texts = (args.predict[0], [*args.predict[1:], *args.texts]) if args.predict else (None, [])
+            return predict_command(run_dir, texts, args.predict_file, args.output)
+        if args.export:
+            from benchmark.export import export_run
+
+            for folder in export_run(Path(args.export), int8=args.int8, onnx=args.onnx):
+                print(folder)
+            return 0
         if not args.model:
             raise HarnessError("choose a backbone with --model NAME (see --list), or --list / --leaderboard")
-        from benchmark.smoke import smoke_config
-
         names = backbone_names(args.model)
         seeds = args.seeds or [args.seed]
         values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
-        config = RunConfig(**{**values, "model": names[0]})
-        if config.smoke:
-            given = {name: values[name] for name in given_flags(argv) if name in values and name != "model"}
-            config = dataclasses.replace(smoke_config(config), **given)
+        given = {name: values[name] for name in given_flags(argv) if name in values and name != "model"}
+        base = RunConfig(**{**values, "model": names[0]})
+        config = config_for(base, names[0], given)
         if config.save_every < 0:
             raise HarnessError(f"--save-every must be 0 or more, got {config.save_every}")
         if len(names) * len(seeds) > 1:
             if config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
-            return run_queue(config, names, seeds, args.skip_finished)
+            return run_queue(base, names, seeds, args.skip_finished, given)
         from benchmark.pipeline import run
 
         run(dataclasses.replace(config, seed=seeds[0]), skip_finished=args.skip_finished)

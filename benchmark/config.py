@@ -47,6 +47,11 @@ class RunConfig:
     patience_steps: int = _flag(1000, "stop after this many steps without dev-loss improvement")
     seed: int = _flag(1, "seed for initialisation and data order")
 
+    teacher: str | None = _flag(None, "distil from this finished run folder: the student learns from its soft labels")
+    temperature: float = _flag(4.0, "distillation temperature T (with --teacher)")
+    alpha: float = _flag(0.7, "distillation weight: alpha * T^2 * KL(teacher || student) + (1 - alpha) * CE "
+                              "(with --teacher)")
+
     precision: str = _flag("auto", "auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU",
                            choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = _flag(False, "torch.compile the model (GPU; pair with --pad-to-max-length)")

@@ -21,7 +21,9 @@ from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
 from benchmark import data
+from benchmark.baselines import run_sklearn
 from benchmark.config import RunConfig
+from benchmark.distill import attach_teacher
 from benchmark.download import ensure_thucnews
 from benchmark.encode import PaddingCollator, encode_split
 from benchmark.errors import HarnessError
@@ -41,7 +43,7 @@ from benchmark.results import (
     write_failure,
     write_json,
 )
-from benchmark.smoke import write_tiny_model
+from benchmark.smoke import encoder_source
 from benchmark.train import build_trainer, cpu_processes, training_summary
 
 DEFAULT_DATA_DIR = "data/thucnews"
@@ -109,6 +111,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # Read and validate: every file problem stops here, before any model is loaded.
         task = read_task(config)
     log(data.summarize(task))
+    if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
+        return run_sklearn(config, backbone, task, started, log)
 
     if skip_finished:
         done = [None]
@@ -125,12 +129,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # The pretrained encoder and its tokenizer: a hub id, a local folder, or the smoke preset's tiny model
         # (written to a folder of this process's own).
         with tempfile.TemporaryDirectory(prefix="tiny-model-") as tiny_dir:
-            if config.smoke:
-                source = str(write_tiny_model(backbone, task.train.texts + task.dev.texts, Path(tiny_dir),
-                                              config.seed))
-            else:
-                source = config.model_path or backbone.hub_id
-            log(f"loading {backbone.name} ({backbone.architecture}) from {source}")
+            source, source_record = encoder_source(config, backbone, task, Path(tiny_dir))
+            log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
             tokenizer = load_tokenizer(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
             encoder = load_encoder(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
         torch.manual_seed(config.seed)  # the new head starts the same in every process and every run
@@ -142,11 +142,18 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             for split in (task.train, task.dev, task.test)
         )
     collator = PaddingCollator(tokenizer.pad_token_id, config.max_length if config.pad_to_max_length else None)
+    # Distillation: the same student, trained on its teacher's soft labels as well (logits cached by the teacher).
+    distillation, listed_name = None, backbone.name
+    if config.teacher:
+        with state.main_process_first():
+            model, train_set, collator, distillation = attach_teacher(config, backbone, model, task, train_set,
+                                                                      collator, log)
+        listed_name = distillation.pop("backbone_name")
     log(f"effective batch: {config.batch_size} per device x {state.num_processes} process(es) x "
         f"{config.grad_accum} accumulation = {config.batch_size * state.num_processes * config.grad_accum} "
         f"examples per optimiser step")
 
-    with claim_run_dir(config, backbone.name, task, state) as (run_dir, checkpoint):
+    with claim_run_dir(config, listed_name, task, state) as (run_dir, checkpoint):
         log(f"run folder: {run_dir}" + (f" (resuming from {Path(checkpoint).name})" if checkpoint else ""))
 
         # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
@@ -166,8 +173,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             "schema_version": SCHEMA_VERSION,
             "run_id": run_dir.name,
             "smoke": config.smoke,
-            "backbone": {"name": backbone.name, "hub_id": backbone.hub_id,
-                         "source": "tiny random model (smoke)" if config.smoke else source,
+            "backbone": {"name": listed_name, "hub_id": backbone.hub_id, "source": source_record,
                          "architecture": backbone.architecture, "parameters": count_parameters(model)},
             "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
                      "sizes": {"train": len(train_set), "dev": len(dev_set), "test": len(test_set)},
@@ -184,6 +190,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             "training": training,
             "metrics": metrics,
         }
+        if distillation:
+            results["distillation"] = distillation
         if trainer.is_world_process_zero():
             header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
             if config.smoke:

@@ -3,6 +3,8 @@
 A declaration is plain data (name, hub id, the classes that build it, the
 reported figure). Importing `models` imports every module in that folder, so a
 new file there is enough for a backbone to appear in `--list` and to run.
+Baselines that need no pretrained weights (`tfidf`, `textcnn`) are entries too,
+of another `kind`, so they run anywhere and land in the same leaderboard.
 """
 
 from __future__ import annotations
@@ -12,31 +14,54 @@ import fnmatch
 import importlib
 import pkgutil
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from benchmark.errors import HarnessError
 
+KINDS = ("pretrained", "scratch", "sklearn")
+
 
 @dataclass(frozen=True)
 class Backbone:
-    """How to build one pretrained encoder and what is known about it."""
+    """How to build one encoder (or a classic classifier) and what is known about it.
+
+    kind "pretrained": weights from `hub_id` or `--model-path`. kind "scratch": a torch encoder initialised at
+    random with a character vocabulary built from the training texts; it needs no download. kind "sklearn": a
+    scikit-learn classifier fitted outside Trainer (`benchmark/baselines.py`); it has no torch classes.
+    """
 
     name: str
-    hub_id: str
-    description: str
+    hub_id: str | None = None
+    description: str = ""
     # A PreTrainedModel whose output carries `last_hidden_state` and `pooler_output`, like BertModel.
-    model_class: type[PreTrainedModel]
-    config_class: type[PretrainedConfig]
+    model_class: type[PreTrainedModel] | None = None
+    config_class: type[PretrainedConfig] | None = None
     tokenizer_class: type[PreTrainedTokenizerBase] = BertTokenizerFast
     # Test accuracy (%) on THUCNews-10 reported by the reference course, full protocol; not measured here.
     reported_accuracy: float | None = None
     note: str = ""
+    kind: str = "pretrained"
+    # Config fields of the tiny model the smoke preset builds; None: benchmark.smoke.TINY_SHAPE (BERT-like).
+    tiny_shape: dict | None = None
+    # Run settings this backbone needs instead of the reference defaults (e.g. a from-scratch model's
+    # learning rate); a flag given on the command line wins.
+    recommended: dict = field(default_factory=dict)
+    # With --teacher, the student's encoder is the teacher's embeddings and lower `student_layers` layers.
+    student_layers: int | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"backbone {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
+        if self.kind != "sklearn" and (self.model_class is None or self.config_class is None):
+            raise ValueError(f"backbone {self.name!r}: a {self.kind} backbone needs model_class and config_class")
+        if self.kind == "pretrained" and not self.hub_id:
+            raise ValueError(f"backbone {self.name!r}: a pretrained backbone needs a hub_id")
 
     @property
     def architecture(self) -> str:
-        return self.config_class.model_type
+        return self.config_class.model_type if self.config_class is not None else self.kind
 
 
 _REGISTRY: dict[str, Backbone] = {}
@@ -62,11 +87,12 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def list_backbones(pattern: str = "*") -> list[Backbone]:
-    """Registered backbones whose name matches a shell-style pattern, in natural order."""
+def list_backbones(pattern: str = "*", kind: str | None = None) -> list[Backbone]:
+    """Registered backbones whose name matches a shell-style pattern (and of one kind, if given), in natural
+    order."""
     _discover()
     names = sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=_natural_key)
-    return [_REGISTRY[n] for n in names]
+    return [_REGISTRY[n] for n in names if kind is None or _REGISTRY[n].kind == kind]
 
 
 def get_backbone(name: str) -> Backbone:
@@ -77,3 +103,12 @@ def get_backbone(name: str) -> Backbone:
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     known = ", ".join(sorted(_REGISTRY, key=_natural_key))
     raise HarnessError(f"unknown backbone {name!r}.{hint} Registered: {known}.")
+
+
+def apply_recommended(config, backbone: Backbone, given: set[str] | frozenset[str] = frozenset()):
+    """`config` with the backbone's recommended settings, except for the fields named in `given` (set by the
+    user). Reference defaults suit pretrained transformers; a model trained from scratch needs others."""
+    unknown = set(backbone.recommended) - set(config.to_dict())
+    if unknown:
+        raise ValueError(f"backbone {backbone.name!r} recommends unknown settings: {', '.join(sorted(unknown))}")
+    return replace(config, **{k: v for k, v in backbone.recommended.items() if k not in given})

@@ -3,7 +3,9 @@
 The tiny model has the chosen backbone's architecture and a character
 vocabulary built from the sample, and is saved to a folder so it is loaded by
 the same code that loads a user's local checkpoint. Its scores say the
-pipeline works, nothing about the backbone.
+pipeline works, nothing about the backbone. Backbones trained from scratch
+(registry kind "scratch", e.g. TextCNN) start from the same kind of folder at
+full size; `encoder_source` decides where every run's encoder comes from.
 """
 
 from __future__ import annotations
@@ -20,29 +22,74 @@ TINY_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 
               "max_position_embeddings": 64}
 
 
-def build_vocab(texts: list[str]) -> list[str]:
-    """BERT's Chinese tokenizer splits CJK characters apart; a character vocabulary is enough for a sample."""
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or \
+        0xF900 <= code <= 0xFAFF
+
+
+def build_vocab(texts: list[str], word_pieces: bool = False) -> list[str]:
+    """A character vocabulary: BERT's Chinese tokenizer splits CJK characters apart.
+
+    word_pieces: letters and digits also get a `##` continuation piece, so WordPiece spells "iphone" or "2011"
+    character by character instead of turning the whole word into [UNK]. Models trained from scratch use it;
+    the smoke preset's tiny checkpoints keep the plain character vocabulary they were tested with.
+    """
     pieces = set()
     for text in texts:
         for char in text.lower():
             if not char.isspace():
                 pieces.add(char)
+                if word_pieces and char.isalnum() and not _is_cjk(char):
+                    pieces.add("##" + char)
     return SPECIAL_TOKENS + sorted(pieces)
 
 
 def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: int = 0,
                      shape: dict | None = None) -> Path:
-    """A randomly initialised model of the backbone's architecture, saved like a pretrained checkpoint."""
+    """A randomly initialised model of the backbone's architecture, saved like a pretrained checkpoint.
+
+    `shape` holds config fields; None gives the backbone's tiny smoke shape, and {} its config's own defaults
+    (the full-size model a "scratch" backbone trains).
+    """
     import torch
 
+    if backbone.kind == "sklearn":
+        raise ValueError(f"{backbone.name} is a scikit-learn baseline; it has no torch model to write")
+    if shape is None:
+        shape = backbone.tiny_shape if backbone.tiny_shape is not None else TINY_SHAPE
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = build_vocab(texts)
+    vocab = build_vocab(texts, word_pieces=backbone.kind == "scratch")
     # A vocab.txt is what published Chinese BERT-style checkpoints carry; the tokenizer is built from it on load.
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     torch.manual_seed(seed)
-    config = backbone.config_class(vocab_size=len(vocab), pad_token_id=0, **(shape or TINY_SHAPE))
+    config = backbone.config_class(vocab_size=len(vocab), pad_token_id=0, **shape)
     backbone.model_class(config).save_pretrained(folder)
     return folder
+
+
+def encoder_source(config: RunConfig, backbone: Backbone, task, folder: Path) -> tuple[str, str]:
+    """Where the encoder's starting weights are loaded from, and how the results file describes that.
+
+    In order: a distillation student built from its teacher's lower layers, the smoke preset's tiny model,
+    --model-path, a "scratch" backbone's random initialisation (vocabulary from the training texts), the hub id.
+    Anything written goes to `folder`, so it is loaded by the same code as a user's local checkpoint.
+    """
+    teacher = getattr(config, "teacher", None)
+    if teacher and backbone.student_layers:
+        from benchmark.distill import write_student_from_teacher
+
+        write_student_from_teacher(backbone, Path(teacher), folder)
+        return str(folder), f"lower {backbone.student_layers} layers of the teacher {Path(teacher).name}"
+    if config.smoke:
+        write_tiny_model(backbone, task.train.texts + task.dev.texts, folder, config.seed)
+        return str(folder), "tiny random model (smoke)"
+    if config.model_path:
+        return config.model_path, config.model_path
+    if backbone.kind == "scratch":
+        write_tiny_model(backbone, task.train.texts, folder, config.seed, shape={})
+        return str(folder), "random initialisation, character vocabulary from the training texts"
+    return backbone.hub_id, backbone.hub_id
 
 
 def smoke_config(config: RunConfig) -> RunConfig:

@@ -1,0 +1,314 @@
+"""The classic baseline: TF-IDF of jieba words and character n-grams, and a linear SVM.
+
+It is fitted outside Trainer in seconds on a CPU and writes the same results folder as every other run
+(docs/results-format.md), so it stands in the same leaderboard as the floor the transformers must clear.
+
+The fitted model is stored without pickle: the terms (in feature order) and the settings as JSON, the idf
+weights and the classifier's coefficients as safetensors. The features are computed here, not by a stored
+scikit-learn object, so a saved model gives the same numbers with any scikit-learn version. The SVM's
+margins are scaled into calibrated logits on the dev split (one number), so the probabilities in
+predictions.csv mean something and a tfidf run can be a distillation teacher like any other run. (A logistic
+regression scored no better on thucnews-mini and took twenty times longer to fit.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from scipy.special import log_softmax
+
+from benchmark.errors import HarnessError
+
+FORMAT = "tfidf-linear"
+SETTINGS_FILE = "tfidf.json"
+ARRAYS_FILE = "tfidf.safetensors"
+# SVM regularisation strengths tried; the one with the lowest dev loss is kept (as the neural runs keep the
+# checkpoint with the lowest dev loss). On thucnews-mini the best (1.0) lies inside this range.
+C_GRID = (0.1, 0.3, 1.0, 3.0)
+
+
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter would interleave with the run's log
+    return jieba
+
+
+@dataclass
+class TfidfSettings:
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] = (1, 3)
+    min_df: int = 2  # terms seen in one training text only are noise for a linear model, and half the vocabulary
+    sublinear_tf: bool = True
+
+    def to_dict(self) -> dict:
+        return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams),
+                "min_df": self.min_df, "sublinear_tf": self.sublinear_tf}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TfidfSettings:
+        return cls(tuple(data["word_ngrams"]), tuple(data["char_ngrams"]), int(data["min_df"]),
+                   bool(data["sublinear_tf"]))
+
+
+def _ngrams(tokens: list[str] | str, low: int, high: int, joiner: str) -> list[str]:
+    return [joiner.join(tokens[i:i + n]) for n in range(low, high + 1) for i in range(len(tokens) - n + 1)]
+
+
+def analyze(text: str, settings: TfidfSettings) -> list[str]:
+    """The terms of one text: word n-grams ("w:" + words joined by spaces) and character n-grams ("c:" ...).
+
+    The prefixes keep the word 中 and the character 中 apart; whitespace is dropped from character n-grams.
+    """
+    text = text.lower()
+    words = [word for word in _jieba().lcut(text) if not word.isspace()]
+    chars = "".join(text.split())
+    return (["w:" + t for t in _ngrams(words, *settings.word_ngrams, " ")]
+            + ["c:" + t for t in _ngrams(chars, *settings.char_ngrams, "")])
+
+
+@dataclass
+class TfidfModel:
+    """Features (terms, idf) and a linear classifier (coef, intercept) over them."""
+
+    settings: TfidfSettings
+    terms: list[str]
+    idf: np.ndarray  # (features,)
+    coef: np.ndarray  # (classes, features)
+    intercept: np.ndarray  # (classes,)
+    index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.index = {term: i for i, term in enumerate(self.terms)}
+
+    @property
+    def parameters(self) -> int:
+        return int(self.coef.size + self.intercept.size)
+
+    def features(self, texts: list[str]) -> sparse.csr_matrix:
+        return transform(texts, self.index, self.idf, self.settings)
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.features(texts) @ self.coef.T, dtype=np.float64) + self.intercept
+
+    def save(self, folder: Path, backbone: str, labels: list[str]) -> None:
+        from safetensors.numpy import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        settings = {"format": FORMAT, **self.settings.to_dict(), "jieba": _version("jieba"), "terms": self.terms}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")
+        save_file({"idf": self.idf, "coef": self.coef, "intercept": self.intercept}, str(folder / ARRAYS_FILE))
+        (folder / "labels.json").write_text(json.dumps({"backbone": backbone, "labels": labels},
+                                                       ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[TfidfModel, list[str]]:
+        """The model and its label names, from JSON and safetensors only (nothing is unpickled)."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        try:
+            settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+            labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["labels"]
+            arrays = load_file(str(folder / ARRAYS_FILE))
+        except (OSError, ValueError, KeyError, SafetensorError) as error:
+            raise HarnessError(f"{folder}: cannot read the saved tfidf model ({error}); expected {SETTINGS_FILE}, "
+                               f"{ARRAYS_FILE} and labels.json as written by a tfidf run") from None
+        if settings.get("format") != FORMAT:
+            raise HarnessError(f"{folder / SETTINGS_FILE}: format {settings.get('format')!r}, expected {FORMAT!r}")
+        model = cls(TfidfSettings.from_dict(settings), settings["terms"], arrays["idf"], arrays["coef"],
+                    arrays["intercept"])
+        n = len(model.terms)
+        if model.idf.shape != (n,) or model.coef.shape != (len(labels), n) or model.intercept.shape != (len(labels),):
+            raise HarnessError(f"{folder / ARRAYS_FILE}: array shapes {model.idf.shape}, {model.coef.shape}, "
+                               f"{model.intercept.shape} do not match {n} terms and {len(labels)} labels")
+        return model, labels
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _matrix(analysed: list[list[str]], index: dict[str, int], idf: np.ndarray,
+            settings: TfidfSettings) -> sparse.csr_matrix:
+    """Sublinear term frequency times idf, each row scaled to unit length (scikit-learn's TfidfVectorizer)."""
+    rows, columns, counts = [], [], []
+    for row, terms in enumerate(analysed):
+        for term, count in Counter(terms).items():
+            column = index.get(term)
+            if column is not None:
+                rows.append(row)
+                columns.append(column)
+                counts.append(count)
+    tf = np.asarray(counts, dtype=np.float64)
+    if settings.sublinear_tf:
+        tf = 1.0 + np.log(tf)
+    matrix = sparse.csr_matrix((tf * idf[np.asarray(columns, dtype=np.int64)], (rows, columns)),
+                               shape=(len(analysed), len(idf)), dtype=np.float64)
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
+
+
+def transform(texts: list[str], index: dict[str, int], idf: np.ndarray, settings: TfidfSettings) -> sparse.csr_matrix:
+    return _matrix([analyze(text, settings) for text in texts], index, idf, settings)
+
+
+def fit_vocabulary(analysed: list[list[str]], settings: TfidfSettings) -> tuple[list[str], np.ndarray]:
+    """Terms in at least min_df training texts, sorted, and their smoothed idf: ln((1 + n) / (1 + df)) + 1."""
+    document_frequency: Counter = Counter()
+    for terms in analysed:
+        document_frequency.update(set(terms))
+    terms = sorted(term for term, df in document_frequency.items() if df >= settings.min_df)
+    if not terms:
+        raise HarnessError(f"no term appears in {settings.min_df} or more training texts; tfidf needs more data")
+    df = np.array([document_frequency[t] for t in terms], dtype=np.float64)
+    return terms, np.log((1 + len(analysed)) / (1 + df)) + 1.0
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float(-log_softmax(logits, axis=-1)[np.arange(len(labels)), labels].mean())
+
+
+def calibrate(margins: np.ndarray, labels: np.ndarray) -> float:
+    """The scale t that makes softmax(t * margins) a calibrated probability: t minimises the dev cross-entropy
+    (temperature scaling, Guo et al. 2017). It never changes which label wins."""
+    from scipy.optimize import minimize_scalar
+
+    found = minimize_scalar(lambda log_t: cross_entropy(margins * np.exp(log_t), labels), bounds=(-5.0, 5.0),
+                            method="bounded")
+    return float(np.exp(found.x))
+
+
+def fit_tfidf(train_texts: list[str], train_labels: np.ndarray, dev_texts: list[str], dev_labels: np.ndarray,
+              num_labels: int, settings: TfidfSettings | None = None, c_grid=C_GRID,
+              log=print) -> tuple[TfidfModel, list[dict]]:
+    """Fit the features on train and a linear SVM per C; keep the C with the lowest (calibrated) dev loss.
+
+    The SVM's margins, scaled by the calibration factor fitted on dev, are the model's logits; the factor is
+    folded into the stored coefficients.
+    """
+    from sklearn.svm import LinearSVC
+
+    settings = settings or TfidfSettings()
+    analysed = [analyze(text, settings) for text in train_texts]
+    terms, idf = fit_vocabulary(analysed, settings)
+    index = {term: i for i, term in enumerate(terms)}
+    x_train, x_dev = _matrix(analysed, index, idf, settings), transform(dev_texts, index, idf, settings)
+    log(f"tfidf: {len(terms)} terms (word {settings.word_ngrams}-grams, character {settings.char_ngrams}-grams)")
+    history, best = [], None
+    for step, c in enumerate(c_grid, 1):
+        classifier = LinearSVC(C=c).fit(x_train, train_labels)
+        coef, intercept = _full_coefficients(classifier, num_labels, len(terms))
+        margins = np.asarray(x_dev @ coef.T, dtype=np.float64) + intercept
+        scale = calibrate(margins, dev_labels)
+        point = {"step": step, "C": c, "scale": scale, "dev_loss": cross_entropy(margins * scale, dev_labels),
+                 "dev_accuracy": float((margins.argmax(-1) == dev_labels).mean())}
+        history.append(point)
+        log(f"tfidf: C={c:g}: dev loss {point['dev_loss']:.4f}, dev accuracy {point['dev_accuracy']:.4f}")
+        if best is None or point["dev_loss"] < best[0]["dev_loss"]:
+            best = (point, coef * np.float32(scale), intercept * np.float32(scale))
+    return TfidfModel(settings, terms, idf, best[1], best[2]), history
+
+
+def _full_coefficients(classifier, num_labels: int, num_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row per label id, also for labels absent from train (a very low margin: never predicted)."""
+    coef = np.zeros((num_labels, num_features), dtype=np.float32)
+    intercept = np.full(num_labels, -100.0, dtype=np.float32)
+    classes = classifier.classes_
+    if len(classes) == 2:  # scikit-learn keeps one row for two classes, the margin of the second; split it
+        coef[classes[1]], intercept[classes[1]] = classifier.coef_[0] / 2, classifier.intercept_[0] / 2
+        coef[classes[0]], intercept[classes[0]] = -classifier.coef_[0] / 2, -classifier.intercept_[0] / 2
+    else:
+        coef[classes], intercept[classes] = classifier.coef_, classifier.intercept_
+    return coef, intercept
+
+
+def run_sklearn(config, backbone, task, started: float | None = None, log=print) -> Path:
+    """Fit and score a scikit-learn baseline on `task` and write its results folder, as pipeline.run does."""
+    from benchmark.evaluate import format_report, probabilities, score
+    from benchmark.results import (
+        RUN_CONFIG,
+        SCHEMA_VERSION,
+        environment,
+        new_run_dir,
+        peak_memory_mb,
+        predictions_csv,
+        run_record,
+        write_atomic,
+        write_json,
+    )
+
+    started = time.perf_counter() if started is None else started
+    if backbone.name != "tfidf":
+        raise HarnessError(f"no scikit-learn recipe for backbone {backbone.name!r}; expected tfidf")
+    if getattr(config, "teacher", None):
+        raise HarnessError("tfidf cannot be a distillation student (it learns from gold labels only); choose a "
+                           "torch student such as rbt3_student or textcnn, or drop --teacher")
+    run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
+    write_json(run_dir / RUN_CONFIG, run_record(config.to_dict(), task.files, 1))  # lets --skip-finished find it
+    log(f"run folder: {run_dir}")
+    fit_started = time.perf_counter()
+    model, history = fit_tfidf(task.train.texts, task.train.labels, task.dev.texts, task.dev.labels,
+                               len(task.label_names), log=log)
+    train_seconds = time.perf_counter() - fit_started
+    scored = time.perf_counter()
+    logits = model.logits(task.test.texts)
+    eval_seconds = time.perf_counter() - scored
+    predicted = logits.argmax(axis=-1)
+    confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
+    metrics = {**score(task.test.labels, predicted, task.label_names),
+               "loss": cross_entropy(logits, task.test.labels)}
+    best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
+    env = environment()
+    env["packages"]["jieba"] = _version("jieba")
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_dir.name,
+        "smoke": config.smoke,
+        "backbone": {"name": backbone.name, "hub_id": None, "source": "fitted from the training texts",
+                     "architecture": backbone.architecture, "parameters": model.parameters},
+        "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
+                 "sizes": {"train": len(task.train.texts), "dev": len(task.dev.texts), "test": len(task.test.texts)},
+                 "files": task.files},
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "environment": env,
+        "timing": {"wall_seconds": time.perf_counter() - started,
+                   "train_seconds": train_seconds,
+                   "train_examples_per_second": len(task.train.texts) / train_seconds,
+                   "eval_examples_per_second": len(task.test.texts) / eval_seconds,
+                   "peak_memory_mb": peak_memory_mb()},
+        # Each "step" is one value of C tried (see C_GRID), not an optimiser step.
+        "training": {"global_step": len(history), "max_steps": len(history), "best_step": best["step"],
+                     "best_dev_loss": best["dev_loss"], "stopped_early": False, "history": history,
+                     "estimator": {"classifier": "LinearSVC, margins scaled to logits on dev", "C": best["C"],
+                                   "scale": best["scale"],
+                                   "features": len(model.terms), **model.settings.to_dict()}},
+        "metrics": metrics,
+    }
+    header = f"{backbone.name} on {task.dataset} ({task.protocol}), run {run_dir.name}"
+    try:
+        model.save(run_dir / "model", backbone.name, task.label_names)
+    except OSError as error:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise HarnessError(f"cannot write the model to {run_dir / 'model'}: {error.strerror or error}") from None
+    write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
+    write_atomic(run_dir / "predictions.csv",
+                 predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
+    write_json(run_dir / "metrics.json", results)  # last: its presence marks a complete run
+    log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f} (C={best['C']:g}, "
+        f"{train_seconds:.1f} s to fit); results in {run_dir}")
+    return run_dir

@@ -1,0 +1,265 @@
+"""Classify new texts with any saved run: `python run.py --predict RUN "text" ...` or `--predict-file FILE`.
+
+A run folder's `model/` is loaded by what it holds, never by unpickling:
+
+| model/ holds | what it is | loaded as |
+|---|---|---|
+| `model.safetensors` | a fine-tuned transformer or TextCNN | `benchmark.modeling.load_classifier` |
+| the same and `quantization.json` | an `--export --int8` variant | the fp32 weights, re-quantised (deterministic) |
+| `model.onnx` | an ONNX export | onnxruntime (`pip install -e ".[serve]"`) |
+| `tfidf.json`, `tfidf.safetensors` | the tfidf baseline | `benchmark.baselines.TfidfModel` |
+
+Every loader returns a `Predictor`: label names and a `logits(texts)` method, which is all that distillation
+(teacher logits), export (timing) and the command line need.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.errors import HarnessError
+
+QUANTIZATION_FILE = "quantization.json"
+ONNX_FILE = "model.onnx"
+DEFAULT_MAX_LENGTH = 32
+
+
+class Predictor:
+    """Label names and logits for a list of texts; subclasses hold the model."""
+
+    labels: list[str]
+    backbone: str
+    kind: str
+
+    def logits(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        raise NotImplementedError
+
+    def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        from benchmark.evaluate import probabilities
+
+        return probabilities(self.logits(texts, batch_size))
+
+
+def _chunks(texts: list[str], batch_size: int, sort: bool):
+    """Batches of (positions, texts); sorted by length, batches carry little padding (positions restore order)."""
+    order = np.argsort([len(t) for t in texts], kind="stable") if sort else np.arange(len(texts))
+    for start in range(0, len(texts), batch_size):
+        positions = order[start:start + batch_size]
+        yield positions, [texts[i] for i in positions]
+
+
+class TorchPredictor(Predictor):
+    kind = "torch"
+
+    def __init__(self, model, tokenizer, labels: list[str], backbone: str, max_length: int):
+        self.model, self.tokenizer, self.labels = model, tokenizer, labels
+        self.backbone, self.max_length = backbone, max_length
+
+    def encode(self, texts: list[str]) -> dict:
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
+                                 return_tensors="pt", return_token_type_ids=False)
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def logits(self, texts: list[str], batch_size: int = 64, sort: bool = True) -> np.ndarray:
+        import torch
+
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for positions, chunk in _chunks(texts, batch_size, sort):
+                out[positions] = self.model(**self.encode(chunk))["logits"].float().numpy()
+        return out
+
+
+class OnnxPredictor(TorchPredictor):
+    kind = "onnx"
+
+    def __init__(self, session, tokenizer, labels: list[str], backbone: str, max_length: int):
+        super().__init__(None, tokenizer, labels, backbone, max_length)
+        self.session = session
+
+    def logits(self, texts: list[str], batch_size: int = 64, sort: bool = True) -> np.ndarray:
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for positions, chunk in _chunks(texts, batch_size, sort):
+            feed = {name: tensor.numpy() for name, tensor in self.encode(chunk).items()}
+            out[positions] = self.session.run(["logits"], feed)[0]
+        return out
+
+
+class TfidfPredictor(Predictor):
+    kind = "tfidf"
+
+    def __init__(self, model, labels: list[str], backbone: str):
+        self.model, self.labels, self.backbone = model, labels, backbone
+
+    def logits(self, texts: list[str], batch_size: int = 64, sort: bool = False) -> np.ndarray:
+        return self.model.logits(texts).astype(np.float32)
+
+
+def model_folder(path: Path) -> Path:
+    """The model folder of a run folder (or the model folder itself), with a clear error for anything else."""
+    path = Path(path)
+    if not path.exists():
+        raise HarnessError(f"{path}: no such run folder; expected a results folder written by run.py "
+                           f"(metrics.json and model/), e.g. results/<run-id>")
+    if not path.is_dir():
+        raise HarnessError(f"{path}: not a folder; expected a results folder written by run.py (with model/)")
+    folder = path / "model" if (path / "model").is_dir() else path
+    if not (folder / "labels.json").is_file():
+        raise HarnessError(f"{path}: no saved model in this folder; expected model/labels.json and the model's "
+                           f"weights, as a finished run writes them")
+    return folder
+
+
+def run_settings(folder: Path) -> dict:
+    """The run's metrics.json beside `folder` (a model folder), or {} when there is none."""
+    path = folder.parent / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _onnx_session(path: Path):
+    try:
+        import onnxruntime
+    except ImportError:
+        raise HarnessError(f"{path} is an ONNX model and onnxruntime is not installed; install the serving extra: "
+                           f"pip install -e \".[serve]\"") from None
+    import torch
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # warnings about unused initialisers are noise to a user
+    # As many threads as torch uses (OMP_NUM_THREADS or all cores), so torch and ONNX timings compare fairly.
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def quantize_int8(model):
+    """Dynamic int8 quantisation of every nn.Linear (weights int8 per tensor, activations quantised per batch).
+
+    It depends only on the fp32 weights, so re-quantising a saved fp32 model gives the same int8 model every
+    time; that is how an int8 variant is stored without pickling a quantised module.
+    """
+    import warnings
+
+    import torch
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch deprecates its quantised tensors in favour of torchao; they still work here, and nothing a user
+        # can act on follows from the warning.
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def load_predictor(path: Path) -> Predictor:
+    """A Predictor for a run folder (or its model folder), whatever kind of model it holds."""
+    folder = model_folder(path)
+    try:
+        saved = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
+        labels, backbone = list(saved["labels"]), str(saved["backbone"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise HarnessError(f"{folder / 'labels.json'}: unreadable ({error}); expected "
+                           f"{{\"backbone\": NAME, \"labels\": [...]}}") from None
+    if (folder / "tfidf.json").is_file():
+        from benchmark.baselines import TfidfModel
+
+        model, labels = TfidfModel.load(folder)
+        return TfidfPredictor(model, labels, backbone)
+
+    settings = run_settings(folder)
+    max_length = int((settings.get("config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
+    from benchmark.registry import get_backbone
+
+    tokenizer_class = get_backbone(backbone).tokenizer_class
+    if (folder / ONNX_FILE).is_file():
+        return OnnxPredictor(_onnx_session(folder / ONNX_FILE), tokenizer_class.from_pretrained(folder), labels,
+                             backbone, max_length)
+    from benchmark.modeling import load_classifier
+
+    model, tokenizer, labels = load_classifier(folder)
+    if (folder / QUANTIZATION_FILE).is_file():
+        model = quantize_int8(model)
+    return TorchPredictor(model, tokenizer, labels, backbone, max_length)
+
+
+def read_texts(path: Path) -> list[str]:
+    """One text a line; a THUCNews-layout line (`text<TAB>label`) gives its text. Blank lines are errors."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise HarnessError(f"{path}: no such file; expected a text file with one text a line") from None
+    except IsADirectoryError:
+        raise HarnessError(f"{path}: is a folder; expected a text file with one text a line") from None
+    except OSError as error:
+        raise HarnessError(f"{path}: cannot read it ({error.strerror or error})") from None
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise HarnessError(f"{path}:{line}: not UTF-8 text ({error.reason}); save the file as UTF-8") from None
+    texts = []
+    for number, line in enumerate(content.splitlines(), 1):
+        text = line.rsplit("\t", 1)[0] if "\t" in line else line
+        if not text.strip():
+            raise HarnessError(f"{path}:{number}: empty text; expected one non-empty text a line")
+        texts.append(text)
+    if not texts:
+        raise HarnessError(f"{path}: the file holds no texts; expected one text a line")
+    return texts
+
+
+def check_texts(texts: list[str]) -> list[str]:
+    for number, text in enumerate(texts, 1):
+        if not text.strip():
+            raise HarnessError(f"text {number} on the command line is empty; expected a non-empty text to classify")
+    return texts
+
+
+def predictions_table(texts: list[str], labels: list[str], probabilities: np.ndarray) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "text", "predicted", "probability"])
+    for i, (text, row) in enumerate(zip(texts, probabilities, strict=True)):
+        writer.writerow([i, text, labels[int(row.argmax())], f"{row.max():.6f}"])
+    return buffer.getvalue()
+
+
+def predict_command(run: str | None, texts: list[str], file: str | None = None, output: str | None = None,
+                    out=None) -> int:
+    """What `--predict` does: texts on the command line are printed as `label<TAB>probability<TAB>text`; a file's
+    predictions go to a CSV (`--output PATH`, default FILE's name with `.predictions.csv`; `-` for stdout)."""
+    out = out or sys.stdout
+    if not run:
+        raise HarnessError("--predict-file needs the run to predict with: --predict RUN --predict-file FILE")
+    if texts and file:
+        raise HarnessError("give texts on the command line or --predict-file FILE, not both")
+    if not texts and not file:
+        raise HarnessError("nothing to classify: give texts after --predict RUN, or --predict-file FILE")
+    model_folder(Path(run))  # a missing run is reported before the texts are read
+    texts = read_texts(Path(file)) if file else check_texts(list(texts))
+    predictor = load_predictor(Path(run))
+    probabilities = predictor.probabilities(texts)
+    if not file:
+        for text, row in zip(texts, probabilities, strict=True):
+            print(f"{predictor.labels[int(row.argmax())]}\t{row.max():.4f}\t{text}", file=out)
+        return 0
+    table = predictions_table(texts, predictor.labels, probabilities)
+    if output == "-":
+        out.write(table)
+        return 0
+    from benchmark.results import write_atomic
+
+    target = Path(output) if output else Path(file).with_suffix(".predictions.csv")
+    write_atomic(target, table)
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=len(predictor.labels))
+    shown = ", ".join(f"{name} {count}" for name, count in zip(predictor.labels, counts, strict=True) if count)
+    print(f"{len(texts)} texts classified with {predictor.backbone} ({shown}); predictions in {target}", file=out)
+    return 0
