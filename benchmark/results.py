@@ -10,37 +10,25 @@ import platform
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
 import torch
 
+from benchmark import atomic
 from benchmark.errors import HarnessError
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "safetensors", "scikit-learn", "numpy")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers see the old file or the new, never half."""
-    tmp_name = None
+    """Replace `path` in one step (see benchmark.atomic); a failure to write is the user's to fix, said plainly."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp_name, path)
+        atomic.write_atomic(path, text.encode("utf-8"))
     except OSError as error:
-        if tmp_name:
-            Path(tmp_name).unlink(missing_ok=True)
         raise HarnessError(f"cannot write {path}: {error.strerror or error}") from None
 
 

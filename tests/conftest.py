@@ -32,3 +32,14 @@ def shared_thucnews() -> Path:
         pytest.skip(f"the shared THUCNews data is not beside the repository (looked for {SHARED_THUCNEWS.name}/dev.txt "
                     "in ../shared/data); integration tests need it")
     return SHARED_THUCNEWS
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models gain nothing from a second thread, and on a busy machine the threads mostly wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

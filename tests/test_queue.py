@@ -6,21 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmark import pipeline
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 from benchmark.registry import list_backbones
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy machine the threads mostly wait for each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def summary_of(out: str) -> list[str]:
