@@ -79,5 +79,11 @@ class RunConfig:
         return asdict(self)
 
 
+# Flags that say where and how files are written, not what is trained: a run resumed or compared with
+# different values of these is still the same run (results.identity, runs.settings_of).
+OUTPUT_ONLY = frozenset({"results_dir", "keep_checkpoints", "save_every", "resume", "num_workers", "cache_dir",
+                         "offline"})
+
+
 def config_fields():
     return fields(RunConfig)

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from benchmark import atomic
+from benchmark.config import OUTPUT_ONLY
 from benchmark.errors import HarnessError
 
 SCHEMA_VERSION = 1
@@ -75,7 +76,6 @@ def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path
 RUN_CONFIG = "run_config.json"
 LOCK_FILE = ".lock"
 # Flags that change where and how files are written, not what is trained: a run resumes whatever their values.
-NOT_IDENTITY = ("resume", "results_dir", "keep_checkpoints", "save_every", "num_workers", "cache_dir", "offline")
 
 
 def run_record(config: dict, data_files: dict, num_processes: int) -> dict:
@@ -95,7 +95,7 @@ def read_record(folder: Path) -> dict | None:
 
 
 def identity(record: dict) -> dict:
-    config = {k: v for k, v in record["config"].items() if k not in NOT_IDENTITY}
+    config = {k: v for k, v in record["config"].items() if k not in OUTPUT_ONLY}
     return {"config": config, "data": record.get("data"), "num_processes": record.get("num_processes")}
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.config import OUTPUT_ONLY
+
 # The leaderboard's warnings keep one logger name whichever of its modules reports them.
 log = logging.getLogger("benchmark.leaderboard")
 
@@ -23,16 +25,12 @@ _PREDICTION_COLUMNS = ["index", "text", "gold", "predicted", "probability"]
 
 # Config fields that do not make a run a different entry: the seed, whose runs are pooled, and
 # fields that only say where things are or how the machine is used, not what is trained and measured.
-NOT_SETTINGS = frozenset({
+NOT_SETTINGS = OUTPUT_ONLY | {
     "seed",
     "model",  # the backbone name, already the first half of a row's key
     "model_path",  # what was loaded is recorded as backbone.source, which also covers hub ids
     "data_dir", "text_col", "label_col",  # where the data lives and its columns; the test file's hash pins the data
-    "cache_dir", "offline",  # where checkpoints are fetched from, not which
-    "results_dir", "keep_checkpoints", "save_every",  # where the run is written and what is kept
-    "resume",  # whether a run continued an interrupted one, not how it trained
-    "num_workers",  # data-loading processes; the batches are the same
-})
+}
 
 
 class Unusable(Exception):
