@@ -42,18 +42,16 @@ class Task:
     files: dict[str, dict] = field(default_factory=dict)  # name -> {path, sha256, lines}
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def describe_file(path: Path) -> dict:
+    """Path, SHA-256 and line count, read in one pass."""
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()
-
-
-def describe_file(path: Path) -> dict:
-    with open(path, "rb") as f:
-        lines = sum(1 for _ in f)
-    return {"path": str(path), "sha256": sha256_of(path), "lines": lines}
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"  # a last line without a newline (class.txt has none) is a line too
+    return {"path": str(path), "sha256": digest.hexdigest(), "lines": lines}
 
 
 def read_label_names(path: Path) -> list[str]:
