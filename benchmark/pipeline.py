@@ -27,7 +27,7 @@ from benchmark.distill import attach_teacher
 from benchmark.download import ensure_thucnews
 from benchmark.encode import PaddingCollator, encode_split
 from benchmark.errors import HarnessError
-from benchmark.evaluate import format_report, predict_logits, probabilities, score
+from benchmark.evaluate import format_report, length_order, predict_logits, probabilities, score
 from benchmark.modeling import TextClassifier, count_parameters, load_encoder, load_tokenizer, save_classifier
 from benchmark.registry import get_backbone
 from benchmark.results import (
@@ -141,6 +141,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             encode_split(tokenizer, split.texts, split.labels, config.max_length)
             for split in (task.train, task.dev, task.test)
         )
+    # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
+    # training pads as little as the test scoring does.
+    dev_set = dev_set.subset(length_order(dev_set))
     collator = PaddingCollator(tokenizer.pad_token_id, config.max_length if config.pad_to_max_length else None)
     # Distillation: the same student, trained on its teacher's soft labels as well (logits cached by the teacher).
     distillation, listed_name = None, backbone.name

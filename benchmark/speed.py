@@ -413,40 +413,7 @@ ARMS = {
     "reference": "the reference loop",
     "harness": "the harness as it runs",
     "harness-ungrouped": "the harness with --no-group-by-length (random batches, still padded to their longest)",
-    "harness-shuffled": "the harness's length-grouped batches dealt in a random order (an experiment)",
 }
-
-
-def shuffled_batches(sampler, batch_size: int, seed: int):
-    """The harness's length-grouped order with its batches dealt at random: Trainer's grouping runs each
-    mega-batch from its longest batch to its shortest, so lengths (and what correlates with them) drift in
-    step with training."""
-    import torch
-    from torch.utils.data import Sampler
-
-    class BatchShuffled(Sampler):
-        def __init__(self):
-            self.epoch = 0
-
-        def set_epoch(self, epoch: int) -> None:
-            self.epoch = epoch
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
-
-        def __len__(self) -> int:
-            return len(sampler)
-
-        def __iter__(self):
-            order = list(sampler)
-            batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-            # A short batch stays last, so the data loader's cuts still fall between the grouped batches.
-            full = [b for b in batches if len(b) == batch_size]
-            short = [b for b in batches if len(b) < batch_size]
-            generator = torch.Generator().manual_seed(seed * 1_000_003 + self.epoch)
-            dealt = [full[i] for i in torch.randperm(len(full), generator=generator).tolist()] + short
-            return iter([i for batch in dealt for i in batch])
-
-    return BatchShuffled()
 
 
 def accuracy_check(task, tokenizer, args) -> dict:
@@ -473,11 +440,6 @@ def accuracy_check(task, tokenizer, args) -> dict:
                     config = harness_config(max_steps=args.accuracy_steps, eval_every=100, seed=seed, save_every=0,
                                             learning_rate=args.learning_rate, group_by_length=arm == "harness")
                     trainer = make_harness_trainer(model, encoded["train"], encoded["dev"], config, folder)
-                    if arm == "harness-shuffled":
-                        grouped = trainer._get_train_sampler
-                        size = config.batch_size
-                        trainer._get_train_sampler = lambda dataset=None, g=grouped, n=size, s=seed: shuffled_batches(
-                            g(dataset), n, s)
                     trainer.train()
                     logits, _, _ = predict_logits(trainer, encoded["test"])
                     accuracy = float((logits.argmax(axis=-1) == task.test.labels).mean())

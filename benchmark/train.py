@@ -163,7 +163,7 @@ class CheckpointCadence(TrainerCallback):
 
 
 class SeededLengthGroupedSampler(LengthGroupedSampler):
-    """Length-grouped random order drawn from (seed, epoch) alone, not from the global random state.
+    """Batches of similar lengths, in a random order drawn from (seed, epoch) alone, not from the global state.
 
     Every process then draws the same order and takes its own share of the batches, and a resumed run replays
     the interrupted epoch's order exactly; the global state differs between processes (dropout) and, before the
@@ -179,7 +179,19 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
 
     def __iter__(self):
         self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return super().__iter__()
+        grouped = list(super().__iter__())
+        size = self.batch_size
+        batches = [grouped[i:i + size] for i in range(0, len(grouped), size)]
+        # Trainer's grouping runs each mega-batch from its longest batch to its shortest, so the length of the
+        # texts (and whatever goes with it) would cycle with the step; the batches are dealt at random instead.
+        # The longest stays first, so that a batch too large for memory fails at once, and a short one last, so
+        # that the data loader's cuts still fall between the grouped batches.
+        first, rest = batches[:1], batches[1:]
+        full = [batch for batch in rest if len(batch) == size]
+        short = [batch for batch in rest if len(batch) < size]
+        dealt = [full[i] for i in torch.randperm(len(full), generator=self.generator).tolist()]
+        return iter([i for batch in first + dealt + short for i in batch])
+
 
 
 class SamplerEpoch(TrainerCallback):

@@ -217,21 +217,3 @@ def test_a_missing_data_folder_is_a_clear_error(tmp_path, capsys):
     assert speed.main(["--data-dir", str(tmp_path / "nowhere"), "--quick"]) == 2
     message = capsys.readouterr().err
     assert "no THUCNews data" in message and "--data-dir" in message
-
-
-def test_shuffled_batches_deal_the_same_batches_in_another_order():
-    grouped = list(range(10)) + [10, 11, 12, 13, 14] + [15, 16]  # three batches of 5 and a short one
-
-    class Grouped:
-        def __iter__(self):
-            return iter(grouped)
-
-        def __len__(self):
-            return len(grouped)
-
-    sampler = speed.shuffled_batches(Grouped(), batch_size=5, seed=1)
-    dealt = list(sampler)
-    assert sorted(dealt) == sorted(grouped) and len(sampler) == len(grouped)
-    batches = [dealt[i:i + 5] for i in range(0, len(dealt), 5)]
-    assert sorted(map(tuple, batches[:3])) == sorted(map(tuple, [grouped[i:i + 5] for i in range(0, 15, 5)]))
-    assert batches[-1] == [15, 16]  # the short batch stays last
