@@ -219,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         config = config_for(base, names[0], given)
         if config.save_every < 0:
             raise HarnessError(f"--save-every must be 0 or more, got {config.save_every}")
+        if argv is None:  # from the command line; a caller in Python keeps the thread count it set
+            from benchmark.device import set_cpu_threads
+
+            set_cpu_threads()
         if len(names) * len(seeds) > 1:
             if config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")

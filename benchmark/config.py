@@ -35,7 +35,8 @@ class RunConfig:
     max_length: int = _flag(32, "maximum tokens per text, [CLS] and [SEP] included")
     batch_size: int = _flag(128, "training examples per device per forward pass; one optimiser step sees "
                             "batch-size x processes x grad-accum examples (the effective batch)")
-    eval_batch_size: int = _flag(512, "examples per evaluation batch per device")
+    eval_batch_size: int | None = _flag(None, "examples per evaluation batch per device (default: 512 on a GPU, "
+                                        "64 on a CPU, where larger batches evaluate slower)")
     grad_accum: int = _flag(1, "gradient accumulation steps")
     learning_rate: float = _flag(5e-5, "peak learning rate (AdamW)")
     weight_decay: float = _flag(0.01, "AdamW weight decay")
@@ -52,12 +53,14 @@ class RunConfig:
     alpha: float = _flag(0.7, "distillation weight: alpha * T^2 * KL(teacher || student) + (1 - alpha) * CE "
                               "(with --teacher)")
 
-    precision: str = _flag("auto", "auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU",
+    precision: str = _flag("auto", "auto: bf16 on GPUs that support it, else fp16 on GPU, fp32 on CPU; bf16 on "
+                           "a CPU with bf16 instructions is faster but changes numerics, so it is opt-in",
                            choices=("auto", "fp32", "bf16", "fp16"))
     compile: bool = _flag(False, "torch.compile the model (GPU; pair with --pad-to-max-length)")
     pad_to_max_length: bool = _flag(False, "pad every batch to --max-length instead of its longest text")
     group_by_length: bool = _flag(True, "batch texts of similar length together in training (randomised)")
-    num_workers: int = _flag(0, "data-loading worker processes")
+    num_workers: int | None = _flag(None, "data-loading worker processes (default: 2 on a GPU, none on a CPU, "
+                                    "where they would take cores from the computation)")
     deterministic: bool = _flag(False, "deterministic kernels where the backend has them (slower on GPU)")
 
     results_dir: str = _flag("results", "where run folders are written")

@@ -23,9 +23,10 @@ from accelerate.utils import broadcast_object_list
 from benchmark import data
 from benchmark.baselines import run_sklearn
 from benchmark.config import RunConfig
+from benchmark.device import collator_for, cpu_processes
 from benchmark.distill import attach_teacher
 from benchmark.download import ensure_thucnews
-from benchmark.encode import PaddingCollator, encode_split
+from benchmark.encode import encode_split
 from benchmark.errors import HarnessError
 from benchmark.evaluate import format_report, length_order, predict_logits, probabilities, score
 from benchmark.modeling import TextClassifier, count_parameters, load_encoder, load_tokenizer, save_classifier
@@ -44,7 +45,7 @@ from benchmark.results import (
     write_json,
 )
 from benchmark.smoke import encoder_source
-from benchmark.train import build_trainer, cpu_processes, training_summary
+from benchmark.train import build_trainer, training_summary
 
 DEFAULT_DATA_DIR = "data/thucnews"
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
@@ -144,7 +145,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
     # training pads as little as the test scoring does.
     dev_set = dev_set.subset(length_order(dev_set))
-    collator = PaddingCollator(tokenizer.pad_token_id, config.max_length if config.pad_to_max_length else None)
+    collator = collator_for(config, tokenizer.pad_token_id)
     # Distillation: the same student, trained on its teacher's soft labels as well (logits cached by the teacher).
     distillation, listed_name = None, backbone.name
     if config.teacher:

@@ -12,12 +12,15 @@ gives each figure with its ratio to the reference:
   harness: `benchmark.train.build_trainer` as a run builds it);
 - eval: examples per second over test headlines (reference: batch 128 padded
   to 32 under no_grad; harness: `benchmark.evaluate.predict_logits`, and
-  Trainer's dev evaluation as it runs every 100 steps);
+  Trainer's dev evaluation as it runs every 100 steps on the length-sorted
+  dev set);
 - peak memory of training at batch 128 and of encoding, each measured in a
   subprocess of its own.
 
-`--accuracy-check` trains both pipelines the same number of steps on the mini
-protocol with a small model, several seeds each, and compares test accuracy.
+`--variants FIELD=VALUE` adds harness rows with one run option changed
+(precision=bf16, eval_batch_size=512). `--accuracy-check` trains both
+pipelines the same number of steps on the mini protocol with the quick shape,
+several seeds each, and compares test accuracy.
 docs/performance.md records the figures and how they were measured.
 """
 
@@ -40,16 +43,14 @@ import numpy as np
 
 from benchmark import data
 from benchmark.errors import HarnessError
+from benchmark.speed_report import format_accuracy, format_padding, format_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "thucnews"
 VOCAB_SIZE = 21128  # bert-base-chinese's vocabulary size: the embedding and its optimiser state are full size
 BASE_SHAPE: dict = {}  # transformers.BertConfig() defaults: BERT-base
 QUICK_SHAPE = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
-# The accuracy check trains 2 pipelines x 3 seeds x a few hundred steps: a shape small enough for minutes on 2 cores.
-ACCURACY_SHAPE = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 512}
-ENCODE_LINES = 180_000
-MMAP_THRESHOLD = 1 << 16  # the size of THUCNews-10's train split
+ENCODE_LINES = 180_000  # the size of THUCNews-10's train split
 VOCAB_NOTE = ("vocabulary: built from the characters of dev.txt (benchmark.smoke.build_vocab); the real "
               "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights")
 
@@ -140,10 +141,6 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min) on {len(os.sched_getaffinity(0))} cores"
 
 
-def median(values: list[float]) -> float:
-    return float(np.median(values)) if values else math.nan
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Encoding
 
@@ -190,6 +187,8 @@ def bench_encoding(tokenizer, texts: list[str], repeats: int, max_length: int) -
 
 def padding_figures(train_set, eval_set, config, make_trainer) -> dict:
     """Token positions per real token: reference (all 32), harness training batches, harness evaluation."""
+    from benchmark import device
+
     trainer = make_trainer(train_set, eval_set, config)
     real_train = int(train_set.lengths.sum())
     grouped = sum(batch["input_ids"].numel() for batch in trainer.get_train_dataloader())
@@ -197,15 +196,16 @@ def padding_figures(train_set, eval_set, config, make_trainer) -> dict:
     shuffled = train_set.lengths[rng.permutation(len(train_set))]
     random_dynamic = _padded(shuffled, config.batch_size)
     real_eval = int(eval_set.lengths.sum())
-    sorted_eval = _padded(np.sort(eval_set.lengths, kind="stable"), config.eval_batch_size)
-    file_order_eval = _padded(eval_set.lengths, config.eval_batch_size)
+    eval_batch = device.eval_batch_size(config)
+    sorted_eval = _padded(np.sort(eval_set.lengths, kind="stable"), eval_batch)
+    file_order_eval = _padded(eval_set.lengths, eval_batch)
     return {
         "train_examples": len(train_set), "batch_size": config.batch_size,
         "mean_tokens": float(train_set.lengths.mean()),
         "train_reference": config.max_length * len(train_set) / real_train,
         "train_grouped": grouped / real_train,
         "train_random_dynamic": random_dynamic / real_train,
-        "eval_examples": len(eval_set), "eval_batch_size": config.eval_batch_size,
+        "eval_examples": len(eval_set), "eval_batch_size": eval_batch,
         "eval_reference": config.max_length * len(eval_set) / real_eval,
         "eval_sorted": sorted_eval / real_eval,
         "eval_file_order": file_order_eval / real_eval,
@@ -238,11 +238,11 @@ def step_clock():
 
 
 def make_harness_trainer(model, train_set, eval_set, config, output_dir: str):
-    from benchmark.encode import PaddingCollator
+    from benchmark.device import collator_for
     from benchmark.train import build_trainer
 
-    collator = PaddingCollator(0, config.max_length if config.pad_to_max_length else None)
-    trainer, _ = build_trainer(model, train_set, eval_set, collator, config, output_dir, show_progress=False)
+    trainer, _ = build_trainer(model, train_set, eval_set, collator_for(config, 0), config, output_dir,
+                               show_progress=False)
     return trainer
 
 
@@ -255,34 +255,32 @@ def time_reference_train(model, examples, warm: int, steps: int, learning_rate: 
     return clock.seconds(warm, warm + steps)
 
 
-# Extra harness rows: TrainingArguments as the patches proposed in docs/performance.md would set them.
-VARIANTS = {
-    # --precision bf16 on a CPU: Trainer refuses bf16 without a GPU unless use_cpu is set.
-    "bf16": {"bf16": True, "use_cpu": True},
-    "fused-adamw": {"optim": "adamw_torch_fused"},
-}
-
-
-@contextlib.contextmanager
-def harness_variant(name: str | None):
-    """benchmark.train.training_arguments with a variant's changes, for as long as the block runs."""
-    from benchmark import train
-
-    original = train.training_arguments
-    if name:
-        train.training_arguments = lambda config, output_dir: dataclasses.replace(original(config, output_dir),
-                                                                                  **VARIANTS[name])
-    try:
-        yield
-    finally:
-        train.training_arguments = original
+def variant_config(config, variant: str | None):
+    """The harness config with one run option changed, written as on the command line's field: precision=bf16,
+    eval_batch_size=512, group_by_length=false."""
+    if not variant:
+        return config
+    name, _, text = variant.partition("=")
+    spec = {f.name: f for f in dataclasses.fields(config)}.get(name.replace("-", "_"))
+    if spec is None or not text:
+        raise HarnessError(f"--variants {variant!r}: expected FIELD=VALUE with a run option such as precision=bf16 "
+                           f"or eval_batch_size=512")
+    kind = str(spec.type).split(" ")[0]
+    if kind == "bool":
+        value = text.lower() in ("1", "true", "yes", "on")
+    else:
+        try:
+            value = {"int": int, "float": float}.get(kind, str)(text)
+        except ValueError:
+            raise HarnessError(f"--variants {variant!r}: {name} expects a value of type {kind}") from None
+    return dataclasses.replace(config, **{spec.name: value})
 
 
 def time_harness_train(model, train_set, eval_set, config, warm: int, steps: int, variant: str | None = None
                        ) -> tuple[float, float]:
     # No dev evaluation inside the timed steps: both pipelines' training is timed alone, evaluation separately.
-    config = dataclasses.replace(config, max_steps=warm + steps, eval_every=10 ** 9)
-    with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder, harness_variant(variant):
+    config = dataclasses.replace(variant_config(config, variant), max_steps=warm + steps, eval_every=10 ** 9)
+    with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder:
         trainer = make_harness_trainer(model, train_set, eval_set, config, folder)
         clock = step_clock()
         trainer.add_callback(clock)
@@ -302,18 +300,90 @@ def time_reference_eval(model, examples) -> tuple[tuple[float, float], np.ndarra
 
 def time_harness_eval(model, train_set, eval_set, config, variant: str | None = None
                       ) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
-    """(wall, CPU) seconds for test scoring (length-sorted) and for a dev evaluation as Trainer runs it during
-    training, and the predictions."""
-    from benchmark.evaluate import predict_logits
+    """(wall, CPU) seconds for test scoring and for a dev evaluation as Trainer runs it during training (on the
+    set sorted once by length, as the pipeline sorts its dev set), and the predictions."""
+    from benchmark.evaluate import length_order, predict_logits
 
-    with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder, harness_variant(variant):
-        trainer = make_harness_trainer(model, train_set, eval_set, config, folder)
+    with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder:
+        trainer = make_harness_trainer(model, train_set, eval_set, variant_config(config, variant), folder)
+        dev_set = eval_set.subset(length_order(eval_set))
         wall, cpu = [], []
         with Stopwatch(wall, cpu):
             logits, _, _ = predict_logits(trainer, eval_set)
         with Stopwatch(wall, cpu):
-            trainer.evaluate(eval_set)
+            trainer.evaluate(dev_set)
     return (wall[0], cpu[0]), (wall[1], cpu[1]), logits.argmax(axis=-1)
+
+
+def measure_training(args, task, tokenizer, train_set, eval_set, config, shape: dict, repeats: int) -> dict:
+    """Training speed of both pipelines (and the variants), from the same initial weights, repeated."""
+    from benchmark import reference
+
+    n_labels = len(task.label_names)
+    steps = args.train_steps or megabatch_steps(len(train_set), config.batch_size)
+    reference_steps = args.reference_steps or (steps if args.quick else 4)
+    examples = reference.encode_lines(tokenizer, task.train.texts, task.train.labels)
+    arms = ("harness", *args.variants)
+    train = {"reference": [], **{arm: [] for arm in arms},
+             "harness_examples": steps * config.batch_size,
+             "reference_examples": reference_steps * reference.BATCH_SIZE,
+             "steps": {"harness": steps, "reference": reference_steps, "warm_up": 1},
+             "cpu": {name: [] for name in ("reference", *arms)}}
+    log(f"\ntraining: {steps} timed harness steps and {reference_steps} reference steps at batch "
+        f"{config.batch_size}, after one untimed step each, {repeats} repeats")
+    for repeat in range(repeats):
+        seconds, cpu = time_reference_train(make_model(shape, n_labels, 1), examples, 1, reference_steps,
+                                            args.learning_rate)
+        train["reference"].append(seconds)
+        train["cpu"]["reference"].append(cpu)
+        line = f"  train repeat {repeat + 1}: reference {train['reference_examples'] / seconds:.2f}"
+        for arm in arms:
+            seconds, cpu = time_harness_train(make_model(shape, n_labels, 1), train_set, eval_set, config, 1, steps,
+                                              None if arm == "harness" else arm)
+            train[arm].append(seconds)
+            train["cpu"][arm].append(cpu)
+            line += f", {arm} {train['harness_examples'] / seconds:.2f}"
+        log(line + f" examples/s; load {os.getloadavg()[0]:.2f}")
+    return train
+
+
+def measure_evaluation(args, task, tokenizer, train_set, eval_set, pick, config, shape: dict, repeats: int) -> dict:
+    """Evaluation speed of both pipelines (and the variants) with the same weights, repeated; and whether they
+    predict the same labels."""
+    from benchmark import reference
+
+    model = make_model(shape, len(task.label_names), 1)
+    examples = reference.encode_lines(tokenizer, [task.test.texts[i] for i in pick], task.test.labels[pick])
+    arms = ("harness", *args.variants)
+    ev = {"examples": len(eval_set), "reference": [], "cpu": {"reference": []}}
+    for arm in arms:
+        for kind in ("test", "dev"):
+            ev[f"{arm}/{kind}"], ev["cpu"][f"{arm}/{kind}"] = [], []
+    log(f"\nevaluation: {len(eval_set):,} test headlines, {repeats} repeats after an untimed one")
+    # The untimed pass: the first evaluation of a process pays for page faults (the allocator returns big
+    # blocks to the system until it has seen them freed) and for building kernels; a run's dev evaluations
+    # come after its training steps, when both are paid.
+    time_reference_eval(model, examples)
+    for arm in arms:
+        time_harness_eval(model, train_set, eval_set, config, None if arm == "harness" else arm)
+    for repeat in range(repeats):
+        (seconds, cpu), predicted_reference = time_reference_eval(model, examples)
+        ev["reference"].append(seconds)
+        ev["cpu"]["reference"].append(cpu)
+        line = f"  eval repeat {repeat + 1}: reference {len(eval_set) / seconds:.2f}"
+        for arm in arms:
+            test, dev, predicted = time_harness_eval(model, train_set, eval_set, config,
+                                                     None if arm == "harness" else arm)
+            for kind, (seconds, cpu) in (("test", test), ("dev", dev)):
+                ev[f"{arm}/{kind}"].append(seconds)
+                ev["cpu"][f"{arm}/{kind}"].append(cpu)
+            ev[f"agreement/{arm}"] = float((predicted == predicted_reference).mean())
+            line += f", {arm} test scoring {len(eval_set) / test[0]:.2f} dev {len(eval_set) / dev[0]:.2f}"
+        log(line + f" examples/s; load {os.getloadavg()[0]:.2f}")
+    for arm in arms:
+        log(f"  {arm} and the reference predict the same label, with the same weights, for "
+            f"{ev[f'agreement/{arm}']:.2%} of texts")
+    return ev
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -382,7 +452,7 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
                 trainer.add_callback(clock)
                 trainer.train()
                 times = clock.times
-        # Seconds of each step after the first: a rough speed check of the allocator setting, one run only.
+        # Seconds of each step after the first, to see that the steps measured were ordinary ones.
         return {"kind": kind, "before_mib": before, "peak_mib": peak_rss_mib(), "widths": widths[:steps],
                 "batch_size": 128, "threads": torch.get_num_threads(), "step_seconds": np.diff(times).tolist()}
 
@@ -394,12 +464,7 @@ def run_probe(kind: str, args) -> dict:
         command.append("--quick")
     if args.threads:
         command += ["--threads", str(args.threads)]
-    env = dict(os.environ)
-    if kind.endswith("-malloc"):
-        # The proposed allocator setting (docs/performance.md): tensors of 64 KiB and more get pages of their own,
-        # which go back to the system when freed instead of staying in the heap for the next step.
-        env["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD)
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     if done.returncode != 0:
         raise HarnessError(f"memory probe {kind} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -413,6 +478,7 @@ ARMS = {
     "reference": "the reference loop",
     "harness": "the harness as it runs",
     "harness-ungrouped": "the harness with --no-group-by-length (random batches, still padded to their longest)",
+    "harness-bf16": "the harness with --precision bf16",
 }
 
 
@@ -426,11 +492,12 @@ def accuracy_check(task, tokenizer, args) -> dict:
     examples = {name: reference.encode_lines(tokenizer, s.texts, s.labels) for name, s in splits.items()}
     arms = getattr(args, "accuracy_arms", None) or ["reference", "harness", "harness-ungrouped"]
     results = {"steps": args.accuracy_steps, "learning_rate": args.learning_rate, "seeds": args.seeds,
+               "shape": QUICK_SHAPE, "arms": {arm: ARMS[arm] for arm in arms},
                "accuracy": {arm: [] for arm in arms}, "best_step": {arm: [] for arm in arms}}
     for seed in args.seeds:
         for arm in arms:
             with tempfile.TemporaryDirectory(prefix="speed-accuracy-") as folder:
-                model = make_model(ACCURACY_SHAPE, len(task.label_names), seed)  # the same start in every arm
+                model = make_model(QUICK_SHAPE, len(task.label_names), seed)  # the same start in every arm
                 started = time.perf_counter()
                 if arm == "reference":
                     run = reference.train(model, examples["train"], examples["dev"], args.accuracy_steps,
@@ -438,7 +505,9 @@ def accuracy_check(task, tokenizer, args) -> dict:
                     accuracy, best = reference.evaluate(model, examples["test"])[0], run["best_step"]
                 else:
                     config = harness_config(max_steps=args.accuracy_steps, eval_every=100, seed=seed, save_every=0,
-                                            learning_rate=args.learning_rate, group_by_length=arm == "harness")
+                                            learning_rate=args.learning_rate,
+                                            group_by_length=arm != "harness-ungrouped",
+                                            precision="bf16" if arm == "harness-bf16" else "auto")
                     trainer = make_harness_trainer(model, encoded["train"], encoded["dev"], config, folder)
                     trainer.train()
                     logits, _, _ = predict_logits(trainer, encoded["test"])
@@ -449,106 +518,6 @@ def accuracy_check(task, tokenizer, args) -> dict:
             results["best_step"][arm].append(best)
             log(f"  seed {seed}: {arm:17} {accuracy:.4f} (best step {best}, {time.perf_counter() - started:.0f} s)")
     return results
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The table
-
-
-def _rate(count: float, seconds: list[float]) -> float:
-    return count / median(seconds) if seconds else math.nan
-
-
-def _speed_row(label: str, n_ref: float, ref: tuple[list, list], n_har: float, har: tuple[list, list]) -> tuple:
-    """A row: reference and harness rates (median wall seconds), the ratio, the ratio of the rates per CPU
-    second, and the ratio of each repeat (paired by position) as min-max."""
-    rate_ref, rate_har = _rate(n_ref, ref[0]), _rate(n_har, har[0])
-    cpu_ratio = _rate(n_har, har[1]) / _rate(n_ref, ref[1]) if ref[1] and har[1] else math.nan
-    pairs = [(n_har / h) / (n_ref / r) for h, r in zip(har[0], ref[0], strict=False)]
-    spread = f"{min(pairs):.2f}-{max(pairs):.2f}" if len(pairs) > 1 else ""
-    return label, rate_ref, rate_har, rate_har / rate_ref, cpu_ratio, spread
-
-
-def format_table(figures: dict) -> str:
-    rows = []
-    enc = figures.get("encode")
-    if enc:
-        n, s, c = enc["lines"], enc["seconds"], enc.get("cpu_seconds", {})
-        for key, label in (("first", "encode, first (lines/s)"), ("cached", "encode, cached re-run (lines/s)")):
-            rows.append(_speed_row(label, n, (s["reference"], c.get("reference")), n, (s[key], c.get(key))))
-    train = figures.get("train")
-    if train:
-        c = train.get("cpu", {})
-        ref = (train["reference"], c.get("reference"))
-        n_ref, n_har = train["reference_examples"], train["harness_examples"]
-        rows.append(_speed_row("train (examples/s)", n_ref, ref, n_har, (train["harness"], c.get("harness"))))
-        for name, seconds in train.get("variants", {}).items():
-            rows.append(_speed_row(f"train, {name} (examples/s)", n_ref, ref, n_har, (seconds, c.get(name))))
-    ev = figures.get("eval")
-    if ev:
-        n, c = ev["examples"], ev.get("cpu", {})
-        ref = (ev["reference"], c.get("reference"))
-        rows.append(_speed_row("eval, test scoring (examples/s)", n, ref, n, (ev["sorted"], c.get("sorted"))))
-        rows.append(_speed_row("eval, dev during training (ex/s)", n, ref, n, (ev["in_order"], c.get("in_order"))))
-        for name, seconds in ev.get("variants", {}).items():
-            rows.append(_speed_row(f"eval, test scoring, {name} (ex/s)", n, ref, n, (seconds, c.get(name))))
-    memory = figures.get("memory") or {}
-    for harness, label in (("train-harness", "peak memory, training 128x32 (GiB)"),
-                           ("train-harness-malloc", "peak memory, + malloc setting (GiB)"),
-                           ("encode-harness", "encode memory beyond start (MiB)")):
-        ref, har = memory.get(harness.split("-")[0] + "-reference"), memory.get(harness)
-        if ref and har:
-            if harness.startswith("train"):
-                values = ref["peak_mib"] / 1024, har["peak_mib"] / 1024
-            else:
-                values = ref["peak_mib"] - ref["before_mib"], har["peak_mib"] - har["before_mib"]
-            rows.append((label, values[0], values[1], values[1] / values[0], math.nan, "lower is better"))
-    lines = [f"{'':35} {'reference':>10} {'harness':>10} {'ratio':>7} {'per CPU-s':>9}  {'per repeat':>10}"]
-    for label, ref, har, ratio, cpu_ratio, spread in rows:
-        cpu_text = f"{cpu_ratio:.2f}x" if cpu_ratio == cpu_ratio else "-"
-        lines.append(f"{label:35} {_fmt(ref):>10} {_fmt(har):>10} {ratio:>6.2f}x {cpu_text:>9}  {spread:>10}")
-    return "\n".join(lines)
-
-
-def _fmt(value: float) -> str:
-    if value != value:  # NaN
-        return "-"
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
-
-
-def format_padding(p: dict) -> str:
-    return "\n".join([
-        f"token positions computed per real token ({p['train_examples']:,} training texts, mean "
-        f"{p['mean_tokens']:.1f} tokens with [CLS]/[SEP]; {p['eval_examples']:,} evaluation texts):",
-        f"  training, batch {p['batch_size']}: reference (all padded to 32) {p['train_reference']:.2f}; harness "
-        f"length-grouped {p['train_grouped']:.2f}; random batches padded to their longest "
-        f"{p['train_random_dynamic']:.2f}",
-        f"  evaluation, batch {p['eval_batch_size']}: reference (32, batch 128) {p['eval_reference']:.2f}; harness "
-        f"length-sorted (test scoring) {p['eval_sorted']:.2f}; in file order (dev evaluation) "
-        f"{p['eval_file_order']:.2f}",
-    ])
-
-
-def format_accuracy(result: dict) -> str:
-    def std(values: np.ndarray) -> float:
-        return float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-    lines = [f"test accuracy after {result['steps']} steps (shape {ACCURACY_SHAPE}, lr {result['learning_rate']}, "
-             f"seeds {' '.join(map(str, result['seeds']))}; best dev-loss weights, dev evaluated every 100 steps):"]
-    by_arm = {arm: np.array(values) for arm, values in result["accuracy"].items()}
-    for arm, values in by_arm.items():
-        lines.append(f"  {arm:17} {values.mean():.4f} ± {std(values):.4f}   [{' '.join(f'{a:.4f}' for a in values)}]"
-                     f"   {ARMS.get(arm, '')}")
-    ref = by_arm.get("reference")
-    for arm, values in by_arm.items():
-        if arm == "reference" or ref is None:
-            continue
-        noise = math.sqrt(std(ref) ** 2 / len(ref) + std(values) ** 2 / len(values))
-        difference = float(values.mean() - ref.mean())
-        verdict = "within" if abs(difference) <= 2 * noise else "NOT within"
-        lines.append(f"  {arm} - reference: {difference:+.4f}, {verdict} run-to-run noise (2 x standard error "
-                     f"{2 * noise:.4f})")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -586,14 +555,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--learning-rate", type=float, default=5e-4,
                         help="learning rate of the timed steps and the accuracy check (random weights need more "
                              "than fine-tuning's 5e-5)")
-    parser.add_argument("--variants", nargs="*", default=[], choices=("bf16", "fused-adamw"),
-                        help="extra harness rows: bf16 = --precision bf16 (changes numerics); fused-adamw = the "
-                             "proposed fused AdamW on CPU")
+    parser.add_argument("--variants", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="extra harness rows, each with one run option changed, e.g. precision=bf16 (changes "
+                             "numerics) or eval_batch_size=512")
     parser.add_argument("--skip", nargs="*", default=[], choices=("encode", "padding", "train", "eval", "memory"),
                         help="parts not to measure")
     parser.add_argument("--memory-steps", type=int, default=3, help="training steps of each memory measurement")
     parser.add_argument("--accuracy-check", action="store_true",
-                        help=f"also train both pipelines ({ACCURACY_SHAPE}) for --accuracy-steps on the mini protocol, "
+                        help=f"also train both pipelines ({QUICK_SHAPE}) for --accuracy-steps on the mini protocol, "
                              "once per seed, and compare test accuracy")
     parser.add_argument("--accuracy-steps", type=int, default=300, help="optimiser steps of each accuracy run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the accuracy check")
@@ -628,13 +597,14 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     import torch
 
-    from benchmark import reference
     from benchmark.encode import encode_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
     shape = QUICK_SHAPE if args.quick else BASE_SHAPE
     repeats = args.repeats or (3 if args.quick else 2)
+    for variant in args.variants:  # a mistyped variant fails now, not after minutes of measuring
+        variant_config(harness_config(), variant)
     started = time.perf_counter()
     figures: dict = {"load_before": load_average(), "threads": torch.get_num_threads(), "quick": args.quick,
                      "shape": shape or "BertConfig() defaults (BERT-base)", "vocab_size": VOCAB_SIZE}
@@ -686,74 +656,17 @@ def run(args) -> int:
                 f"harness sorted {subset['eval_sorted']:.2f}, in file order {subset['eval_file_order']:.2f}")
 
         if "train" not in args.skip:
-            steps = args.train_steps or megabatch_steps(len(train_set), config.batch_size)
-            reference_steps = args.reference_steps or (steps if args.quick else 4)
-            examples = reference.encode_lines(tokenizer, task.train.texts, task.train.labels)
-            train = {"reference": [], "harness": [], "variants": {v: [] for v in args.variants},
-                     "harness_examples": steps * config.batch_size,
-                     "reference_examples": reference_steps * reference.BATCH_SIZE,
-                     "steps": {"harness": steps, "reference": reference_steps, "warm_up": 1},
-                     "cpu": {name: [] for name in ("reference", "harness", *args.variants)}}
-            log(f"\ntraining: {steps} timed harness steps and {reference_steps} reference steps at batch "
-                f"{config.batch_size}, after one untimed step each, {repeats} repeats")
-            for repeat in range(repeats):
-                seconds, cpu = time_reference_train(make_model(shape, n_labels, 1), examples, 1, reference_steps,
-                                                    args.learning_rate)
-                train["reference"].append(seconds)
-                train["cpu"]["reference"].append(cpu)
-                seconds, cpu = time_harness_train(make_model(shape, n_labels, 1), train_set, eval_set, config, 1,
-                                                  steps)
-                train["harness"].append(seconds)
-                train["cpu"]["harness"].append(cpu)
-                reference_rate = train["reference_examples"] / train["reference"][-1]
-                line = (f"  train repeat {repeat + 1}: reference {reference_rate:.2f}, "
-                        f"harness {train['harness_examples'] / seconds:.2f} examples/s")
-                for variant in args.variants:
-                    seconds, cpu = time_harness_train(make_model(shape, n_labels, 1), train_set, eval_set, config, 1,
-                                                      steps, variant)
-                    train["variants"][variant].append(seconds)
-                    train["cpu"][variant].append(cpu)
-                    line += f", {variant} {train['harness_examples'] / seconds:.2f}"
-                log(line + f"; load {os.getloadavg()[0]:.2f}")
-            figures["train"] = train
+            figures["train"] = measure_training(args, task, tokenizer, train_set, eval_set, config, shape, repeats)
 
         if "eval" not in args.skip:
-            model = make_model(shape, n_labels, 1)
-            examples = reference.encode_lines(tokenizer, [task.test.texts[i] for i in pick], task.test.labels[pick])
-            ev = {"examples": len(eval_set), "reference": [], "sorted": [], "in_order": [],
-                  "variants": {v: [] for v in args.variants if v == "bf16"},
-                  "cpu": {name: [] for name in ("reference", "sorted", "in_order", "bf16")}}
-            log(f"\nevaluation: {len(eval_set):,} test headlines, {repeats} repeats")
-            for repeat in range(repeats):
-                (seconds, cpu), predicted_reference = time_reference_eval(model, examples)
-                ev["reference"].append(seconds)
-                ev["cpu"]["reference"].append(cpu)
-                (sorted_seconds, cpu), (in_order_seconds, cpu_in_order), predicted = time_harness_eval(
-                    model, train_set, eval_set, config)
-                ev["sorted"].append(sorted_seconds)
-                ev["in_order"].append(in_order_seconds)
-                ev["cpu"]["sorted"].append(cpu)
-                ev["cpu"]["in_order"].append(cpu_in_order)
-                ev["agreement"] = float((predicted == predicted_reference).mean())
-                line = (f"  eval repeat {repeat + 1}: reference {len(eval_set) / ev['reference'][-1]:.2f}, harness "
-                        f"sorted {len(eval_set) / sorted_seconds:.2f}, "
-                        f"in file order {len(eval_set) / in_order_seconds:.2f}")
-                if "bf16" in ev["variants"]:
-                    (seconds, cpu), _, _ = time_harness_eval(model, train_set, eval_set, config, "bf16")
-                    ev["variants"]["bf16"].append(seconds)
-                    ev["cpu"]["bf16"].append(cpu)
-                    line += f", bf16 sorted {len(eval_set) / seconds:.2f}"
-                log(line + f" examples/s; load {os.getloadavg()[0]:.2f}")
-            log(f"  the same weights give the same predictions in both pipelines for {ev['agreement']:.2%} of texts")
-            figures["eval"] = ev
-            del model
+            figures["eval"] = measure_evaluation(args, task, tokenizer, train_set, eval_set, pick, config, shape,
+                                                 repeats)
 
         if "memory" not in args.skip:
             log(f"\npeak memory, one subprocess each ({args.memory_steps} training steps at batch 128; encoding "
                 f"{args.lines:,} lines)")
             figures["memory"] = {}
-            for kind in ("encode-reference", "encode-harness", "train-reference", "train-harness",
-                         "train-harness-malloc"):
+            for kind in ("encode-reference", "encode-harness", "train-reference", "train-harness"):
                 figures["memory"][kind] = found = run_probe(kind, args)
                 extra = ""
                 if "widths" in found:
@@ -763,7 +676,7 @@ def run(args) -> int:
                     f"measured part{extra}")
 
         if args.accuracy_check:
-            log(f"\naccuracy check: {args.accuracy_steps} steps, seeds {args.seeds}, small shape {ACCURACY_SHAPE}")
+            log(f"\naccuracy check: {args.accuracy_steps} steps, seeds {args.seeds}, quick shape {QUICK_SHAPE}")
             figures["accuracy"] = accuracy_check(task, tokenizer, args)
 
     figures["load_after"] = load_average()

@@ -15,7 +15,6 @@ counted in those steps.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -28,35 +27,27 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from benchmark.config import RunConfig
+from benchmark.device import cpu_processes, eval_batch_size, num_workers, on_gpu, resolve_precision
 from benchmark.errors import HarnessError
 from benchmark.results import write_failure
 
 
-def resolve_precision(config: RunConfig) -> str:
-    if config.precision != "auto":
-        return config.precision
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"  # CPU bf16 changes numerics; it is opt-in with --precision bf16
-
-
-def cpu_processes() -> bool:
-    """Several processes on a machine without GPUs: Accelerate only forms a CPU (gloo) process group when told
-    to use the CPU, and otherwise lets every process train alone."""
-    accelerator = getattr(torch, "accelerator", None)
-    has_accelerator = accelerator.is_available() if accelerator else torch.cuda.is_available()
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not has_accelerator
-
-
 def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
+    return TrainingArguments(**training_options(config, output_dir))
+
+
+def training_options(config: RunConfig, output_dir: str) -> dict:
+    """Trainer's arguments for a run, as keywords (TrainingArguments checks them against the device it is on)."""
     precision = resolve_precision(config)
-    on_gpu = torch.cuda.is_available()
-    return TrainingArguments(
+    gpu = on_gpu()
+    workers = num_workers(config)
+    return dict(
         output_dir=output_dir,
         seed=config.seed,
         data_seed=config.seed,
         full_determinism=config.deterministic,
-        # Optimisation: AdamW with linear warm-up then linear decay, as in the reference setup.
+        # Optimisation: AdamW with linear warm-up then linear decay, as in the reference setup. The fused
+        # kernel (CUDA and CPU) does the same update as the per-tensor loop in one pass over the parameters.
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup,
@@ -64,14 +55,15 @@ def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.eval_batch_size,
+        per_device_eval_batch_size=eval_batch_size(config),
         gradient_accumulation_steps=config.grad_accum,
-        optim="adamw_torch_fused" if on_gpu else "adamw_torch",
+        optim="adamw_torch_fused",
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        tf32=True if on_gpu and torch.cuda.get_device_capability()[0] >= 8 else None,
+        tf32=True if gpu and torch.cuda.get_device_capability()[0] >= 8 else None,
         torch_compile=config.compile,
-        use_cpu=cpu_processes(),
+        # Trainer refuses bf16 on a machine without an accelerator unless told it runs on the CPU.
+        use_cpu=cpu_processes() or (not gpu and precision == "bf16"),
         # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
         ddp_find_unused_parameters=False,
         # Early stopping on dev loss. Each dev evaluation may save a checkpoint; CheckpointCadence keeps the
@@ -89,10 +81,16 @@ def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
         restore_callback_states_from_checkpoint=True,
         logging_strategy="steps",
         logging_steps=config.eval_every,
+        # The NaN/inf filter reads every step's loss back to the host, a synchronisation per step on a GPU;
+        # the loss is read only when logged.
+        logging_nan_inf_filter=False,
         # Data: lengths grouped (randomly) for training; the collator pads each batch to its longest text.
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        dataloader_num_workers=config.num_workers,
-        dataloader_pin_memory=on_gpu,
+        dataloader_num_workers=workers,
+        dataloader_persistent_workers=workers > 0,
+        dataloader_pin_memory=gpu,
+        # From pinned memory, copies to the GPU need not wait: the host prepares the next batch meanwhile.
+        accelerator_config={"non_blocking": gpu},
         report_to="none",
         disable_tqdm=True,  # replaced by LiveProgress below
     )
@@ -193,7 +191,6 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         return iter([i for batch in first + dealt + short for i in batch])
 
 
-
 class SamplerEpoch(TrainerCallback):
     """Tells the training sampler which epoch begins, from the trainer state.
 
@@ -233,6 +230,12 @@ class BenchmarkTrainer(Trainer):
         # With several processes, None lets Accelerate deal whole batches to the processes in turn and
         # gather_for_metrics put them back in order, dropping the repeats that pad the last round.
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+
+    def prediction_step(self, *args, **kwargs):
+        # Inference mode skips the autograd bookkeeping that no_grad still does (version counters, views).
+        # Autocast gives evaluation the training precision even before training has wrapped the model's forward.
+        with torch.inference_mode(), self.accelerator.autocast():
+            return super().prediction_step(*args, **kwargs)
 
     def _save_checkpoint(self, model, trial):
         # Trainer removes older checkpoints only after a save succeeded, so the previous best survives a failed
@@ -303,6 +306,10 @@ def training_summary(trainer: Trainer, stopwatch: StopwatchCallback) -> dict:
         "stopped_early": state.global_step < state.max_steps,
         "effective_batch": effective_batch,
         "num_processes": args.world_size,
+        # What "auto" settings became on this machine.
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "eval_batch_size": args.per_device_eval_batch_size,
+        "num_workers": args.dataloader_num_workers,
         "resumed_from_step": stopwatch.first_step or None,
         "history": history,
         "train_seconds": stopwatch.train_seconds,

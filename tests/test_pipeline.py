@@ -12,6 +12,7 @@ import torch
 
 from benchmark.cli import main
 from benchmark.config import RunConfig
+from benchmark.device import cpu_supports_bf16
 from benchmark.encode import PaddingCollator, encode_split
 from benchmark.modeling import load_classifier
 from benchmark.pipeline import run
@@ -46,6 +47,10 @@ def test_metrics_file_describes_the_run(smoke_run):
     for key in ("train_examples_per_second", "eval_examples_per_second", "peak_memory_mb", "train_seconds"):
         assert metrics["timing"][key] > 0
     assert metrics["training"]["best_step"] in {h["step"] for h in metrics["training"]["history"]}
+    # What the device-dependent defaults became, beside the config that left them to the device.
+    assert metrics["config"]["precision"] == "auto" and metrics["config"]["num_workers"] is None
+    assert metrics["training"]["precision"] == "fp32" and metrics["training"]["num_workers"] == 0
+    assert metrics["training"]["eval_batch_size"] == metrics["config"]["eval_batch_size"] == 128  # the smoke preset
 
 
 def test_predictions_agree_with_metrics_and_with_the_saved_model(smoke_run):
@@ -81,3 +86,13 @@ def test_smoke_command_runs_offline_for_another_architecture(tmp_path, capsys):
     assert out.count("NOT a benchmark") >= 2
     (folder,) = tmp_path.iterdir()
     assert json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["backbone"]["architecture"] == "ernie"
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no bf16 instructions")
+def test_bf16_runs_on_a_cpu_that_has_it(tmp_path):
+    assert main(["--model", "bert", "--smoke", "--epochs", "1", "--precision", "bf16", "--results-dir",
+                 str(tmp_path)]) == 0
+    (folder,) = tmp_path.iterdir()
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["training"]["precision"] == "bf16" and 0 <= metrics["metrics"]["accuracy"] <= 1
+

@@ -65,7 +65,7 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     from transformers import BertConfig, BertModel
 
     from benchmark.config import RunConfig
-    from benchmark.encode import PaddingCollator
+    from benchmark.device import collator_for
     from benchmark.modeling import TextClassifier
     from benchmark.train import build_trainer
 
@@ -77,7 +77,7 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     encoder = BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=32))
     config = RunConfig(model="bert", eval_batch_size=8)
-    trainer, _ = build_trainer(TextClassifier(encoder, 3), dev, dev, PaddingCollator(0), config, str(tmp_path),
+    trainer, _ = build_trainer(TextClassifier(encoder, 3), dev, dev, collator_for(config, 0), config, str(tmp_path),
                                show_progress=False)
     in_file_order = trainer.evaluate(dev)
     by_length = trainer.evaluate(dev.subset(length_order(dev)))

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import encode, reference, speed
+from benchmark import encode, reference, speed, speed_report
+from benchmark.device import cpu_supports_bf16
 from benchmark.encode import EncodedSplit, encode_split, tokenize
+from benchmark.errors import HarnessError
 from benchmark.smoke import TINY_SHAPE
 
 LABELS = ["finance", "realty", "stocks"]
@@ -36,7 +38,6 @@ def write_data(folder: Path, per_class: int = 12) -> Path:
 def tiny_models(monkeypatch):
     """Every model here is tiny: the benchmark's quick shape and full-size vocabulary cost seconds per step."""
     monkeypatch.setattr(speed, "QUICK_SHAPE", TINY_SHAPE)
-    monkeypatch.setattr(speed, "ACCURACY_SHAPE", TINY_SHAPE)
     monkeypatch.setattr(speed, "VOCAB_SIZE", 400)
     # One thread: tiny matrices gain nothing from two, and spinning threads crawl when other jobs load the CPU.
     threads = torch.get_num_threads()
@@ -204,12 +205,13 @@ def test_the_accuracy_check_trains_both_pipelines(tmp_path):
     tokenizer = speed.build_tokenizer(task.train.texts + task.dev.texts, tmp_path / "vocab")
 
     class Args:
-        accuracy_steps, learning_rate, seeds, accuracy_arms = 2, 1e-3, [1, 2], list(speed.ARMS)
+        accuracy_steps, learning_rate, seeds = 2, 1e-3, [1, 2]
+        accuracy_arms = [arm for arm in speed.ARMS if arm != "harness-bf16" or cpu_supports_bf16()]
 
     result = speed.accuracy_check(task, tokenizer, Args)
-    assert set(result["accuracy"]) == set(speed.ARMS)
+    assert set(result["accuracy"]) == set(Args.accuracy_arms)
     assert all(len(values) == 2 and all(0 <= a <= 1 for a in values) for values in result["accuracy"].values())
-    report = speed.format_accuracy(result)
+    report = speed_report.format_accuracy(result)
     assert "harness - reference" in report and "harness-ungrouped - reference" in report
 
 
@@ -217,3 +219,22 @@ def test_a_missing_data_folder_is_a_clear_error(tmp_path, capsys):
     assert speed.main(["--data-dir", str(tmp_path / "nowhere"), "--quick"]) == 2
     message = capsys.readouterr().err
     assert "no THUCNews data" in message and "--data-dir" in message
+
+
+def test_a_variant_changes_one_run_option_as_written_on_the_command_line():
+    config = speed.harness_config()
+    assert speed.variant_config(config, "precision=bf16").precision == "bf16"
+    assert speed.variant_config(config, "eval_batch_size=256").eval_batch_size == 256
+    assert speed.variant_config(config, "group-by-length=false").group_by_length is False
+    assert speed.variant_config(config, None) is config
+    with pytest.raises(HarnessError, match="FIELD=VALUE"):
+        speed.variant_config(config, "no_such_option=1")
+    with pytest.raises(HarnessError, match="expects a value of type int"):
+        speed.variant_config(config, "eval_batch_size=many")
+
+
+def test_a_mistyped_variant_fails_before_anything_is_measured(tmp_path, capsys):
+    data_dir = write_data(tmp_path / "data")
+    assert speed.main(["--data-dir", str(data_dir), "--quick", "--variants", "precison=bf16"]) == 2
+    assert "FIELD=VALUE" in capsys.readouterr().err
+
