@@ -75,11 +75,10 @@ def cores_granted() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         quota, period = Path(CGROUP_CPU_MAX).read_text().split()[:2]
-    except (OSError, ValueError):
+        limit = math.ceil(int(quota) / int(period))
+    except (OSError, ValueError):  # no cgroup v2 quota file, or "max": no quota
         return cores
-    if quota == "max":
-        return cores
-    return max(1, min(cores, math.ceil(int(quota) / int(period))))
+    return max(1, min(cores, limit))
 
 
 def set_cpu_threads() -> int:

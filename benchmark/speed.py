@@ -51,6 +51,9 @@ VOCAB_SIZE = 21128  # bert-base-chinese's vocabulary size: the embedding and its
 BASE_SHAPE: dict = {}  # transformers.BertConfig() defaults: BERT-base
 QUICK_SHAPE = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
 ENCODE_LINES = 180_000  # the size of THUCNews-10's train split
+# Timed harness steps: the grouped batches are dealt in a random order, so any 17 of them sample the lengths an
+# epoch sees (with the longest batch, which comes first, in the untimed warm-up step).
+TRAIN_STEPS = 17
 VOCAB_NOTE = ("vocabulary: built from the characters of dev.txt (benchmark.smoke.build_vocab); the real "
               "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights")
 
@@ -109,15 +112,6 @@ def harness_config(**changes):
     config = RunConfig(model="bert", protocol="mini", warmup=0.05)
     known = {f.name for f in dataclasses.fields(RunConfig)}
     return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in known})
-
-
-def megabatch_steps(n_examples: int, batch_size: int) -> int:
-    """Batches in one mega-batch of Trainer's length-grouped sampler (its default: at most 50, at least 1).
-
-    Within a mega-batch the batches run from longest to shortest, so timing a whole one averages over the
-    lengths an epoch sees instead of catching only the long batches at its start.
-    """
-    return max(1, min(n_examples // (batch_size * 4), 50))
 
 
 class Stopwatch:
@@ -320,7 +314,7 @@ def measure_training(args, task, tokenizer, train_set, eval_set, config, shape: 
     from benchmark import reference
 
     n_labels = len(task.label_names)
-    steps = args.train_steps or megabatch_steps(len(train_set), config.batch_size)
+    steps = args.train_steps or TRAIN_STEPS
     reference_steps = args.reference_steps or (steps if args.quick else 4)
     examples = reference.encode_lines(tokenizer, task.train.texts, task.train.labels)
     arms = ("harness", *args.variants)
@@ -542,11 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lines", type=int, default=ENCODE_LINES,
                         help="lines to encode: the dev, held-out and test headlines repeated to this many")
     parser.add_argument("--train-examples", type=int, default=None,
-                        help="train on the first N of the 9,000 training headlines (default: all); fewer make "
-                             "smaller mega-batches, so fewer timed steps still span the length distribution")
+                        help="train on the first N of the 9,000 training headlines (default: all)")
     parser.add_argument("--train-steps", type=int, default=None,
-                        help="timed harness steps (default: one mega-batch of its length-grouped sampler, so the "
-                             "batches timed span the length distribution)")
+                        help=f"timed harness steps (default {TRAIN_STEPS}, after an untimed one)")
     parser.add_argument("--reference-steps", type=int, default=None,
                         help="timed reference steps (default: as many as the harness, 4 for BERT-base; every "
                              "reference batch is 128 x 32, so its step time does not depend on which texts it holds)")
@@ -682,9 +674,11 @@ def run(args) -> int:
     figures["load_after"] = load_average()
     figures["seconds"] = time.perf_counter() - started
     log("\n" + "=" * 96)
-    log(f"harness vs reference on this machine ({'quick shape' if args.quick else 'BERT-base shape'}, random "
-        f"weights; medians of {repeats} repeats; ratio = harness / reference)")
-    log(format_table(figures))
+    table = format_table(figures)
+    if table:
+        log(f"harness vs reference on this machine ({'quick shape' if args.quick else 'BERT-base shape'}, random "
+            f"weights; medians of {repeats} repeats; ratio = harness / reference)")
+        log(table)
     if "padding" in figures:
         log(format_padding(figures["padding"]))
     if "accuracy" in figures:

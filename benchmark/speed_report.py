@@ -59,6 +59,8 @@ def format_table(figures: dict) -> str:
             else:
                 values = ref["peak_mib"] - ref["before_mib"], har["peak_mib"] - har["before_mib"]
             rows.append((label, values[0], values[1], values[1] / values[0], math.nan, "lower is better"))
+    if not rows:
+        return ""
     width = max([35, *(len(row[0]) for row in rows)])
     lines = [f"{'':{width}} {'reference':>10} {'harness':>10} {'ratio':>7} {'per CPU-s':>9}  {'per repeat':>10}"]
     for label, ref, har, ratio, cpu_ratio, spread in rows:
