@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_options = parser.add_argument_group("run options (defaults reproduce the reference setup)")
     for spec in config_fields():
         flag = "--" + spec.name.replace("_", "-")
-        help_text = spec.metadata["help"] + ("" if spec.type == "bool" else " (default: %(default)s)")
+        # A None default is described by the help text itself (it depends on the device or the backbone).
+        shown = spec.type != "bool" and spec.default is not None
+        help_text = spec.metadata["help"] + (" (default: %(default)s)" if shown else "")
         if spec.name == "model":  # several names make a queue of runs
             run_options.add_argument(flag, nargs="+", metavar="NAME",
                                      help="backbone name(s) from the registry (see --list), or all; several make "
