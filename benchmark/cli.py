@@ -10,7 +10,7 @@ import textwrap
 import traceback
 from pathlib import Path
 
-from benchmark.config import RunConfig, config_fields
+from benchmark.config import RunConfig, config_fields, value_type
 from benchmark.errors import HarnessError
 
 EPILOG = """\
@@ -84,8 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
             run_options.add_argument(flag, action=argparse.BooleanOptionalAction, default=spec.default,
                                      help=spec.metadata["help"])
         else:
-            kind = {"int": int, "float": float}.get(spec.type.split(" ")[0], str)
-            run_options.add_argument(flag, type=kind, default=spec.default, help=help_text,
+            run_options.add_argument(flag, type=value_type(spec), default=spec.default, help=help_text,
                                      choices=spec.metadata.get("choices"))
     return parser
 

@@ -90,3 +90,9 @@ OUTPUT_ONLY = frozenset({"results_dir", "keep_checkpoints", "save_every", "resum
 
 def config_fields():
     return fields(RunConfig)
+
+
+def value_type(spec) -> type:
+    """What a field's command-line text is read as: int, float or str ("int | None" is an int that may be unset;
+    bool fields are on/off switches, not read from text)."""
+    return {"int": int, "float": float}.get(str(spec.type).split(" ")[0], str)

@@ -252,6 +252,8 @@ def time_reference_train(model, examples, warm: int, steps: int, learning_rate: 
 def variant_config(config, variant: str | None):
     """The harness config with one run option changed, written as on the command line's field: precision=bf16,
     eval_batch_size=512, group_by_length=false."""
+    from benchmark.config import value_type
+
     if not variant:
         return config
     name, _, text = variant.partition("=")
@@ -259,14 +261,14 @@ def variant_config(config, variant: str | None):
     if spec is None or not text:
         raise HarnessError(f"--variants {variant!r}: expected FIELD=VALUE with a run option such as precision=bf16 "
                            f"or eval_batch_size=512")
-    kind = str(spec.type).split(" ")[0]
-    if kind == "bool":
+    if spec.type == "bool":
         value = text.lower() in ("1", "true", "yes", "on")
     else:
+        kind = value_type(spec)
         try:
-            value = {"int": int, "float": float}.get(kind, str)(text)
+            value = kind(text)
         except ValueError:
-            raise HarnessError(f"--variants {variant!r}: {name} expects a value of type {kind}") from None
+            raise HarnessError(f"--variants {variant!r}: {name} expects a value of type {kind.__name__}") from None
     return dataclasses.replace(config, **{spec.name: value})
 
 

@@ -95,4 +95,3 @@ def test_bf16_runs_on_a_cpu_that_has_it(tmp_path):
     (folder,) = tmp_path.iterdir()
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["training"]["precision"] == "bf16" and 0 <= metrics["metrics"]["accuracy"] <= 1
-

@@ -83,4 +83,3 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     by_length = trainer.evaluate(dev.subset(length_order(dev)))
     assert by_length["eval_loss"] == pytest.approx(in_file_order["eval_loss"], rel=1e-5)
     assert by_length["eval_accuracy"] == in_file_order["eval_accuracy"]
-

@@ -237,4 +237,3 @@ def test_a_mistyped_variant_fails_before_anything_is_measured(tmp_path, capsys):
     data_dir = write_data(tmp_path / "data")
     assert speed.main(["--data-dir", str(data_dir), "--quick", "--variants", "precison=bf16"]) == 2
     assert "FIELD=VALUE" in capsys.readouterr().err
-
