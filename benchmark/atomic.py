@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -28,5 +29,48 @@ def write_atomic(path: Path, data: bytes) -> Path:
         os.replace(temporary, path)
     except BaseException:  # an interrupt too: no temporary file is left behind
         Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def replace_folder(path: Path, fill) -> Path:
+    """Build a folder's contents with `fill(temporary_folder)` beside `path`, then rename it into place.
+
+    A kill while filling leaves only a hidden temporary folder, never a half-written `path`.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        fill(temporary)
+        os.chmod(temporary, 0o777 & ~_UMASK)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return path
+
+
+def publish_folder(path: Path, fill) -> Path:
+    """A content-addressed folder: kept when it exists, else built by `fill` beside it and renamed into place.
+
+    Several processes may build the same folder at once (each process of a torchrun job, or two runs); the
+    first rename wins and the others discard their copy, so a reader never sees a half-built folder.
+    """
+    if path.is_dir():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        fill(temporary)
+        os.chmod(temporary, 0o777 & ~_UMASK)
+        os.rename(temporary, path)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if not path.is_dir():
+            raise
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
         raise
     return path

@@ -10,7 +10,7 @@ import textwrap
 import traceback
 from pathlib import Path
 
-from benchmark.config import RunConfig, config_fields, value_type
+from benchmark.config import RunConfig, check_config, config_fields, flag_name, value_type
 from benchmark.errors import HarnessError
 
 EPILOG = """\
@@ -141,11 +141,32 @@ def config_for(base: RunConfig, name: str, given: dict) -> RunConfig:
     return config
 
 
+def peer_failed(error: BaseException) -> bool:
+    """A collective operation broken because another process of the group stopped; that process says why."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    import torch.distributed
+
+    text = str(error)
+    return isinstance(error, getattr(torch.distributed, "DistError", ())) or any(
+        marker in text for marker in ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
+                                      "NCCL communicator", "ProcessGroupGloo"))
+
+
+def describe_failure(error: Exception) -> str:
+    """One line for a failed run; a traceback only for a failure no message foresaw (a bug to report)."""
+    if isinstance(error, HarnessError):
+        return str(error)
+    if peer_failed(error):
+        return "stopped because another process of this run failed (its message above says why)"
+    traceback.print_exc()
+    return f"{type(error).__name__}: {error}"
+
+
 def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finished: bool = False,
               given: dict | None = None) -> int:
     """Run every backbone with every seed. A failed run is reported and the queue goes on; the summary at the
     end lists each run's folder or error, and the exit status is 1 if any failed.
-
     With several processes (torchrun) the queue stops at the first failure instead: the processes may no
     longer be at the same point, and torchrun ends them all.
     """
@@ -160,9 +181,7 @@ def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finish
                          skip_finished=skip_finished)
             outcomes.append((name, seed, folder, None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
-            message = str(error) if isinstance(error, HarnessError) else f"{type(error).__name__}: {error}"
-            if not isinstance(error, HarnessError):
-                traceback.print_exc()
+            message = describe_failure(error)
             report_error(f"{name} seed {seed}: {message}")
             outcomes.append((name, seed, None, message))
             if several_processes:
@@ -185,9 +204,40 @@ def given_flags(argv: list[str] | None) -> set[str]:
     return set(vars(probe.parse_args(argv)))
 
 
+ACTIONS = ("list", "leaderboard", "predict", "export")
+
+
+def check_command(args, given: set[str]) -> None:
+    """One thing to do per command, and no flag that the chosen action would silently ignore."""
+    chosen = [name for name in ACTIONS if getattr(args, name)] + (["model"] if args.model else [])
+    if len(chosen) > 1:
+        raise HarnessError(f"{' and '.join('--' + name for name in chosen)} cannot be combined; run one at a time")
+    if args.output and not args.predict_file:
+        raise HarnessError("--output applies only with --predict RUN --predict-file FILE")
+    if chosen and chosen[0] in ("list", "leaderboard", "predict", "export"):
+        ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
+        if ignored:
+            raise HarnessError(f"--{chosen[0]} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
+                               f"{'it' if len(ignored) == 1 else 'them'}")
+
+
+def check_dev_split(config: RunConfig, given: dict) -> None:
+    """--dev-split carves dev out of train; with a dev file under the full protocol it would do nothing."""
+    from benchmark.data import find_split_file
+
+    if "dev_split" in given and config.protocol == "full" and not config.smoke and Path(config.data_dir).is_dir() \
+            and find_split_file(Path(config.data_dir), "dev") is not None:
+        raise HarnessError(f"--dev-split {config.dev_split} applies only when there is no dev file, but "
+                           f"{config.data_dir} has one; drop --dev-split, or use --protocol mini")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    started = False  # until a run starts, every process fails alike and the main one speaks for all
     try:
+        values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
+        given = {name: values[name] for name in given_flags(argv) if name in values and name != "model"}
+        check_command(args, set(given))
         if args.list:
             print_registry()
             return 0
@@ -214,16 +264,19 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError("choose a backbone with --model NAME (see --list), or --list / --leaderboard")
         names = backbone_names(args.model)
         seeds = args.seeds or [args.seed]
-        values = {spec.name: getattr(args, spec.name) for spec in config_fields()}
-        given = {name: values[name] for name in given_flags(argv) if name in values and name != "model"}
         base = RunConfig(**{**values, "model": names[0]})
+        # Every run of the queue is checked before the first one starts.
+        for name in names:
+            for seed in seeds:
+                config = dataclasses.replace(config_for(base, name, given), seed=seed)
+                check_config(config, set(given))
+                check_dev_split(config, given)
         config = config_for(base, names[0], given)
-        if config.save_every < 0:
-            raise HarnessError(f"--save-every must be 0 or more, got {config.save_every}")
         if argv is None:  # from the command line; a caller in Python keeps the thread count it set
             from benchmark.device import set_cpu_threads
 
             set_cpu_threads()
+        started = True
         if len(names) * len(seeds) > 1:
             if config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
@@ -233,9 +286,15 @@ def main(argv: list[str] | None = None) -> int:
         run(dataclasses.replace(config, seed=seeds[0]), skip_finished=args.skip_finished)
         return 0
     except HarnessError as error:
-        report_error(str(error))
+        if started or int(os.environ.get("RANK", "0")) == 0:
+            report_error(str(error))
         return 2
     except KeyboardInterrupt:
         print("interrupted; no results file was written for the unfinished run. Running the same command again "
               "resumes it from its last checkpoint, if it saved one", file=sys.stderr)
         return 130
+    except Exception as error:
+        if not peer_failed(error):
+            raise
+        report_error(describe_failure(error))
+        return 1

@@ -86,6 +86,10 @@ def _read_table(path: Path, text_col: str, label_col: str):
     with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f, delimiter=delimiter)
         columns = reader.fieldnames or []
+        repeated = sorted({name for name in columns if columns.count(name) > 1})
+        if repeated:
+            raise HarnessError(f"{path}:1: the header names the column {', '.join(map(repr, repeated))} more than "
+                               f"once; every column needs its own name")
         for needed in (text_col, label_col):
             if needed not in columns:
                 raise HarnessError(
@@ -186,7 +190,7 @@ def _label_ids(rows, path: Path, label_names: list[str]) -> np.ndarray:
     return ids
 
 
-def _find_split_file(data_dir: Path, split: str) -> Path | None:
+def find_split_file(data_dir: Path, split: str) -> Path | None:
     candidates = (data_dir / f"{split}{suffix}" for suffix in SUPPORTED_SUFFIXES)
     found = [path for path in candidates if path.is_file()]
     if len(found) > 1:
@@ -241,9 +245,11 @@ def load_task(
     """
     if protocol not in PROTOCOLS:
         raise HarnessError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if data_dir.is_file():
+        raise HarnessError(f"{data_dir} is a file; --data-dir expects a folder holding the train, dev and test files")
     if not data_dir.is_dir():
         raise HarnessError(f"{data_dir}: no such data folder")
-    paths = {split: _find_split_file(data_dir, split) for split in SPLITS}
+    paths = {split: find_split_file(data_dir, split) for split in SPLITS}
     needed = ("dev", "test") if protocol == "mini" else ("train", "test")
     for split in needed:
         if paths[split] is None:

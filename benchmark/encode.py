@@ -23,7 +23,12 @@ import torch
 from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
-DEFAULT_CACHE_DIR = Path(os.environ.get("BENCHMARK_CACHE", ".cache")) / "encodings"
+
+def cache_root() -> Path:
+    """Where the harness caches what it derives from inputs (encodings, generated checkpoints)."""
+    return Path(os.environ.get("BENCHMARK_CACHE", ".cache"))
+
+
 # Bump when the cached arrays or the key change meaning, so stale entries are never read.
 CACHE_FORMAT = "2"
 # Lines per call to the Rust tokenizer: enough to keep its thread pool busy, few enough that each call's
@@ -131,7 +136,10 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: i
 
 
 def encode_split(tokenizer, texts: list[str], labels: np.ndarray, max_length: int,
-                 cache_dir: Path | None = DEFAULT_CACHE_DIR) -> EncodedSplit:
+                 cache_dir: Path | None | str = "default") -> EncodedSplit:
+    """The split's token ids, read from the cache (`cache_root()/encodings` by default; None: no cache)."""
+    if cache_dir == "default":
+        cache_dir = cache_root() / "encodings"
     if cache_dir is None:
         return EncodedSplit(*tokenize(tokenizer, texts, max_length), labels)
     path = Path(cache_dir) / f"{cache_key(tokenizer, max_length, texts)}.npz"
@@ -145,6 +153,58 @@ def encode_split(tokenizer, texts: list[str], labels: np.ndarray, max_length: in
         np.savez(tmp, ids=ids, offsets=offsets)
     os.replace(tmp.name, path)
     return EncodedSplit(ids, offsets, labels)
+
+
+# Above this share of [UNK] among a split's tokens, a run warns: the vocabulary is being used wrongly (upper-case
+# Latin letters against a lower-case vocabulary), or it does not suit the data.
+UNK_WARNING_SHARE = 0.01
+UNK_EXAMPLES = 3
+
+
+def token_statistics(split: EncodedSplit, unk_id: int | None, special_ids: set[int]) -> dict:
+    """Tokens per text ([CLS] and [SEP] included) and how many of the text tokens are [UNK], for one split."""
+    lengths = split.lengths
+    special = np.isin(split.ids, list(special_ids)) if special_ids else np.zeros(len(split.ids), dtype=bool)
+    unknown = split.ids == unk_id if unk_id is not None else np.zeros(len(split.ids), dtype=bool)
+    starts = split.offsets[:-1]
+    per_text = np.add.reduceat(unknown.astype(np.int64), starts) if len(split.ids) else np.zeros(len(lengths))
+    per_text[lengths == 0] = 0  # reduceat reads the next text's first token for an empty one
+    text_tokens = int((~special).sum())
+    return {
+        "texts": len(lengths),
+        "mean_tokens": float(lengths.mean()) if len(lengths) else 0.0,
+        "unk_tokens": int(unknown.sum()),
+        "unk_share": int(unknown.sum()) / text_tokens if text_tokens else 0.0,
+        "texts_with_unk": int((per_text > 0).sum()),
+        "unk_texts": np.flatnonzero(per_text > 0)[:UNK_EXAMPLES].tolist(),
+    }
+
+
+def unknown_pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
+    """The parts of `text` the tokenizer turns into [UNK], as written in the text."""
+    encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
+    return [text[start:end] for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"],
+                                                           strict=True) if token == tokenizer.unk_token_id]
+
+
+def tokenisation_report(tokenizer: PreTrainedTokenizerBase, splits: dict[str, tuple[EncodedSplit, list[str]]],
+                        normalisation: dict, log=print) -> dict:
+    """Per split: tokens per text and the [UNK] rate, printed, with a warning and examples above 1%."""
+    special = {i for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id) if i is not None}
+    record = {**normalisation, "splits": {}}
+    for name, (encoded, texts) in splits.items():
+        stats = token_statistics(encoded, tokenizer.unk_token_id, special)
+        examples = stats.pop("unk_texts")
+        record["splits"][name] = stats
+        log(f"{name}: {stats['mean_tokens']:.1f} tokens per text; [UNK] {100 * stats['unk_share']:.2f}% of tokens, "
+            f"in {stats['texts_with_unk']:,} of {stats['texts']:,} texts")
+        if stats["unk_share"] > UNK_WARNING_SHARE:
+            shown = "; ".join(f"{', '.join(map(repr, unknown_pieces(tokenizer, texts[i]))) or '?'} in "
+                              f"{texts[i][:40]!r}" for i in examples)
+            log(f"WARNING: {100 * stats['unk_share']:.1f}% of the {name} tokens are [UNK] (above "
+                f"{100 * UNK_WARNING_SHARE:g}%): the vocabulary does not cover this text as it is tokenised "
+                f"(lower-casing: {normalisation.get('lowercase')}). For example {shown}")
+    return record
 
 
 class PaddingCollator:

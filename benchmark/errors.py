@@ -6,3 +6,9 @@ class HarnessError(Exception):
 
     The message must say what was wrong, where, and what was expected.
     """
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name when it has none), for a one-line report."""
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:limit]

@@ -98,11 +98,16 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
     groups = build_groups(runs, results_dir, skipped)
     font = plots.cjk_font()
     plots_dir = results_dir / "plots"
-    written = [png for group in groups for png in _write_plots(group, plots_dir, font)]
-    _remove_stale_plots(plots_dir, set(written))
-    return [
-        _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped)),
-        _write_text(results_dir / "leaderboard.csv", leaderboard_csv(groups)),
-        _write_text(results_dir / "errors.md", errors_markdown(groups)),
-        *written,
-    ]
+    try:
+        written = [png for group in groups for png in _write_plots(group, plots_dir, font)]
+        _remove_stale_plots(plots_dir, set(written))
+        return [
+            _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped)),
+            _write_text(results_dir / "leaderboard.csv", leaderboard_csv(groups)),
+            _write_text(results_dir / "errors.md", errors_markdown(groups)),
+            *written,
+        ]
+    except OSError as error:
+        where = error.filename or results_dir
+        raise HarnessError(f"cannot write the leaderboard: {where}: {error.strerror or error}; the run folders are "
+                           f"untouched. Regenerate it where the results folder is writable") from None

@@ -150,6 +150,24 @@ def _smoke_markdown(runs: Sequence[Run]) -> list[str]:
     return lines + [""]
 
 
+def _unranked_markdown(runs: Sequence[Run]) -> list[str]:
+    unranked = sorted((r for r in runs if r.unranked and not r.smoke), key=lambda r: (r.run_id, r.folder))
+    if not unranked:
+        return []
+    lines = [
+        "## Not ranked",
+        "",
+        "These runs finished, but their numbers do not measure the backbone they name; they are left out of "
+        "every table, test, plot and the CSV above.",
+        "",
+        "| run id | backbone | dataset | protocol | accuracy (%) | why |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
+              f"| {pct(r.accuracy)} | {cell(r.unranked)} |" for r in unranked]
+    return lines + [""]
+
+
 def leaderboard_markdown(groups: Sequence[Group], runs: Sequence[Run], reported: Sequence,
                          skipped: Sequence[str]) -> str:
     lines = [
@@ -165,6 +183,7 @@ def leaderboard_markdown(groups: Sequence[Group], runs: Sequence[Run], reported:
                   "`python run.py --leaderboard`.", ""]
     for group in groups:
         lines += _group_markdown(group)
+    lines += _unranked_markdown(runs)
     lines += _smoke_markdown(runs)
     lines += _reported_markdown(reported)
     if skipped:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,25 +19,28 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
-from benchmark import data
+from benchmark import checkpoint, data
 from benchmark.baselines import run_sklearn
 from benchmark.config import RunConfig
 from benchmark.device import collator_for, cpu_processes
 from benchmark.distill import attach_teacher
 from benchmark.download import ensure_thucnews
-from benchmark.encode import encode_split
+from benchmark.encode import encode_split, tokenisation_report
 from benchmark.errors import HarnessError
 from benchmark.evaluate import format_report, length_order, predict_logits, probabilities, score
-from benchmark.modeling import TextClassifier, count_parameters, load_encoder, load_tokenizer, save_classifier
+from benchmark.modeling import TextClassifier, count_parameters, save_classifier
 from benchmark.registry import get_backbone
 from benchmark.results import (
     LOCK_FILE,
     SCHEMA_VERSION,
+    TRAINED_FILE,
     environment,
     finished_run,
+    has_progress,
     open_run_dir,
     peak_memory_mb,
     predictions_csv,
+    read_training,
     run_record,
     write_atomic,
     write_failure,
@@ -67,17 +69,18 @@ def read_task(config: RunConfig) -> data.Task:
 
 @contextmanager
 def claim_run_dir(config: RunConfig, backbone_name: str, task: data.Task, state: PartialState):
-    """The run folder and the checkpoint to resume from (or None), the same on every process.
+    """The run folder and where to resume from (or None), the same on every process.
 
     The main process picks them (see results.open_run_dir: an unfinished run of this same configuration is
-    continued, else a new folder is made) and holds a lock on the folder until the run ends.
+    continued, else a new folder is made) and holds a lock on the folder until the run ends. A run that fails
+    before it saved anything to continue from takes its folder with it, so no empty run folder is left behind.
     """
     record = run_record(config.to_dict(), task.files, state.num_processes)
     lock, picked = None, [None, None]
     if state.is_main_process:
-        lock, folder, checkpoint = open_run_dir(Path(config.results_dir), backbone_name, task.protocol,
-                                                config.seed, record, config.resume)
-        picked = [str(folder), str(checkpoint) if checkpoint else None]
+        lock, folder, start = open_run_dir(Path(config.results_dir), backbone_name, task.protocol, config.seed,
+                                           record, config.resume, log)
+        picked = [str(folder), str(start) if start else None]
     broadcast_object_list(picked)
     run_dir = Path(picked[0])
     try:
@@ -85,6 +88,10 @@ def claim_run_dir(config: RunConfig, backbone_name: str, task: data.Task, state:
             raise HarnessError(f"the run folder {run_dir} is not visible from this process; with several "
                                f"machines, --results-dir must be on storage they all share")
         yield run_dir, picked[1]
+    except BaseException:
+        if lock is not None and not (run_dir / "metrics.json").exists() and not has_progress(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         if lock is not None:
             if (run_dir / "metrics.json").exists():
@@ -106,8 +113,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     if config.smoke:
         log(SMOKE_BANNER)
 
-    # The main process reads, loads and encodes first: it alone downloads data or model files and fills the
-    # encoding cache, and the others then read what it wrote.
+    # The main process reads, loads and encodes first: it alone downloads data or model files, writes generated
+    # checkpoints and fills the encoding cache, and the others then read what it wrote.
     with state.main_process_first():
         # Read and validate: every file problem stops here, before any model is loaded.
         task = read_task(config)
@@ -127,21 +134,26 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             return Path(done[0])
 
     with state.main_process_first():
-        # The pretrained encoder and its tokenizer: a hub id, a local folder, or the smoke preset's tiny model
-        # (written to a folder of this process's own).
-        with tempfile.TemporaryDirectory(prefix="tiny-model-") as tiny_dir:
-            source, source_record = encoder_source(config, backbone, task, Path(tiny_dir))
-            log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
-            tokenizer = load_tokenizer(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
-            encoder = load_encoder(backbone, source, cache_dir=config.cache_dir, offline=config.offline)
+        # The pretrained encoder and its tokenizer, from a hub id, a local folder, or a generated checkpoint
+        # (smoke preset, from-scratch model, distillation student). Every encoder tensor comes from the
+        # checkpoint, or the run stops here (benchmark.checkpoint).
+        source, source_record = encoder_source(config, backbone, task)
+        log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
+        pretrained = checkpoint.load_pretrained(
+            backbone, source, cache_dir=config.cache_dir, offline=config.offline,
+            allow_missing=config.allow_missing_weights, max_length=config.max_length, log=log)
+        tokenizer, weights = pretrained.tokenizer, pretrained.weights
         torch.manual_seed(config.seed)  # the new head starts the same in every process and every run
-        model = TextClassifier(encoder, len(task.label_names), config.dropout)
+        model = TextClassifier(pretrained.encoder, len(task.label_names), config.dropout)
 
         # Encode each split in one batched call (cached on disk).
         train_set, dev_set, test_set = (
             encode_split(tokenizer, split.texts, split.labels, config.max_length)
             for split in (task.train, task.dev, task.test)
         )
+    tokenisation = tokenisation_report(
+        tokenizer, {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts),
+                    "test": (test_set, task.test.texts)}, checkpoint.normalisation(tokenizer), log)
     # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
     # training pads as little as the test scoring does.
     dev_set = dev_set.subset(length_order(dev_set))
@@ -157,15 +169,33 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         f"{config.grad_accum} accumulation = {config.batch_size * state.num_processes * config.grad_accum} "
         f"examples per optimiser step")
 
-    with claim_run_dir(config, listed_name, task, state) as (run_dir, checkpoint):
-        log(f"run folder: {run_dir}" + (f" (resuming from {Path(checkpoint).name})" if checkpoint else ""))
-
-        # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
-        # run restores weights, optimiser, schedule, random states, data position and patience first.
+    with claim_run_dir(config, listed_name, task, state) as (run_dir, start):
+        trained = start is not None and Path(start).name == TRAINED_FILE
+        log(f"run folder: {run_dir}" + (f" (resuming from {Path(start).name})" if start else ""))
         trainer, stopwatch = build_trainer(model, train_set, dev_set, collator, config,
                                            str(run_dir / "checkpoints"), show_progress)
-        trainer.train(resume_from_checkpoint=checkpoint)
-        training = training_summary(trainer, stopwatch)
+        if trained:
+            # Training had finished before the run was stopped: its best weights are in model/.
+            log("training had finished; scoring the best weights saved in model/")
+            model.load_state_dict(checkpoint.read_weights(run_dir / "model")[0])
+            training = read_training(run_dir)
+        else:
+            # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
+            # run restores weights, optimiser, schedule, random states, data position and patience first.
+            trainer.train(resume_from_checkpoint=start)
+            training = training_summary(trainer, stopwatch)
+            if trainer.is_world_process_zero():
+                # The best weights and the training record outlive a kill from here on; the checkpoints stay
+                # until metrics.json is written.
+                try:
+                    save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
+                except Exception as error:
+                    if write_failure(error) is None:
+                        raise
+                    raise HarnessError(f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
+                                       f"in {run_dir / 'checkpoints'} are intact") from None
+                write_json(run_dir / TRAINED_FILE, training)
+            state.wait_for_everyone()
 
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
         logits, test_loss, eval_speed = predict_logits(trainer, test_set)
@@ -173,12 +203,14 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
         metrics = {**score(task.test.labels, predicted, task.label_names), "loss": test_loss}
 
+        training = dict(training)
         results = {
             "schema_version": SCHEMA_VERSION,
             "run_id": run_dir.name,
             "smoke": config.smoke,
             "backbone": {"name": listed_name, "hub_id": backbone.hub_id, "source": source_record,
-                         "architecture": backbone.architecture, "parameters": count_parameters(model)},
+                         "architecture": backbone.architecture, "parameters": count_parameters(model),
+                         "weights": weights.record()},
             "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
                      "sizes": {"train": len(train_set), "dev": len(dev_set), "test": len(test_set)},
                      "files": task.files},
@@ -191,6 +223,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                        "train_examples_per_second": training.pop("train_examples_per_second"),
                        "eval_examples_per_second": eval_speed,
                        "peak_memory_mb": peak_memory_mb()},
+            "tokenization": tokenisation,
             "training": training,
             "metrics": metrics,
         }
@@ -200,18 +233,12 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
             if config.smoke:
                 header = f"{SMOKE_BANNER}\n{header}"
-            try:
-                save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
-            except Exception as error:
-                if write_failure(error) is None:
-                    raise
-                raise HarnessError(f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
-                                   f"in {run_dir / 'checkpoints'} are intact") from None
             write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
             write_atomic(run_dir / "predictions.csv",
                          predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
             # metrics.json last: its presence marks a complete run for the leaderboard (and against resuming).
             write_json(run_dir / "metrics.json", results)
+            (run_dir / TRAINED_FILE).unlink(missing_ok=True)
             if not config.keep_checkpoints:
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "

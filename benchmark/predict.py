@@ -177,10 +177,11 @@ def load_predictor(path: Path) -> Predictor:
     max_length = int((settings.get("config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
     from benchmark.registry import get_backbone
 
-    tokenizer_class = get_backbone(backbone).tokenizer_class
     if (folder / ONNX_FILE).is_file():
-        return OnnxPredictor(_onnx_session(folder / ONNX_FILE), tokenizer_class.from_pretrained(folder), labels,
-                             backbone, max_length)
+        from benchmark.checkpoint import load_tokenizer
+
+        tokenizer = load_tokenizer(get_backbone(backbone), folder)
+        return OnnxPredictor(_onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length)
     from benchmark.modeling import load_classifier
 
     model, tokenizer, labels = load_classifier(folder)

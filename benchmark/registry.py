@@ -50,6 +50,14 @@ class Backbone:
     recommended: dict = field(default_factory=dict)
     # With --teacher, the student's encoder is the teacher's embeddings and lower `student_layers` layers.
     student_layers: int | None = None
+    # How the vocabulary must be used, applied whatever the tokenizer files say (None: as they say). Chinese BERT
+    # vocabularies hold lower-case Latin letters only, and accents stripped, as their authors' tokenizers did.
+    lowercase: bool | None = True
+    strip_accents: bool | None = None  # None: strip them when lower-casing, as BERT's basic tokenizer does
+    # Config `model_type`s besides the architecture's own that describe this same model (older conversions).
+    accepts_configs: tuple[str, ...] = ()
+    # Absolute position embeddings bound --max-length by the config's max_position_embeddings.
+    absolute_positions: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -11,6 +11,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import torch
 
 from benchmark import atomic
 from benchmark.config import OUTPUT_ONLY
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, first_line
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "safetensors", "scikit-learn", "numpy")
@@ -75,7 +76,9 @@ def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path
 
 RUN_CONFIG = "run_config.json"
 LOCK_FILE = ".lock"
-# Flags that change where and how files are written, not what is trained: a run resumes whatever their values.
+# Written once training has finished and the best weights are in model/: a run killed after that point is
+# scored from model/ when started again, without training anything a second time.
+TRAINED_FILE = "training.json"
 
 
 def run_record(config: dict, data_files: dict, num_processes: int) -> dict:
@@ -111,9 +114,33 @@ def differences(saved: dict, current: dict) -> list[str]:
     return found
 
 
-def complete_checkpoints(run_dir: Path) -> list[Path]:
-    """Checkpoints in step order whose trainer_state.json, written last by Trainer, is whole and names the
-    folder's step: a folder cut short by a kill or a full disk is never resumed from."""
+def damage(checkpoint: Path) -> str | None:
+    """Why a checkpoint's files would not load (cut short, damaged), or None when every one reads whole.
+
+    safetensors files are checked by their header, which covers the file's full length; torch's files are zip
+    archives, whose entries are checked against their CRCs.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    for path in sorted(checkpoint.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                with safe_open(str(path), "pt"):
+                    pass
+            elif path.suffix in (".pt", ".pth", ".bin"):
+                with zipfile.ZipFile(path) as archive:
+                    bad = archive.testzip()
+                if bad is not None:
+                    return f"{path.name} is damaged (entry {bad})"
+        except (OSError, SafetensorError, zipfile.BadZipFile, ValueError, EOFError) as error:
+            return f"{path.name} cannot be read ({first_line(error, 120)})"
+    return None
+
+
+def complete_checkpoints(run_dir: Path, log=None) -> list[Path]:
+    """Checkpoints in step order that a run can resume from: trainer_state.json, written last by Trainer, is whole
+    and names the folder's step, and every file reads whole. A folder cut short by a kill or a full disk, or
+    damaged since, is never resumed from; `log` is told why one is passed over."""
     found = []
     for folder in (run_dir / "checkpoints").glob("checkpoint-*"):
         step = folder.name.removeprefix("checkpoint-")
@@ -121,16 +148,37 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
             state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if step.isdigit() and state.get("global_step") == int(step):
-            found.append((int(step), folder))
+        if not (step.isdigit() and isinstance(state, dict) and state.get("global_step") == int(step)):
+            continue
+        reason = damage(folder)
+        if reason is not None:
+            if log is not None:
+                log(f"passing over {folder}: {reason}; an earlier checkpoint is used instead")
+            continue
+        found.append((int(step), folder))
     return [folder for _, folder in sorted(found)]
 
 
-def remove_incomplete_checkpoints(run_dir: Path) -> None:
-    complete = set(complete_checkpoints(run_dir))
+def remove_incomplete_checkpoints(run_dir: Path, log=None) -> None:
+    complete = set(complete_checkpoints(run_dir, log))
     for folder in (run_dir / "checkpoints").glob("checkpoint-*"):
         if folder not in complete:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def read_training(run_dir: Path) -> dict | None:
+    """The training record of a run whose training finished (its best weights are in model/), else None."""
+    try:
+        record = json.loads((run_dir / TRAINED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    whole = isinstance(record, dict) and (run_dir / "model" / "labels.json").is_file()
+    return record if whole else None
+
+
+def has_progress(run_dir: Path) -> bool:
+    """Whether a run folder holds anything a later run could continue from."""
+    return read_training(run_dir) is not None or bool(complete_checkpoints(run_dir))
 
 
 def lock_run_dir(folder: Path):
@@ -149,8 +197,9 @@ def lock_run_dir(folder: Path):
     return handle
 
 
-def resumable(folder: Path, record: dict) -> tuple[Path | None, str]:
-    """The checkpoint to continue `folder` from, or None and the reason it cannot be continued."""
+def resumable(folder: Path, record: dict, log=None) -> tuple[Path | None, str]:
+    """Where to continue `folder` from: its training record when training had finished, else its last good
+    checkpoint; or None and the reason it cannot be continued."""
     if (folder / "metrics.json").exists():
         return None, "it is a finished run (it has metrics.json)"
     saved = read_record(folder)
@@ -159,7 +208,9 @@ def resumable(folder: Path, record: dict) -> tuple[Path | None, str]:
     changed = differences(saved, record)
     if changed:
         return None, "it was started with other settings: " + "; ".join(changed)
-    checkpoints = complete_checkpoints(folder)
+    if read_training(folder) is not None:
+        return folder / TRAINED_FILE, ""
+    checkpoints = complete_checkpoints(folder, log)
     if not checkpoints:
         return None, "it has no complete checkpoint yet (it stopped before its first saved dev evaluation)"
     return checkpoints[-1], ""
@@ -176,8 +227,8 @@ def finished_run(results_dir: Path, record: dict) -> Path | None:
     return None
 
 
-def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record: dict, resume: str):
-    """(lock, run folder, checkpoint to resume from or None) for the main process.
+def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record: dict, resume: str, log=None):
+    """(lock, run folder, where to resume from or None) for the main process.
 
     `resume` is auto, latest, never, or a folder (see RunConfig.resume). A folder another live process holds
     is never picked, so two runs never write into the same folder.
@@ -186,21 +237,21 @@ def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record
         folder = Path(resume)
         if not folder.is_dir():
             raise HarnessError(f"cannot resume {folder}: no such run folder")
-        checkpoint, reason = resumable(folder, record)
+        checkpoint, reason = resumable(folder, record, log)
         if checkpoint is None:
             raise HarnessError(f"cannot resume {folder}: {reason}")
         lock = lock_run_dir(folder)
         if lock is None:
             raise HarnessError(f"cannot resume {folder}: another process is running in it")
-        remove_incomplete_checkpoints(folder)
+        remove_incomplete_checkpoints(folder, log)
         return lock, folder, checkpoint
     if resume != "never" and results_dir.is_dir():
         # Newest first: the names start with the backbone, protocol and seed, then the start time.
         for folder in sorted((p for p in results_dir.iterdir() if (p / RUN_CONFIG).is_file()), reverse=True):
-            checkpoint, _ = resumable(folder, record)
+            checkpoint, _ = resumable(folder, record, log)
             lock = lock_run_dir(folder) if checkpoint else None
             if lock is not None:
-                remove_incomplete_checkpoints(folder)
+                remove_incomplete_checkpoints(folder, log)
                 return lock, folder, checkpoint
     if resume == "latest":
         raise HarnessError(f"nothing to resume: no unfinished run of this configuration with a checkpoint in "

@@ -64,6 +64,8 @@ class Run:
     device: str
     history: tuple[dict, ...]
     best_step: int | None
+    # Why the run is listed but never ranked (incomplete pretrained weights, nothing trained); None when it is.
+    unranked: str | None = None
     # Per test example, in test-file order; None for smoke runs, which are not compared.
     texts: tuple[str, ...] | None = None
     gold: np.ndarray | None = None  # label ids
@@ -184,6 +186,7 @@ def parse_metrics(data: object, folder: str) -> Run:
         processes = None  # optional, like the rest of the environment
     settings = settings_of(_field(data, "config", dict), _field(data, "backbone.source", str), parameters,
                            processes=processes, data=_data_hashes(data))
+    global_step = _field(data, "training.global_step", int)
     return Run(
         folder=folder,
         run_id=_field(data, "run_id", str),
@@ -207,7 +210,20 @@ def parse_metrics(data: object, folder: str) -> Run:
         device=str(environment.get("device_name") or environment.get("device") or "unknown device"),
         history=tuple(history),
         best_step=_field(data, "training.best_step", int, nullable=True),
+        unranked=_unranked(data, global_step),
     )
+
+
+def _unranked(data: dict, global_step: int) -> str | None:
+    """Why a run must not be ranked, read from what its results file records."""
+    weights = data["backbone"].get("weights")
+    if isinstance(weights, dict) and weights.get("complete") is False:
+        missing, mismatched = len(weights.get("missing") or []), len(weights.get("mismatched") or [])
+        return (f"incomplete pretrained weights ({missing} missing, {mismatched} of another shape; "
+                f"--allow-missing-weights)")
+    if global_step < 1:
+        return "nothing was trained (0 optimiser steps)"
+    return None
 
 
 # ---------------------------------------------------------------- predictions.csv
@@ -260,7 +276,7 @@ def load_runs(results_dir: Path, skipped: list[str]) -> list[Run]:
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 raise Unusable(f"not readable JSON ({error})") from None
             run = parse_metrics(data, folder)
-            if not run.smoke:
+            if not run.smoke and run.unranked is None:
                 current = metrics_path.with_name("predictions.csv")
                 run = read_predictions(current, run)
         except Unusable as reason:

@@ -11,9 +11,13 @@ full size; `encoder_source` decides where every run's encoder comes from.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 
+from benchmark.atomic import publish_folder
 from benchmark.config import RunConfig
+from benchmark.encode import cache_root
 from benchmark.registry import Backbone
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -68,26 +72,41 @@ def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: i
     return folder
 
 
-def encoder_source(config: RunConfig, backbone: Backbone, task, folder: Path) -> tuple[str, str]:
+def _generated(kind: str, parts: list) -> Path:
+    """Where a checkpoint generated from `parts` is kept: the same parts always give the same folder."""
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:24]
+    return cache_root() / "checkpoints" / f"{kind}-{digest}"
+
+
+def encoder_source(config: RunConfig, backbone: Backbone, task) -> tuple[str, str]:
     """Where the encoder's starting weights are loaded from, and how the results file describes that.
 
     In order: a distillation student built from its teacher's lower layers, the smoke preset's tiny model,
     --model-path, a "scratch" backbone's random initialisation (vocabulary from the training texts), the hub id.
-    Anything written goes to `folder`, so it is loaded by the same code as a user's local checkpoint.
+    A generated checkpoint is written once into the cache (`.cache/checkpoints/`, named by what it is made
+    from), so every process of a multi-process run reads the same folder, through the same code as a user's
+    local checkpoint.
     """
     teacher = getattr(config, "teacher", None)
     if teacher and backbone.student_layers:
         from benchmark.distill import write_student_from_teacher
 
-        write_student_from_teacher(backbone, Path(teacher), folder)
+        weights = Path(teacher) / "model" / "model.safetensors"
+        stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
+        folder = _generated("student", [backbone.name, str(Path(teacher).resolve()), stamp])
+        publish_folder(folder, lambda target: write_student_from_teacher(backbone, Path(teacher), target))
         return str(folder), f"lower {backbone.student_layers} layers of the teacher {Path(teacher).name}"
     if config.smoke:
-        write_tiny_model(backbone, task.train.texts + task.dev.texts, folder, config.seed)
+        texts = task.train.texts + task.dev.texts
+        folder = _generated("tiny", [backbone.name, backbone.tiny_shape, config.seed, texts])
+        publish_folder(folder, lambda target: write_tiny_model(backbone, texts, target, config.seed))
         return str(folder), "tiny random model (smoke)"
     if config.model_path:
         return config.model_path, config.model_path
     if backbone.kind == "scratch":
-        write_tiny_model(backbone, task.train.texts, folder, config.seed, shape={})
+        texts = task.train.texts
+        folder = _generated("scratch", [backbone.name, config.seed, texts])
+        publish_folder(folder, lambda target: write_tiny_model(backbone, texts, target, config.seed, shape={}))
         return str(folder), "random initialisation, character vocabulary from the training texts"
     return backbone.hub_id, backbone.hub_id
 

@@ -67,8 +67,9 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
         ddp_find_unused_parameters=False,
         # Early stopping on dev loss. Each dev evaluation may save a checkpoint; CheckpointCadence keeps the
-        # new bests and one every --save-every steps. With save_total_limit=1, Trainer keeps the best (restored
-        # at the end) and the newest (to resume from), and removes the newest after training.
+        # new bests and one every --save-every steps. With save_total_limit=2, Trainer keeps the best (restored
+        # at the end) and the newest (to resume from), and leaves both after training (a limit of 1 would delete
+        # the newest then); the pipeline removes them once the results are written.
         eval_strategy="steps",
         eval_steps=config.eval_every,
         save_strategy="steps",
@@ -76,7 +77,7 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         metric_for_best_model="loss",
         greater_is_better=False,
         load_best_model_at_end=True,
-        save_total_limit=1,
+        save_total_limit=2,
         # On resume, the early-stopping patience counter continues from the checkpoint instead of restarting.
         restore_callback_states_from_checkpoint=True,
         logging_strategy="steps",

@@ -13,19 +13,15 @@ harness:
 * post-LN BERT layers and a BERT pooler (dense + tanh on the first token).
 
 Parameter names follow the former transformers implementation, so Hugging Face NeZha checkpoints load as they
-are. `NezhaPreTrainedModel.from_pretrained` also reads the original release's layout (`bert_config.json` and
-`bert.`-prefixed weights).
+are; the harness's loader (benchmark.checkpoint) also maps the original release's and community conversions'
+layouts (`bert_config.json`, `bert.`-prefixed weights, TensorFlow LayerNorm names, stored position tables).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import re
-from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers import initialization as init
@@ -219,47 +215,9 @@ class NezhaPooler(nn.Module):
         return self.activation(self.dense(hidden_states[:, 0]))
 
 
-# Names of the original release that differ from ours besides the `bert.` prefix: TF-era LayerNorm names.
-_ORIGINAL_RENAMES = (
-    (re.compile(r"LayerNorm\.gamma$"), "LayerNorm.weight"),
-    (re.compile(r"LayerNorm\.beta$"), "LayerNorm.bias"),
-)
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-
-
-def _read_original_weights(folder: Path) -> dict[str, torch.Tensor]:
-    """The original release's weights, renamed to the Hugging Face NeZha layout (`nezha.` prefix)."""
-    path = next((folder / name for name in _WEIGHT_FILES if (folder / name).is_file()), None)
-    if path is None:
-        raise OSError(f"{folder} has bert_config.json but no weights: expected {' or '.join(_WEIGHT_FILES)}")
-    # weights_only: unpickling anything but tensors and plain containers could run arbitrary code.
-    raw = (
-        load_file(path)
-        if path.suffix == ".safetensors"
-        else torch.load(path, map_location="cpu", weights_only=True)
-    )
-    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
-        raise ValueError(f"{path} does not hold a flat state dict (names to tensors)")
-    renamed = {}
-    for key, tensor in raw.items():
-        key = re.sub(r"^(module\.)?bert\.", "nezha.", key)  # `module.`: saved from DataParallel
-        for pattern, replacement in _ORIGINAL_RENAMES:
-            key = pattern.sub(replacement, key)
-        renamed[key] = tensor
-    return renamed
-
-
 class NezhaPreTrainedModel(PreTrainedModel):
     config_class = NezhaConfig
     base_model_prefix = "nezha"
-    # MLM/NSP heads, and buffers older implementations saved: the position ids, the relative-position tables
-    # (recomputed here from the config), the token type ids.
-    _keys_to_ignore_on_load_unexpected = [
-        r"^cls\.",
-        r"(^|\.)position_ids$",
-        r"relative_positions",
-        r"(^|\.)token_type_ids$",
-    ]
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -279,38 +237,6 @@ class NezhaPreTrainedModel(PreTrainedModel):
         elif isinstance(module, NezhaRelativePositions):
             # from_pretrained builds the model on the meta device and leaves non-persistent buffers empty.
             init.copy_(module.table, module.compute_table())
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
-        """transformers' loader, plus the original release's layout and a refusal to unpickle objects.
-
-        A local folder with `config.json` (Hugging Face layout, keys with or without `nezha.`) and anything
-        that is not a local folder (a hub id) go to transformers unchanged. A local folder with only
-        `bert_config.json` (original release) is read here: its config file is parsed as a NezhaConfig, its
-        weights are renamed (`bert.` -> `nezha.`, `LayerNorm.gamma/beta` -> `weight/bias`) and passed to
-        transformers as a state dict, so dtype, device and `output_loading_info` options behave as usual.
-        """
-        if kwargs.get("weights_only", True) is not True:
-            raise ValueError("NeZha weights are loaded only with weights_only=True (no arbitrary unpickling)")
-        if pretrained_model_name_or_path is None or not os.path.isdir(pretrained_model_name_or_path):
-            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
-
-        folder = Path(pretrained_model_name_or_path, kwargs.pop("subfolder", "") or "")
-        if (folder / "config.json").is_file():
-            return super().from_pretrained(str(folder), *model_args, **kwargs)
-        if not (folder / "bert_config.json").is_file():
-            raise OSError(
-                f"{folder} is not a NeZha checkpoint: expected config.json (Hugging Face layout) or "
-                f"bert_config.json (original release), next to {' or '.join(_WEIGHT_FILES)}"
-            )
-        # bert_config.json has BERT's field names plus ours, so NezhaConfig reads it as it is. Passing its
-        # path, not a parsed config, lets transformers apply config overrides given as keyword arguments.
-        kwargs.setdefault("config", str(folder / "bert_config.json"))
-        state_dict = _read_original_weights(folder)
-        result = super().from_pretrained(None, *model_args, state_dict=state_dict, **kwargs)
-        model = result[0] if isinstance(result, tuple) else result
-        model.config.name_or_path = str(folder)
-        return result
 
 
 class NezhaModel(NezhaPreTrainedModel):

@@ -9,4 +9,6 @@ register(Backbone(
     model_class=ErnieModel,
     config_class=ErnieConfig,
     reported_accuracy=93.98,
+    # Conversions published before transformers had ERNIE classes describe it as a BERT model.
+    accepts_configs=("bert",),
 ))

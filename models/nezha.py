@@ -10,6 +10,7 @@ register(Backbone(
     model_class=NezhaModel,
     config_class=NezhaConfig,
     reported_accuracy=90.78,
+    absolute_positions=False,  # relative positions only: any --max-length fits
     note=(
         "The reported figure came from loading NeZha as a plain BERT (random absolute position "
         "embeddings, no relative attention), so it is not comparable; this harness loads NeZha with its "

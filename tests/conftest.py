@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark import checkpoint
 from benchmark.smoke import write_tiny_model
 
 SHARED_THUCNEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "thucnews"
@@ -24,6 +25,26 @@ def save_in_hub_cache(backbone, cache_dir: Path, texts=TEXTS) -> Path:
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(revision)
     return cache_dir
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Encodings and generated checkpoints go to a cache of the test session's own, never the repository's."""
+    import os
+
+    previous = os.environ.get("BENCHMARK_CACHE")
+    os.environ["BENCHMARK_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("BENCHMARK_CACHE", None)
+    else:
+        os.environ["BENCHMARK_CACHE"] = previous
+
+
+def load_backbone(backbone, source, **options):
+    """Encoder and tokenizer through the code path every run takes (benchmark.checkpoint.load_pretrained)."""
+    loaded = checkpoint.load_pretrained(backbone, str(source), log=lambda _: None, **options)
+    return loaded.encoder, loaded.tokenizer
 
 
 @pytest.fixture

@@ -8,14 +8,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, load_backbone
 from tiny_runs import one_torch_thread
 
 from benchmark.baselines import TfidfModel, TfidfSettings, analyze, fit_tfidf, run_sklearn, transform
 from benchmark.config import RunConfig
 from benchmark.data import load_task
 from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier, load_classifier, load_encoder, load_tokenizer
+from benchmark.modeling import TextClassifier, load_classifier
 from benchmark.registry import Backbone, apply_recommended, get_backbone, list_backbones
 from benchmark.smoke import encoder_source, write_tiny_model
 from models._textcnn_modeling import TextCNNConfig, TextCNNModel
@@ -148,14 +148,15 @@ def test_textcnn_ignores_padding_and_takes_texts_shorter_than_a_window():
 def test_textcnn_saves_and_loads_like_any_checkpoint(sample, tmp_path):
     backbone = get_backbone("textcnn")
     config = RunConfig(model="textcnn", seed=3)
-    source, described = encoder_source(config, backbone, sample, tmp_path / "init")
+    source, described = encoder_source(config, backbone, sample)
     assert "random initialisation" in described
-    encoder = load_encoder(backbone, source)
+    assert encoder_source(config, backbone, sample)[0] == source, "the same seed and texts: the same folder"
+    encoder, _ = load_backbone(backbone, source)
     assert encoder.config.hidden_size == 768 and encoder.config.vocab_size > 300  # full size from the defaults
     small = write_tiny_model(backbone, sample.train.texts, tmp_path / "tiny")
-    tokenizer = load_tokenizer(backbone, str(small))
+    encoder, tokenizer = load_backbone(backbone, small)
     assert tokenizer.tokenize("iphone 2011") == ["i", "##p", "##h", "##o", "##n", "##e", "2", "##0", "##1", "##1"]
-    assert load_encoder(backbone, str(small)).config.num_filters == backbone.tiny_shape["num_filters"]
+    assert encoder.config.num_filters == backbone.tiny_shape["num_filters"]
 
 
 def test_textcnn_smoke_run_end_to_end(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import pipeline
+from benchmark import checkpoint
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 from benchmark.results import new_run_dir, write_atomic
@@ -20,8 +20,7 @@ def no_model_loading(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was loaded although the run should have stopped before")
 
-    monkeypatch.setattr(pipeline, "load_tokenizer", refuse)
-    monkeypatch.setattr(pipeline, "load_encoder", refuse)
+    monkeypatch.setattr(checkpoint, "load_pretrained", refuse)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
 

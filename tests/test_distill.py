@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, load_backbone
 from safetensors.torch import load_file
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
@@ -25,7 +25,7 @@ from benchmark.distill import (
 )
 from benchmark.encode import PaddingCollator, encode_split
 from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier, load_encoder
+from benchmark.modeling import TextClassifier
 from benchmark.registry import get_backbone
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
@@ -136,7 +136,7 @@ def test_teacher_logits_are_computed_once_and_cached(teacher, monkeypatch):
 def test_rbt3_student_starts_from_the_teachers_lower_layers(teacher, tmp_path):
     backbone = get_backbone("rbt3_student")
     folder = write_student_from_teacher(backbone, teacher, tmp_path / "student")
-    student = load_encoder(backbone, str(folder))
+    student, _ = load_backbone(backbone, folder)
     assert student.config.num_hidden_layers == 3
     weights = {k[len("encoder."):]: v for k, v in load_file(teacher / "model" / "model.safetensors").items()
                if k.startswith("encoder.")}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import save_in_hub_cache
+from conftest import load_backbone, save_in_hub_cache
 
 from benchmark.encode import PaddingCollator, encode_split
 from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier, load_encoder, load_tokenizer
+from benchmark.modeling import TextClassifier
 from benchmark.registry import get_backbone, list_backbones
 
 BACKBONES = [b.name for b in list_backbones(kind="pretrained")]  # the others need no download
@@ -35,8 +35,7 @@ def test_unknown_backbone_suggests_close_names():
 def test_loads_by_hub_id_and_trains_a_step(name, tmp_path):
     backbone = get_backbone(name)
     cache = save_in_hub_cache(backbone, tmp_path)
-    tokenizer = load_tokenizer(backbone, backbone.hub_id, cache_dir=str(cache), offline=True)
-    encoder = load_encoder(backbone, backbone.hub_id, cache_dir=str(cache), offline=True)
+    encoder, tokenizer = load_backbone(backbone, backbone.hub_id, cache_dir=str(cache), offline=True)
     assert isinstance(encoder, backbone.model_class)
 
     torch.manual_seed(0)
@@ -56,7 +55,7 @@ def test_loads_by_hub_id_and_trains_a_step(name, tmp_path):
     assert any(k.startswith("encoder.") for k in changed) and "head.weight" in changed
 
 
-def test_missing_encoder_weights_are_reported_loudly(tmp_path, capsys):
+def test_missing_encoder_weights_stop_the_load(tmp_path):
     backbone = get_backbone("bert")
     cache = save_in_hub_cache(backbone, tmp_path)
     snapshot = next((cache).glob("models--*/snapshots/*"))
@@ -65,15 +64,19 @@ def test_missing_encoder_weights_are_reported_loudly(tmp_path, capsys):
     weights = load_file(snapshot / "model.safetensors")
     dropped = [k for k in weights if "pooler" in k]
     save_file({k: v for k, v in weights.items() if k not in dropped}, snapshot / "model.safetensors")
-    load_encoder(backbone, backbone.hub_id, cache_dir=str(cache), offline=True)
-    err = capsys.readouterr().err
-    assert "RANDOMLY INITIALISED" in err and "pooler.dense.weight" in err
+    with pytest.raises(HarnessError) as error:
+        load_backbone(backbone, backbone.hub_id, cache_dir=str(cache), offline=True)
+    message = str(error.value)
+    assert str(snapshot) in message and "2 of its" in message and "pooler.dense.bias" in message
+    assert "--allow-missing-weights" in message and "\n" not in message
+    encoder, _ = load_backbone(backbone, backbone.hub_id, cache_dir=str(cache), offline=True, allow_missing=True)
+    assert isinstance(encoder, backbone.model_class)
 
 
 def test_unreachable_hub_id_is_one_clear_error(tmp_path):
     backbone = get_backbone("macbert")
     with pytest.raises(HarnessError) as error:
-        load_encoder(backbone, backbone.hub_id, cache_dir=str(tmp_path), offline=True)
+        load_backbone(backbone, backbone.hub_id, cache_dir=str(tmp_path), offline=True)
     message = str(error.value)
     assert "hfl/chinese-macbert-base" in message and "--model-path" in message and "HF_HUB_OFFLINE" in message
     assert "\n" not in message
@@ -82,4 +85,4 @@ def test_unreachable_hub_id_is_one_clear_error(tmp_path):
 def test_missing_model_folder_is_named(tmp_path):
     missing = tmp_path / "no-such-model"
     with pytest.raises(HarnessError, match=f"model folder {missing} does not exist"):
-        load_encoder(get_backbone("bert"), str(missing))
+        load_backbone(get_backbone("bert"), missing)

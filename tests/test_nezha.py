@@ -1,13 +1,14 @@
-"""NeZha: attention against the paper's formulas, padding invariance, and the checkpoint layouts it loads."""
+"""NeZha: attention against the paper's formulas, padding invariance, saving and reloading.
+
+The published checkpoint layouts it loads from are tested with every other backbone's in test_layouts.py.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 import torch
-from safetensors.torch import save_file
 from transformers import BertConfig, BertModel
 
 from benchmark.registry import get_backbone
@@ -159,63 +160,6 @@ def test_save_and_reload(tmp_path):
     loaded, info = NezhaModel.from_pretrained(tmp_path, output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"]
     assert_same_outputs(model, loaded, sample_inputs())
-
-
-def test_hugging_face_layout_with_prefix_and_mlm_head(tmp_path):
-    model = tiny_nezha()
-    weights = {f"nezha.{key}": value.clone() for key, value in model.state_dict().items()}
-    hidden = TINY["hidden_size"]
-    weights |= {
-        "cls.predictions.bias": torch.zeros(TINY["vocab_size"]),
-        "cls.predictions.transform.dense.weight": torch.zeros(hidden, hidden),
-        "cls.predictions.transform.LayerNorm.weight": torch.ones(hidden),
-        # Buffers older implementations saved.
-        "nezha.embeddings.position_ids": torch.arange(64)[None],
-        "nezha.encoder.layer.0.attention.self.relative_positions_encoding.positions_encoding": torch.zeros(3),
-    }
-    save_file(weights, tmp_path / "model.safetensors")
-    (tmp_path / "config.json").write_text(json.dumps(model.config.to_dict()))
-    loaded, info = NezhaModel.from_pretrained(tmp_path, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"]
-    assert_same_outputs(model, loaded, sample_inputs())
-
-
-@pytest.mark.parametrize("weights_file", ["pytorch_model.bin", "model.safetensors"])
-def test_original_release_layout(tmp_path, weights_file):
-    model = tiny_nezha()
-    weights = {}
-    for key, value in model.state_dict().items():
-        # TF-era names for the LayerNorms of the embeddings, plain ones elsewhere: both occur in the wild.
-        if key.startswith("embeddings.LayerNorm"):
-            key = key.replace(".weight", ".gamma").replace(".bias", ".beta")
-        weights[f"bert.{key}"] = value.clone()
-    weights["cls.predictions.bias"] = torch.zeros(TINY["vocab_size"])
-    # The original code saved its relative-position table with the weights.
-    table_key = "bert.encoder.layer.1.attention.self.relative_positions_embeddings.positions_encoding"
-    weights[table_key] = torch.ones(2)
-    if weights_file == "pytorch_model.bin":
-        torch.save(weights, tmp_path / weights_file)
-    else:
-        save_file(weights, tmp_path / weights_file)
-    bert_config = TINY | {"max_relative_position": 3, "hidden_act": "gelu"}
-    (tmp_path / "bert_config.json").write_text(json.dumps(bert_config))
-
-    loaded, info = NezhaModel.from_pretrained(tmp_path, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"]
-    assert loaded.config.max_relative_position == 3
-    assert_same_outputs(model, loaded, sample_inputs())
-
-
-def test_folder_without_either_layout_is_a_clear_error(tmp_path):
-    (tmp_path / "model.safetensors").write_bytes(b"")
-    with pytest.raises(OSError, match="config.json.*bert_config.json") as error:
-        NezhaModel.from_pretrained(tmp_path)
-    assert str(tmp_path) in str(error.value)
-
-
-def test_unpickling_objects_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="weights_only"):
-        NezhaModel.from_pretrained(tmp_path, weights_only=False)
 
 
 def test_registered():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import pipeline
+from benchmark import checkpoint, pipeline
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 from benchmark.registry import list_backbones
@@ -23,14 +23,14 @@ def summary_of(out: str) -> list[str]:
 
 @pytest.mark.slow
 def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypatch, capsys):
-    load_encoder = pipeline.load_encoder
+    load_pretrained = checkpoint.load_pretrained
 
     def fails_for_ernie(backbone, *args, **kwargs):
         if backbone.name == "ernie":
             raise RuntimeError("CUDA out of memory (simulated)")
-        return load_encoder(backbone, *args, **kwargs)
+        return load_pretrained(backbone, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "load_encoder", fails_for_ernie)
+    monkeypatch.setattr(checkpoint, "load_pretrained", fails_for_ernie)
     code = main(["--model", "ernie", "bert", "--smoke", "--epochs", "1", "--offline", "--no-group-by-length",
                  "--results-dir", str(tmp_path)])
     captured = capsys.readouterr()
@@ -47,7 +47,7 @@ def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypat
     ]
 
     # Submitted again (say after pre-emption) with --skip-finished: the finished run is not run twice.
-    monkeypatch.setattr(pipeline, "load_encoder", lambda *args, **kwargs: pytest.fail("nothing should load"))
+    monkeypatch.setattr(checkpoint, "load_pretrained", lambda *args, **kwargs: pytest.fail("nothing should load"))
     code = main(["--model", "bert", "--smoke", "--epochs", "1", "--offline", "--no-group-by-length",
                  "--results-dir", str(tmp_path), "--skip-finished"])
     assert code == 0 and list(tmp_path.iterdir()) == [folder]

@@ -1,0 +1,354 @@
+"""Pretrained checkpoints in every published layout: found, read, and loaded completely or refused.
+
+A backbone starts from a folder (a hub id is first fetched into the hub cache) that holds:
+
+- a config: `config.json`, or `bert_config.json` as Google's and Huawei's TensorFlow-era releases and the
+  course folders built from them name it (transformers would silently build a default config instead);
+- weights: `model.safetensors` (sharded or not), or `pytorch_model.bin` read with `weights_only=True`;
+- tokenizer files (`vocab.txt`, `tokenizer.json`, ...).
+
+Weight names are mapped onto the model's own explicitly, not left to a library's guesses: the pre-training
+model's prefix (`bert.`, `ernie.`, `nezha.`) is dropped, TensorFlow's `LayerNorm.gamma/beta` become
+`weight/bias`, and pre-training heads and recomputed buffers are set aside. Every tensor the encoder has must
+then come from the file with the right shape, or the run stops: a randomly initialised encoder under a
+pretrained name is the failure this benchmark exists to prevent. `--allow-missing-weights` lets an expert
+go on; the report then travels into metrics.json and the leaderboard never ranks the run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from benchmark.errors import HarnessError, first_line
+from benchmark.registry import Backbone
+
+CONFIG_FILES = ("config.json", "bert_config.json")
+SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
+PICKLED, PICKLED_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
+WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX)
+# The attribute under which a pre-training model (BertForPreTraining and its kin) holds the encoder.
+ENCODER_PREFIXES = ("bert", "ernie", "nezha")
+# Tensors a published checkpoint may carry that the encoder does not use: the masked-LM and next-sentence
+# heads, and buffers the model recomputes (position and token-type ids, NeZha's relative-position tables).
+IGNORED = re.compile(r"^(cls|lm_head)\.|(^|\.)(position_ids|token_type_ids)$|(^|\.)relative_positions")
+# TensorFlow's LayerNorm parameter names, which PyTorch conversions kept.
+TF_LAYER_NORM = re.compile(r"(LayerNorm|layer_norm)\.(gamma|beta)$")
+SHOWN_KEYS = 5
+HUB_FILES = ["*.json", "*.txt", "*.model", "model.safetensors", "model-*.safetensors"]
+HUB_PICKLED_FILES = ["pytorch_model.bin", "pytorch_model-*.bin"]
+HUB_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class WeightsReport:
+    """What loading found: the file read and how each of its tensors was used."""
+
+    folder: str
+    files: list[str]
+    loaded: int = 0
+    ignored: int = 0  # pre-training heads and recomputed buffers
+    missing: list[str] = field(default_factory=list)  # encoder tensors the file does not hold
+    mismatched: list[str] = field(default_factory=list)  # "name: file (a, b), model (c, d)"
+    unexpected: list[str] = field(default_factory=list)  # file tensors that match nothing
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing and not self.mismatched and not self.unexpected
+
+    def record(self) -> dict:
+        return {"folder": self.folder, "files": self.files, "loaded": self.loaded, "ignored": self.ignored,
+                "missing": self.missing, "mismatched": self.mismatched, "unexpected": self.unexpected,
+                "complete": self.complete}
+
+
+# ---------------------------------------------------------------- finding the folder
+
+
+def is_local(source: str) -> bool:
+    return Path(source).expanduser().exists() or source.startswith((".", "/", "~"))
+
+
+def _hub_reachable() -> bool:
+    """One quick connection attempt, so an offline machine gets an answer at once instead of retries."""
+    import huggingface_hub
+
+    host = urlparse(huggingface_hub.constants.ENDPOINT).hostname
+    try:
+        socket.create_connection((host, 443), timeout=HUB_TIMEOUT_SECONDS).close()
+        return True
+    except OSError:
+        return False
+
+
+def _weights_present(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in WEIGHT_FILES)
+
+
+def _snapshot(hub_id: str, cache_dir: str | None, local_only: bool) -> Path:
+    """The hub repository's files in the cache: safetensors when the repository has them, else the pickle."""
+    from huggingface_hub import snapshot_download
+
+    folder = Path(snapshot_download(hub_id, cache_dir=cache_dir, local_files_only=local_only,
+                                    allow_patterns=HUB_FILES))
+    if not _weights_present(folder) and not local_only:
+        folder = Path(snapshot_download(hub_id, cache_dir=cache_dir, allow_patterns=HUB_FILES + HUB_PICKLED_FILES))
+    return folder
+
+
+def locate(backbone: Backbone, source: str, *, cache_dir: str | None = None, offline: bool = False) -> Path:
+    """The folder holding `source`: a local folder as it is, a hub id from the cache or, when allowed, the hub."""
+    import huggingface_hub
+
+    if is_local(source):
+        folder = Path(source).expanduser()
+        if not folder.exists():
+            raise HarnessError(f"model folder {folder} does not exist (given for {backbone.name})")
+        if not folder.is_dir():
+            raise HarnessError(f"{folder} is a file; --model-path expects the folder holding the checkpoint "
+                               f"({' or '.join(CONFIG_FILES)}, weights, tokenizer files)")
+        return folder
+    hint = ("Download it where there is a connection and pass --model-path FOLDER, or set HF_HUB_OFFLINE=1 to "
+            "use only what is cached")
+    try:
+        folder = _snapshot(source, cache_dir, local_only=True)
+        if _weights_present(folder) or offline or huggingface_hub.constants.HF_HUB_OFFLINE:
+            return folder
+    except (OSError, ValueError) as error:
+        if offline or huggingface_hub.constants.HF_HUB_OFFLINE:
+            raise HarnessError(f"cannot load {backbone.name} from the hub id {source!r}: it is not in the local "
+                               f"cache and the run is offline. {hint}. ({first_line(error)})") from None
+    if not _hub_reachable():
+        raise HarnessError(f"cannot load {backbone.name} from the hub id {source!r}: it is not in the local cache "
+                           f"and the hub cannot be reached. {hint}.")
+    try:
+        return _snapshot(source, cache_dir, local_only=False)
+    except Exception as error:  # the hub client's errors are many (not found, gated, HTTP, timeouts)
+        raise HarnessError(f"cannot download {backbone.name} from the hub id {source!r}: "
+                           f"{type(error).__name__}: {first_line(error)}. {hint}.") from None
+
+
+# ---------------------------------------------------------------- the config
+
+
+def read_config(backbone: Backbone, folder: Path) -> PretrainedConfig:
+    """The backbone's config from `config.json` or `bert_config.json`, refusing another architecture's."""
+    path = next((folder / name for name in CONFIG_FILES if (folder / name).is_file()), None)
+    if path is None:
+        raise HarnessError(f"{folder}: no model config; expected {' or '.join(CONFIG_FILES)} beside the weights")
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        raise HarnessError(f"{path}: not UTF-8 text; expected the model's JSON config") from None
+    except json.JSONDecodeError as error:
+        raise HarnessError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file may be truncated, "
+                           f"download it again") from None
+    if not isinstance(fields, dict):
+        raise HarnessError(f"{path}: expected a JSON object of config fields, found {type(fields).__name__}")
+    model_type = fields.get("model_type")
+    accepted = (backbone.architecture, *backbone.accepts_configs)
+    if model_type and model_type not in accepted:
+        raise HarnessError(f"{path} describes a {model_type!r} model, but {backbone.name} is {backbone.architecture!r}"
+                           f"; loading one as the other silently loses weights. Choose the backbone that matches "
+                           f"the checkpoint (see --list)")
+    fields.pop("model_type", None)
+    try:
+        return backbone.config_class(**fields)
+    except (TypeError, ValueError) as error:
+        raise HarnessError(f"{path}: not a valid {backbone.architecture} config ({first_line(error)})") from None
+
+
+def position_limit(backbone: Backbone, config: PretrainedConfig) -> int | None:
+    """The longest input the model can take, or None when its positions are relative (NeZha) or absent."""
+    return getattr(config, "max_position_embeddings", None) if backbone.absolute_positions else None
+
+
+# ---------------------------------------------------------------- the weights
+
+
+def _corrupt(path: Path, error: BaseException) -> HarnessError:
+    return HarnessError(f"{path}: cannot read the weights ({first_line(error)}); the file is damaged or was cut "
+                        f"short: download it again")
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, RuntimeError) as error:
+        raise _corrupt(path, error) from None
+
+
+def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
+    import pickle
+
+    try:
+        # weights_only: unpickling anything but tensors and plain containers could run arbitrary code.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise HarnessError(f"{path}: holds objects other than tensors, which this harness does not unpickle "
+                           f"(weights_only); convert it to safetensors where you trust it "
+                           f"({first_line(error)})") from None
+    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
+        raise _corrupt(path, error) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # a training checkpoint that wraps the weights
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise HarnessError(f"{path}: expected a mapping of tensor names to tensors")
+    return state
+
+
+def _read_one(path: Path) -> dict[str, torch.Tensor]:
+    return _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickled(path)
+
+
+def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
+    """Every tensor of the folder's checkpoint (safetensors first), and the files read."""
+    for single, index in ((SAFETENSORS, SAFETENSORS_INDEX), (PICKLED, PICKLED_INDEX)):
+        if (folder / single).is_file():
+            return _read_one(folder / single), [folder / single]
+        if (folder / index).is_file():
+            try:
+                shards = sorted(set(json.loads((folder / index).read_text(encoding="utf-8"))["weight_map"].values()))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise HarnessError(f"{folder / index}: not a readable shard index ({first_line(error)})") from None
+            state = {}
+            for shard in shards:
+                if not (folder / shard).is_file():
+                    raise HarnessError(f"{folder / index} lists {shard}, which is not in {folder}; the download "
+                                       f"is incomplete")
+                state.update(_read_one(folder / shard))
+            return state, [folder / index, *(folder / shard for shard in shards)]
+    raise HarnessError(f"{folder}: no weights; expected {' or '.join(WEIGHT_FILES[::2])}")
+
+
+def map_names(state: dict[str, torch.Tensor], model: PreTrainedModel) -> tuple[dict, int, list[str]]:
+    """The file's tensors under the model's names; how many were set aside; those that match nothing."""
+    own = model.state_dict()
+    prefixes = tuple(f"{p}." for p in dict.fromkeys([model.base_model_prefix, *ENCODER_PREFIXES]) if p)
+    mapped, ignored, unexpected = {}, 0, []
+    for key, tensor in state.items():
+        name = key.removeprefix("module.")  # saved from DataParallel
+        name = TF_LAYER_NORM.sub(lambda m: f"{m[1]}.{'weight' if m[2] == 'gamma' else 'bias'}", name)
+        if name not in own and name.startswith(prefixes):
+            name = name.split(".", 1)[1]
+        if name in own:
+            mapped[name] = tensor
+        elif IGNORED.search(name):
+            ignored += 1
+        else:
+            unexpected.append(key)
+    return mapped, ignored, sorted(unexpected)
+
+
+def _shown(keys: list[str]) -> str:
+    return ", ".join(keys[:SHOWN_KEYS]) + (f", … ({len(keys) - SHOWN_KEYS} more)" if len(keys) > SHOWN_KEYS else "")
+
+
+def load_encoder(backbone: Backbone, folder: Path, config: PretrainedConfig | None = None, *,
+                 allow_missing: bool = False, log=print) -> tuple[PreTrainedModel, WeightsReport]:
+    """The encoder with every tensor from the folder's checkpoint, or a HarnessError saying what is missing."""
+    config = config if config is not None else read_config(backbone, folder)
+    state, files = read_weights(folder)
+    model = backbone.model_class(config)
+    mapped, ignored, unexpected = map_names(state, model)
+    own = model.state_dict()
+    mismatched = [f"{name}: file {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
+                  for name, tensor in sorted(mapped.items()) if tensor.shape != own[name].shape]
+    for entry in mismatched:
+        del mapped[entry.split(":", 1)[0]]
+    report = WeightsReport(str(folder), [path.name for path in files], loaded=len(mapped), ignored=ignored,
+                           missing=sorted(set(own) - set(mapped) - {m.split(":", 1)[0] for m in mismatched}),
+                           mismatched=mismatched, unexpected=unexpected)
+    model.load_state_dict(mapped, strict=False)
+    if not report.complete:
+        problems = []
+        if report.missing:
+            problems.append(f"{len(report.missing)} of its {len(own)} tensors are missing ({_shown(report.missing)})")
+        if report.mismatched:
+            problems.append(f"{len(report.mismatched)} have another shape ({_shown(report.mismatched)})")
+        if report.unexpected:
+            # Tensors with no place in the model: most likely another architecture's checkpoint (a BERT one
+            # loaded as NeZha would leave its position embeddings unused).
+            problems.append(f"{len(report.unexpected)} tensors of the file have no place in it "
+                            f"({_shown(report.unexpected)})")
+        message = (f"{folder} does not hold a complete {backbone.name} encoder: {'; '.join(problems)}. Training "
+                   f"would start those from random values under a pretrained name. Check that the folder is a "
+                   f"{backbone.architecture} checkpoint and the backbone is the right one (see --list)")
+        if not allow_missing:
+            raise HarnessError(message + "; --allow-missing-weights goes on anyway, and the run is then never "
+                                         "ranked")
+        log(f"WARNING: {message}. Going on (--allow-missing-weights): the run is recorded as incomplete and the "
+            f"leaderboard lists it apart.")
+    return model, report
+
+
+# ---------------------------------------------------------------- the tokenizer
+
+
+def load_tokenizer(backbone: Backbone, folder: Path) -> PreTrainedTokenizerBase:
+    """The folder's tokenizer, with the backbone's declared normalisation whatever its files say.
+
+    bert-base-chinese's hub files say `do_lower_case: false` while its vocabulary holds no upper-case Latin
+    letter, so "NBA" would become [UNK]; each backbone declares how its vocabulary must be used instead.
+    """
+    options = {}
+    if backbone.lowercase is not None:
+        options = {"do_lower_case": backbone.lowercase, "strip_accents": backbone.strip_accents}
+    try:
+        tokenizer = backbone.tokenizer_class.from_pretrained(str(folder), **options)
+    except Exception as error:  # tokenizers reports damaged files as bare Exceptions
+        raise HarnessError(f"{folder}: cannot load the tokenizer ({type(error).__name__}: {first_line(error)}); "
+                           f"expected vocab.txt or tokenizer.json as the checkpoint ships them") from None
+    if backbone.lowercase is not None:
+        state = _normaliser(tokenizer)
+        if state.get("lowercase") != backbone.lowercase:
+            raise HarnessError(f"{folder}: the tokenizer did not take lowercase={backbone.lowercase} as declared for "
+                               f"{backbone.name} (its normaliser: {state or 'none'})")
+    return tokenizer
+
+
+def _normaliser(tokenizer: PreTrainedTokenizerBase) -> dict:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return (json.loads(backend.to_str()).get("normalizer") or {}) if backend is not None else {}
+
+
+def normalisation(tokenizer: PreTrainedTokenizerBase) -> dict:
+    """How the tokenizer normalises text before splitting it, for the results file."""
+    state = _normaliser(tokenizer)
+    return {"lowercase": state.get("lowercase"), "strip_accents": state.get("strip_accents"),
+            "normalizer": state.get("type")}
+
+
+@dataclass
+class Pretrained:
+    """A backbone's starting point, loaded: the folder it came from, its encoder and tokenizer, the load report."""
+
+    folder: Path
+    encoder: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    weights: WeightsReport
+
+
+def load_pretrained(backbone: Backbone, source: str, *, cache_dir: str | None = None, offline: bool = False,
+                    allow_missing: bool = False, max_length: int | None = None, log=print) -> Pretrained:
+    """Find `source` (hub id or folder), read its config, check `max_length` against the model's positions
+    before anything heavy, and load the encoder completely (or refuse) and the tokenizer as declared."""
+    folder = locate(backbone, source, cache_dir=cache_dir, offline=offline)
+    config = read_config(backbone, folder)
+    limit = position_limit(backbone, config)
+    if max_length is not None and limit is not None and max_length > limit:
+        raise HarnessError(f"--max-length {max_length}: expected at most {limit}, the position limit of "
+                           f"{backbone.name} (max_position_embeddings in the config in {folder})")
+    encoder, weights = load_encoder(backbone, folder, config, allow_missing=allow_missing, log=log)
+    return Pretrained(folder, encoder, load_tokenizer(backbone, folder), weights)
