@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +194,16 @@ def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
     import pickle
 
     try:
-        # weights_only: unpickling anything but tensors and plain containers could run arbitrary code.
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only: unpickling anything but tensors and plain containers could run arbitrary code. Its
+        # warnings about unusual pickles would only precede the one-line error below.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if "allowed global" not in str(error) and "Unsupported global" not in str(error):
+            raise _corrupt(path, error) from None
         raise HarnessError(f"{path}: holds objects other than tensors, which this harness does not unpickle "
-                           f"(weights_only); convert it to safetensors where you trust it "
-                           f"({first_line(error)})") from None
+                           f"(weights_only); convert it to safetensors where you trust it") from None
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise _corrupt(path, error) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 import textwrap
 import traceback
@@ -153,12 +154,20 @@ def peer_failed(error: BaseException) -> bool:
                                       "NCCL communicator", "ProcessGroupGloo"))
 
 
+class Terminated(Exception):
+    """The launcher (torchrun ending the others when one process failed, or a scheduler) sent SIGTERM."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated("stopped by SIGTERM from the launcher or scheduler")
+
+
 def describe_failure(error: Exception) -> str:
     """One line for a failed run; a traceback only for a failure no message foresaw (a bug to report)."""
-    if isinstance(error, HarnessError):
+    if isinstance(error, HarnessError | Terminated):
         return str(error)
     if peer_failed(error):
-        return "stopped because another process of this run failed (its message above says why)"
+        return "stopped because another process of this run failed; its own message says why"
     traceback.print_exc()
     return f"{type(error).__name__}: {error}"
 
@@ -277,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
 
             set_cpu_threads()
         started = True
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # torchrun ends the other processes with SIGTERM when one fails: end like an error, so a run folder
+            # that holds nothing to continue from is removed rather than left behind.
+            signal.signal(signal.SIGTERM, _raise_terminated)
         if len(names) * len(seeds) > 1:
             if config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
@@ -294,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
               "resumes it from its last checkpoint, if it saved one", file=sys.stderr)
         return 130
     except Exception as error:
-        if not peer_failed(error):
+        if not (peer_failed(error) or isinstance(error, Terminated)):
             raise
         report_error(describe_failure(error))
         return 1

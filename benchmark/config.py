@@ -165,16 +165,17 @@ def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset
     in conflict with anything, a user's explicit flag can be. One line names the flag, the value and what
     was expected.
     """
+    if config.max_steps <= 0 and not config.epochs > 0:
+        raise HarnessError(f"--epochs {config.epochs:g}: nothing would be trained; expected a number above 0, or a "
+                           f"positive --max-steps")
     for spec in config_fields():
         accepts, value = spec.metadata.get("range"), getattr(config, spec.name)
         if accepts is None or (spec.name == "epochs" and config.max_steps > 0):
             continue
         if not accepts.admits(value):
             kind = "a whole number" if value_type(spec) is int else "a number"
-            raise HarnessError(f"{flag_name(spec.name)} {value}: expected {kind} {accepts.describe()}")
-    if config.max_steps <= 0 and not config.epochs > 0:
-        raise HarnessError(f"--epochs {config.epochs}: nothing would be trained; expected a number above 0, or a "
-                           f"positive --max-steps")
+            shown = f"{value:g}" if isinstance(value, float) else value
+            raise HarnessError(f"{flag_name(spec.name)} {shown}: expected {kind} {accepts.describe()}")
     if config.smoke:
         for name in SMOKE_DECIDES:
             if name in given:

@@ -81,9 +81,10 @@ def claim_run_dir(config: RunConfig, backbone_name: str, task: data.Task, state:
         lock, folder, start = open_run_dir(Path(config.results_dir), backbone_name, task.protocol, config.seed,
                                            record, config.resume, log)
         picked = [str(folder), str(start) if start else None]
-    broadcast_object_list(picked)
-    run_dir = Path(picked[0])
+    run_dir = Path(picked[0]) if picked[0] else None
     try:
+        broadcast_object_list(picked)  # fails when another process has failed: the folder goes too
+        run_dir = Path(picked[0])
         if not run_dir.is_dir():
             raise HarnessError(f"the run folder {run_dir} is not visible from this process; with several "
                                f"machines, --results-dir must be on storage they all share")

@@ -3,43 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from conftest import data_folder, one_error_line
 
-from benchmark import checkpoint
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 from benchmark.results import new_run_dir, write_atomic
-
-
-@pytest.fixture
-def no_model_loading(monkeypatch, tmp_path):
-    """Any attempt to load a tokenizer or an encoder fails the test; relative paths land in tmp_path."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was loaded although the run should have stopped before")
-
-    monkeypatch.setattr(checkpoint, "load_pretrained", refuse)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.chdir(tmp_path)
-
-
-def data_folder(folder: Path, train: str = "央行宣布降准\t0\n北京房价回升\t1\n") -> Path:
-    folder.mkdir(parents=True)
-    (folder / "class.txt").write_text("财经\n房产\n", encoding="utf-8")
-    (folder / "train.txt").write_text(train, encoding="utf-8")
-    (folder / "dev.txt").write_text("房贷利率下调\t1\n", encoding="utf-8")
-    (folder / "test.txt").write_text("外汇储备稳定\t0\n", encoding="utf-8")
-    return folder
-
-
-def one_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_an_unknown_model_is_one_error_line_naming_close_matches(tmp_path, capsys, no_model_loading):

@@ -171,3 +171,63 @@ def test_the_sampler_hears_the_epoch_through_the_wrappers_of_several_processes()
     # The order is a function of seed and epoch alone, whatever the global random state.
     torch.manual_seed(123)
     assert list(sampler) == second_epoch
+
+
+# run.py, except that the process of rank 1 cannot load the model.
+RANK_ONE_FAILS = """
+import os, sys
+from benchmark import checkpoint
+from benchmark.cli import main
+from benchmark.errors import HarnessError
+
+load = checkpoint.load_pretrained
+
+def failing(*args, **kwargs):
+    if os.environ["RANK"] == "1":
+        raise HarnessError("simulated: this process cannot read the model folder")
+    return load(*args, **kwargs)
+
+checkpoint.load_pretrained = failing
+sys.exit(main())
+"""
+
+
+def torchrun(folder: Path, script: str, *flags: str) -> tuple[subprocess.CompletedProcess, dict[int, str]]:
+    """Two CPU processes; each rank's stderr is kept apart (torchrun's --log-dir) to tell who said what."""
+    (folder / "launched.py").write_text(script, encoding="utf-8")
+    logs = folder / "logs"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "--log-dir", str(logs), "--redirects", "2", str(folder / "launched.py"), *flags]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    per_rank = {int(path.parent.name): path.read_text(encoding="utf-8") for path in logs.rglob("stderr.log")}
+    return done, per_rank
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_the_smoke_preset_runs_under_torchrun(tmp_path):
+    done, _ = torchrun(tmp_path, "import sys\nfrom benchmark.cli import main\nsys.exit(main())\n",
+                       "--model", "bert", "--smoke", "--max-steps", "6", "--eval-every", "3",
+                       "--results-dir", str(tmp_path / "results"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = only_folder(tmp_path / "results")
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["environment"]["num_processes"] == 2 and metrics["training"]["global_step"] == 6
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_a_failing_rank_is_the_one_message_and_leaves_no_folder(tmp_path):
+    results = tmp_path / "results"
+    done, per_rank = torchrun(tmp_path, RANK_ONE_FAILS, "--model", "bert", "--smoke", "--max-steps", "6",
+                              "--results-dir", str(results))
+    assert done.returncode != 0
+    assert set(per_rank) == {0, 1}, per_rank
+    failed = [line for line in per_rank[1].splitlines() if line.strip()]
+    assert failed == ["[rank 1] error: simulated: this process cannot read the model folder"], per_rank[1]
+    assert "Traceback" not in per_rank[0], per_rank[0]
+    healthy = [line for line in per_rank[0].splitlines() if "error:" in line]
+    assert len(healthy) <= 1 and all("another process of this run failed" in line or "SIGTERM" in line
+                                     for line in healthy), per_rank[0]
+    assert not results.exists() or not any(results.iterdir()), "no folder is left by a run that trained nothing"

@@ -292,3 +292,115 @@ def test_a_full_disk_is_recognised_in_each_library_s_own_words():
                                                                 "unexpected pos 9664 vs 9556"))
     assert write_failure(RuntimeError("CUDA out of memory")) is None
     assert write_failure(ValueError("a bug")) is None
+
+
+# --- nothing lost, nothing stuck ------------------------------------------------------------------------------
+
+# Run in a child process: the process kills itself (SIGKILL) when test scoring begins, after training.
+KILLED_BEFORE_SCORING = """
+import os, signal, sys
+from benchmark import pipeline
+from benchmark.cli import main
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+pipeline.predict_logits = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+class StopAt(TrainerCallback):
+    """Raises `error` once a checkpoint of `step` has been saved (or at `step` itself, before any save)."""
+
+    def __init__(self, step: int, error: BaseException, after_save: bool = True):
+        self.step, self.error, self.after_save = step, error, after_save
+
+    def on_save(self, args, state, control, **kwargs):
+        if self.after_save and state.global_step == self.step:
+            raise self.error
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if not self.after_save and state.global_step == self.step:
+            raise self.error
+
+
+def add_callback(monkeypatch, callback) -> None:
+    build = pipeline.build_trainer
+
+    def with_callback(*args, **kwargs):
+        trainer, stopwatch = build(*args, **kwargs)
+        trainer.add_callback(callback)
+        return trainer, stopwatch
+
+    monkeypatch.setattr(pipeline, "build_trainer", with_callback)
+
+
+@pytest.mark.slow
+def test_a_kill_after_training_scores_the_saved_weights_without_training_again(task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_SCORING, *task["flags"], "--results-dir",
+                            str(results)], cwd=ROOT, capture_output=True, timeout=300,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
+    (run_dir,) = results.iterdir()
+    assert (run_dir / "training.json").is_file() and (run_dir / "model" / "model.safetensors").is_file()
+    assert complete_checkpoints(run_dir), "the checkpoints stay until the results are written"
+    saved = json.loads((run_dir / "training.json").read_text(encoding="utf-8"))
+    best = load_file(run_dir / "model" / "model.safetensors")
+
+    from benchmark.train import BenchmarkTrainer
+
+    monkeypatch.setattr(BenchmarkTrainer, "train", lambda *a, **k: pytest.fail("nothing is trained again"))
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    assert "training had finished; scoring the best weights saved in model/" in capsys.readouterr().out
+    assert list(results.iterdir()) == [run_dir]
+    metrics = metrics_of(run_dir)
+    assert metrics["training"]["global_step"] == saved["global_step"]
+    assert metrics["training"]["best_step"] == saved["best_step"]
+    for name, tensor in load_file(run_dir / "model" / "model.safetensors").items():
+        assert torch.equal(tensor, best[name]), name
+    assert not (run_dir / "checkpoints").exists() and not (run_dir / "training.json").exists()
+
+
+@pytest.mark.slow
+def test_a_damaged_checkpoint_is_passed_over_for_the_previous_one(task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    add_callback(monkeypatch, StopAt(10, KeyboardInterrupt()))
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 130
+    (run_dir,) = results.iterdir()
+    newest = complete_checkpoints(run_dir)[-1]
+    assert newest.name == "checkpoint-10"
+    weights = newest / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:5000])  # cut short, as a full disk or a dying node leaves it
+
+    monkeypatch.undo()
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert f"passing over {newest}: model.safetensors cannot be read" in out
+    assert "resuming from checkpoint-5" in out
+    assert metrics_of(run_dir)["training"]["resumed_from_step"] == 5
+
+
+def test_a_run_that_fails_before_saving_anything_leaves_no_folder(task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    add_callback(monkeypatch, StopAt(2, HarnessError("simulated failure at step 2"), after_save=False))
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 2
+    assert "error: simulated failure at step 2" in capsys.readouterr().err
+    assert not results.exists() or not any(results.iterdir())
+
+
+def test_damage_is_found_in_every_kind_of_checkpoint_file(tmp_path):
+    from safetensors.torch import save_file
+
+    from benchmark.results import damage
+
+    save_file({"x": torch.zeros(4)}, tmp_path / "model.safetensors")
+    torch.save({"state": torch.zeros(4)}, tmp_path / "optimizer.pt")
+    assert damage(tmp_path) is None
+    data = (tmp_path / "optimizer.pt").read_bytes()
+    (tmp_path / "optimizer.pt").write_bytes(data[: len(data) - 30])
+    assert "optimizer.pt cannot be read" in damage(tmp_path)
+    (tmp_path / "optimizer.pt").write_bytes(data)
+    (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
+    assert "model.safetensors cannot be read" in damage(tmp_path)

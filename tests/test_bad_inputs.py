@@ -1,0 +1,212 @@
+"""Bad input as a new user gives it: every case ends in one line naming what was wrong, exit status 2, no
+traceback, no results folder, and nothing trained or loaded first.
+
+Checkpoint layouts and damaged model files are in test_layouts.py; torchrun failures in test_distributed.py;
+resuming past a damaged checkpoint in test_resume.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLE_DIR, data_folder, one_error_line
+from layouts import build, layout
+
+from benchmark.cli import main
+
+# (flags, words the one error line must hold). Each runs against a valid data folder.
+FLAG_PROBES = [
+    (["--epochs", "0"], ["--epochs 0", "nothing would be trained", "--max-steps"]),
+    (["--epochs", "-1"], ["--epochs -1"]),
+    (["--max-steps", "0"], ["--max-steps 0", "at least 1", "-1 for unset"]),
+    (["--learning-rate", "0"], ["--learning-rate 0", "above 0"]),
+    (["--learning-rate", "nan"], ["--learning-rate nan", "above 0"]),
+    (["--weight-decay", "-0.1"], ["--weight-decay -0.1", "at least 0"]),
+    (["--max-length", "1"], ["--max-length 1", "at least 2"]),
+    (["--dev-split", "1.5"], ["--dev-split 1.5", "above 0 and below 1"]),
+    (["--dev-split", "0"], ["--dev-split 0", "above 0 and below 1"]),
+    (["--eval-batch-size", "0"], ["--eval-batch-size 0", "at least 1"]),
+    (["--patience-steps", "-5"], ["--patience-steps -5", "at least 1"]),
+    (["--batch-size", "0"], ["--batch-size 0", "whole number at least 1"]),
+    (["--batch-size", "-3"], ["--batch-size -3", "at least 1"]),
+    (["--eval-every", "0"], ["--eval-every 0", "at least 1"]),
+    (["--grad-accum", "0"], ["--grad-accum 0", "at least 1"]),
+    (["--dropout", "2"], ["--dropout 2", "at least 0 and below 1"]),
+    (["--dropout", "1"], ["--dropout 1", "below 1"]),
+    (["--warmup", "-1"], ["--warmup -1", "at least 0 and below 1"]),
+    (["--seed", "-1"], ["--seed -1", "at least 0"]),
+    (["--seeds", "1", "-2"], ["--seed -2", "at least 0"]),
+    (["--split-seed", "4294967296"], ["--split-seed 4294967296", "below 4294967296"]),
+    (["--save-every", "-1"], ["--save-every -1", "at least 0"]),
+    (["--num-workers", "-1"], ["--num-workers -1", "at least 0"]),
+    (["--temperature", "0", "--teacher", "results/x"], ["--temperature 0", "above 0"]),
+    (["--alpha", "1.5", "--teacher", "results/x"], ["--alpha 1.5", "at most 1"]),
+    (["--temperature", "2"], ["--temperature 2", "applies only with --teacher"]),
+    (["--alpha", "0.5"], ["--alpha 0.5", "applies only with --teacher"]),
+    (["--text-col", "label"], ["--text-col and --label-col both name 'label'"]),
+    (["--dev-split", "0.2"], ["--dev-split 0.2 applies only when there is no dev file", "--protocol mini"]),
+    (["--output", "out.csv"], ["--output applies only with --predict RUN --predict-file FILE"]),
+]
+
+
+@pytest.mark.parametrize("flags, words", FLAG_PROBES, ids=lambda value: " ".join(value) if value and
+                         isinstance(value[0], str) and value[0].startswith("--") else None)
+def test_a_flag_out_of_range_or_out_of_place_is_one_line(flags, words, tmp_path, capsys, no_model_loading):
+    folder = data_folder(tmp_path / "data")
+    results = tmp_path / "results"
+    code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(results), *flags])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    for word in words:
+        assert word in line, line
+    assert not results.exists(), "nothing was started"
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--model", "bert", "--smoke", "--model-path", "x"], ["--model-path cannot apply with --smoke", "drop one"]),
+    (["--model", "bert", "--smoke", "--data-dir", "data/x"], ["--data-dir cannot apply with --smoke"]),
+    (["--model", "bert", "--smoke", "--protocol", "mini"], ["--protocol cannot apply with --smoke"]),
+    (["--list", "--model", "bert"], ["--list and --model cannot be combined"]),
+    (["--leaderboard", "--model", "bert"], ["--leaderboard and --model cannot be combined"]),
+    (["--leaderboard", "--learning-rate", "1e-4"], ["--leaderboard does not use --learning-rate"]),
+    (["--list", "--batch-size", "8"], ["--list does not use --batch-size"]),
+    (["--export", "results/x", "--max-length", "64"], ["--export does not use --max-length"]),
+])
+def test_flags_that_cannot_combine_are_one_line(flags, words, capsys, no_model_loading):
+    assert main(flags) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert all(word in line for word in words), line
+
+
+def test_the_queue_is_checked_before_its_first_run(tmp_path, capsys, monkeypatch, no_model_loading):
+    from benchmark import pipeline
+
+    monkeypatch.setattr(pipeline, "run", lambda *args, **kwargs: pytest.fail("no run may start"))
+    folder = data_folder(tmp_path / "data")
+    code = main(["--model", "bert", "ernie", "--seeds", "1", "2", "-1", "--data-dir", str(folder), "--offline"])
+    assert code == 2 and "--seed -1" in one_error_line(capsys.readouterr().err)
+
+
+def test_a_repeated_column_name_is_refused(tmp_path, capsys, no_model_loading):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "train.csv").write_text("text,label,label\n央行宣布降准,财经,房产\n北京房价回升,房产,房产\n",
+                                      encoding="utf-8")
+    (folder / "test.csv").write_text("text,label\n外汇储备稳定,财经\n", encoding="utf-8")
+    code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(tmp_path / "r")])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{folder / 'train.csv'}:1: the header names the column 'label' more than once" in line
+
+
+def test_a_data_folder_that_is_a_file(tmp_path, capsys, no_model_loading):
+    not_a_folder = tmp_path / "train.txt"
+    not_a_folder.write_text("央行宣布降准\t0\n", encoding="utf-8")
+    code = main(["--model", "bert", "--data-dir", str(not_a_folder), "--offline"])
+    assert code == 2
+    assert one_error_line(capsys.readouterr().err) == (f"error: {not_a_folder} is a file; --data-dir expects a folder "
+                                                       f"holding the train, dev and test files")
+
+
+def test_a_leaderboard_that_cannot_be_written(tmp_path, capsys):
+    results = tmp_path / "results"
+    (results / "leaderboard.md").mkdir(parents=True)  # the rename onto it fails, as on a read-only folder
+    assert main(["--leaderboard", "--results-dir", str(results)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "cannot write the leaderboard" in line and "leaderboard.md" in line
+
+
+# ---------------------------------------------------------------- model files given by the user
+
+
+def sample_run(tmp_path: Path, *flags: str) -> list[str]:
+    return ["--data-dir", str(SAMPLE_DIR), "--results-dir", str(tmp_path / "results"), "--offline",
+            "--batch-size", "16", "--max-steps", "4", "--eval-every", "2", "--no-group-by-length", *flags]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_max_length_beyond_the_models_positions(tmp_path, capsys):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    code = main(["--model", "bert", "--model-path", source, *sample_run(tmp_path, "--max-length", "100000")])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--max-length 100000: expected at most 64" in line and source in line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated safetensors", "pickle that will not unpickle"])
+def test_damaged_weights_in_model_path(damage, tmp_path, capsys):
+    if damage == "truncated safetensors":
+        source, _, _ = build(layout("bert-hub"), tmp_path)
+        folder = next(tmp_path.glob("models--*/snapshots/*"))
+        path = folder / "model.safetensors"
+        path.write_bytes(path.read_bytes()[:1000])
+    else:
+        source, _, _ = build(layout("bert-course"), tmp_path)
+        folder = Path(source)
+        path = folder / "pytorch_model.bin"
+        path.write_bytes(b"\x80\x04\x95garbage that is not a pickle")
+    code = main(["--model", "bert", "--model-path", str(folder), *sample_run(tmp_path)])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(path) in line and "cannot read the weights" in line and "download it again" in line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize("name, backbone", [("ernie-course", "ernie"), ("bert-course", "bert"),
+                                            ("nezha-lonepatient", "nezha")])
+def test_a_course_or_community_folder_trains_from_its_own_weights(name, backbone, tmp_path, capsys):
+    source, _, expected = build(layout(name), tmp_path)
+    assert main(["--model", backbone, "--model-path", source, *sample_run(tmp_path)]) == 0
+    (run_dir,) = (tmp_path / "results").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    weights = metrics["backbone"]["weights"]
+    assert weights["complete"] and weights["loaded"] == len(expected) and weights["missing"] == []
+    assert metrics["tokenization"]["lowercase"] is True
+    assert set(metrics["tokenization"]["splits"]) == {"train", "dev", "test"}
+    assert "[UNK]" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_bert_folder_is_refused_as_nezha(tmp_path, capsys):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    assert main(["--model", "nezha", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{source} does not hold a complete nezha encoder" in line and "position_embeddings" in line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_missing_weights_run_only_when_allowed_and_are_never_ranked(tmp_path, capsys):
+    import torch
+
+    source, _, _ = build(layout("ernie-course"), tmp_path)
+    weights = torch.load(Path(source) / "pytorch_model.bin", weights_only=True)
+    del weights["bert.encoder.layer.1.output.dense.weight"]
+    torch.save(weights, Path(source) / "pytorch_model.bin")
+    assert main(["--model", "ernie", "--model-path", source, *sample_run(tmp_path)]) == 2
+    assert "encoder.layer.1.output.dense.weight" in one_error_line(capsys.readouterr().err)
+    assert main(["--model", "ernie", "--model-path", source, *sample_run(tmp_path, "--allow-missing-weights")]) == 0
+    assert "WARNING" in capsys.readouterr().out
+    (run_dir,) = (tmp_path / "results").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["backbone"]["weights"]["missing"] == ["encoder.layer.1.output.dense.weight"]
+    assert main(["--leaderboard", "--results-dir", str(tmp_path / "results")]) == 0
+    board = (tmp_path / "results" / "leaderboard.md").read_text(encoding="utf-8")
+    assert "## Not ranked" in board and "incomplete pretrained weights (1 missing" in board
+    assert "| 1 | ernie |" not in board and not (tmp_path / "results" / "plots").exists()
+
+
+def test_predict_with_a_damaged_model(tmp_path, capsys):
+    from tiny_runs import tiny_bert_run
+
+    run_dir = tiny_bert_run(tmp_path / "results", steps=2)
+    path = run_dir / "model" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:2000])
+    capsys.readouterr()
+    assert main(["--predict", str(run_dir), "央行宣布下调存款准备金率"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(path) in line and "cannot read the weights" in line
