@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + spec.name.replace("_", "-")
         # A None default is described by the help text itself (it depends on the device or the backbone).
         shown = spec.type != "bool" and spec.default is not None
-        help_text = spec.metadata["help"] + (" (default: %(default)s)" if shown else "")
+        accepts = spec.metadata.get("range")
+        facts = ([accepts.describe()] if accepts else []) + (["default: %(default)s"] if shown else [])
+        help_text = spec.metadata["help"] + (f" ({'; '.join(facts)})" if facts else "")
         if spec.name == "model":  # several names make a queue of runs
             run_options.add_argument(flag, nargs="+", metavar="NAME",
                                      help="backbone name(s) from the registry (see --list), or all; several make "

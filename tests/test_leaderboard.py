@@ -33,7 +33,7 @@ REPORTED = [SimpleNamespace(name="alpha", hub_id="org/alpha", reported_accuracy=
 def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(), gold=GOLD, labels=LABELS,
               probability=None, dataset="thucnews", protocol="mini", sha=MINI_SHA, smoke=False,
               texts=None, eval_speed=1000.0, device="cpu", config=None, source=None, processes=None,
-              train_sha=None) -> Path:
+              train_sha=None, global_step=30, weights=None) -> Path:
     """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
     k = len(labels)
     predicted = gold.copy()
@@ -49,7 +49,7 @@ def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(),
         "run_id": f"{folder}-run",
         "smoke": smoke,
         "backbone": {"name": backbone, "hub_id": f"org/{backbone}", "source": source or f"org/{backbone}",
-                     "architecture": "bert", "parameters": 102_000_000},
+                     "architecture": "bert", "parameters": 102_000_000, **({"weights": weights} if weights else {})},
         "task": {"dataset": dataset, "protocol": protocol, "labels": labels,
                  "sizes": {"train": 10, "dev": 10, "test": len(gold)},
                  "files": {"test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
@@ -59,7 +59,7 @@ def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(),
         "environment": {"device": "cpu", "device_name": device, **({"num_processes": processes} if processes else {})},
         "timing": {"wall_seconds": 100.0, "train_seconds": 90.0 + seed, "train_examples_per_second": 50.0,
                    "eval_examples_per_second": eval_speed, "peak_memory_mb": 800.0 + seed},
-        "training": {"global_step": 30, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
+        "training": {"global_step": global_step, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
                      "history": [{"step": 10, "train_loss": 1.2}, {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
                                  {"step": 20, "train_loss": 0.7}, {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
                                  {"step": 30, "train_loss": 0.4}, {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79}]},
@@ -520,3 +520,25 @@ def test_pareto_front():
 
 def test_markdown_cells_escape_table_syntax():
     assert report_format.cell("a|b\nc*d_e") == "a\\|b c\\*d\\_e"
+
+
+def test_runs_that_do_not_measure_their_backbone_are_listed_apart_never_ranked(tmp_path):
+    results = tmp_path / "results"
+    write_run(results, "alpha-mini-seed1", backbone="alpha", seed=1, wrong=range(30))
+    # Better scores than alpha's, but nothing was trained, or the encoder was partly random.
+    write_run(results, "untrained-mini-seed1", backbone="untrained", seed=1, wrong=range(5), global_step=0)
+    incomplete = {"complete": False, "missing": ["pooler.dense.weight", "pooler.dense.bias"], "mismatched": [],
+                  "unexpected": [], "loaded": 197, "ignored": 8, "folder": "x", "files": ["pytorch_model.bin"]}
+    write_run(results, "partial-mini-seed1", backbone="partial", seed=1, wrong=range(2), weights=incomplete)
+    write_run(results, "whole-mini-seed1", backbone="whole", seed=1, wrong=range(20),
+              weights={**incomplete, "complete": True, "missing": []})
+    write_leaderboard(results, reported=[])
+    board = (results / "leaderboard.md").read_text(encoding="utf-8")
+    table = board.split("### Per-class F1")[0]
+    ranked = [line.split(" | ")[1] for line in table.splitlines() if re.match(r"\| \d+ \| ", line)]
+    assert ranked == ["whole", "alpha"]
+    section = board.split("## Not ranked")[1]
+    assert "| untrained-mini-seed1-run | untrained |" in section and "nothing was trained" in section
+    assert "| partial-mini-seed1-run | partial |" in section and "incomplete pretrained weights (2 missing" in section
+    rows = list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8")))
+    assert {row["backbone"] for row in rows} == {"whole", "alpha"}
