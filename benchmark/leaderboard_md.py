@@ -132,40 +132,29 @@ def _reported_markdown(reported: Sequence) -> list[str]:
     return lines + [""]
 
 
-def _smoke_markdown(runs: Sequence[Run]) -> list[str]:
-    smoke = sorted((r for r in runs if r.smoke), key=lambda r: (r.run_id, r.folder))
-    if not smoke:
+def _runs_apart(heading: str, intro: str, runs: Sequence[Run], why: bool = False) -> list[str]:
+    """A list of runs left out of every table, test, plot and the CSV, in run-id order."""
+    if not runs:
         return []
-    lines = [
-        "## Smoke runs (pipeline checks, not benchmarks)",
-        "",
-        "These runs used a tiny random model (`smoke: true`); they are left out of every table, "
-        "test, plot and the CSV above.",
-        "",
-        "| run id | backbone | dataset | protocol | accuracy (%) |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
-              f"| {pct(r.accuracy)} |" for r in smoke]
+    lines = ["## " + heading, "", intro, "",
+             "| run id | backbone | dataset | protocol | accuracy (%) |" + (" why |" if why else ""),
+             "|---|---|---|---|---|" + ("---|" if why else "")]
+    for r in sorted(runs, key=lambda r: (r.run_id, r.folder)):
+        lines.append(f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
+                     f"| {pct(r.accuracy)} |" + (f" {cell(r.unranked)} |" if why else ""))
     return lines + [""]
+
+
+def _smoke_markdown(runs: Sequence[Run]) -> list[str]:
+    return _runs_apart("Smoke runs (pipeline checks, not benchmarks)",
+                       "These runs used a tiny random model (`smoke: true`); they are left out of every table, "
+                       "test, plot and the CSV above.", [r for r in runs if r.smoke])
 
 
 def _unranked_markdown(runs: Sequence[Run]) -> list[str]:
-    unranked = sorted((r for r in runs if r.unranked and not r.smoke), key=lambda r: (r.run_id, r.folder))
-    if not unranked:
-        return []
-    lines = [
-        "## Not ranked",
-        "",
-        "These runs finished, but their numbers do not measure the backbone they name; they are left out of "
-        "every table, test, plot and the CSV above.",
-        "",
-        "| run id | backbone | dataset | protocol | accuracy (%) | why |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
-              f"| {pct(r.accuracy)} | {cell(r.unranked)} |" for r in unranked]
-    return lines + [""]
+    return _runs_apart("Not ranked", "These runs finished, but their numbers do not measure the backbone they name; "
+                       "they are left out of every table, test, plot and the CSV above.",
+                       [r for r in runs if r.unranked and not r.smoke], why=True)
 
 
 def leaderboard_markdown(groups: Sequence[Group], runs: Sequence[Run], reported: Sequence,

@@ -90,14 +90,7 @@ class LastWeights(TrainerCallback):
 
 def watch_last_weights(monkeypatch) -> LastWeights:
     watcher = LastWeights()
-    build = pipeline.build_trainer
-
-    def watched(*args, **kwargs):
-        trainer, stopwatch = build(*args, **kwargs)
-        trainer.add_callback(watcher)
-        return trainer, stopwatch
-
-    monkeypatch.setattr(pipeline, "build_trainer", watched)
+    add_callback(monkeypatch, watcher)
     return watcher
 
 
