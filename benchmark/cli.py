@@ -135,8 +135,8 @@ def backbone_names(requested: list[str]) -> list[str]:
 def config_for(base: RunConfig, name: str, given: dict) -> RunConfig:
     """One backbone's settings: the backbone's recommended ones over the defaults, then the smoke preset, and
     whatever was written on the command line over both."""
+    from benchmark.model.sources import smoke_config
     from benchmark.registry import apply_recommended, get_backbone
-    from benchmark.smoke import smoke_config
 
     config = apply_recommended(dataclasses.replace(base, model=name), get_backbone(name), set(given))
     if config.smoke:
@@ -181,7 +181,7 @@ def run_queue(config: RunConfig, names: list[str], seeds: list[int], skip_finish
     With several processes (torchrun) the queue stops at the first failure instead: the processes may no
     longer be at the same point, and torchrun ends them all.
     """
-    from benchmark.pipeline import log, run
+    from benchmark.run.pipeline import log, run
 
     several_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1
     queue = [(name, seed) for name in names for seed in seeds]
@@ -234,7 +234,7 @@ def check_command(args, given: set[str]) -> None:
 
 def check_dev_split(config: RunConfig, given: dict) -> None:
     """--dev-split carves dev out of train; with a dev file under the full protocol it would do nothing."""
-    from benchmark.data import find_split_file
+    from benchmark.data.read import find_split_file
 
     if "dev_split" in given and config.protocol == "full" and not config.smoke and Path(config.data_dir).is_dir() \
             and find_split_file(Path(config.data_dir), "dev") is not None:
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             print_registry()
             return 0
         if args.leaderboard:
-            from benchmark.leaderboard import write_leaderboard
+            from benchmark.report.leaderboard import write_leaderboard
 
             for path in write_leaderboard(Path(args.results_dir)):
                 print(path)
@@ -261,12 +261,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.texts and not args.predict:
             raise HarnessError("texts on the command line are classified with --predict RUN TEXT [TEXT ...]")
         if args.predict or args.predict_file:
-            from benchmark.predict import predict_command
+            from benchmark.serve.predict import predict_command
 
             run_dir, texts = (args.predict[0], [*args.predict[1:], *args.texts]) if args.predict else (None, [])
             return predict_command(run_dir, texts, args.predict_file, args.output)
         if args.export:
-            from benchmark.export import export_run
+            from benchmark.serve.export import export_run
 
             for folder in export_run(Path(args.export), int8=args.int8, onnx=args.onnx):
                 print(folder)
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_dev_split(config, given)
         config = config_for(base, names[0], given)
         if argv is None:  # from the command line; a caller in Python keeps the thread count it set
-            from benchmark.device import set_cpu_threads
+            from benchmark.run.device import set_cpu_threads
 
             set_cpu_threads()
         started = True
@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             if config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
             return run_queue(base, names, seeds, args.skip_finished, given)
-        from benchmark.pipeline import run
+        from benchmark.run.pipeline import run
 
         run(dataclasses.replace(config, seed=seeds[0]), skip_finished=args.skip_finished)
         return 0

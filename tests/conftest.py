@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import checkpoint
-from benchmark.smoke import write_tiny_model
+from benchmark.model import checkpoint
+from benchmark.model.sources import write_tiny_model
 
 SHARED_THUCNEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "thucnews"
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"

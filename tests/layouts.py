@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from benchmark.model.sources import build_vocab
 from benchmark.registry import get_backbone
-from benchmark.smoke import build_vocab
 
 TEXTS = ["央行宣布下调存款准备金率", "楼市成交量环比上涨", "国足热身赛两球取胜", "NBA 新赛季 iPhone 发布"]
 TINY = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,

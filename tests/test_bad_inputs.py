@@ -81,7 +81,7 @@ def test_flags_that_cannot_combine_are_one_line(flags, words, capsys, no_model_l
 
 
 def test_the_queue_is_checked_before_its_first_run(tmp_path, capsys, monkeypatch, no_model_loading):
-    from benchmark import pipeline
+    from benchmark.run import pipeline
 
     monkeypatch.setattr(pipeline, "run", lambda *args, **kwargs: pytest.fail("no run may start"))
     folder = data_folder(tmp_path / "data")

@@ -11,13 +11,13 @@ import torch
 from conftest import SAMPLE_DIR, load_backbone
 from tiny_runs import one_torch_thread
 
-from benchmark.baselines import TfidfModel, TfidfSettings, analyze, fit_tfidf, run_sklearn, transform
+from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, run_sklearn, transform
 from benchmark.config import RunConfig
-from benchmark.data import load_task
+from benchmark.data.read import load_task
 from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier, load_classifier
+from benchmark.model.classifier import TextClassifier, load_classifier
+from benchmark.model.sources import encoder_source, write_tiny_model
 from benchmark.registry import Backbone, apply_recommended, get_backbone, list_backbones
-from benchmark.smoke import encoder_source, write_tiny_model
 from models._textcnn_modeling import TextCNNConfig, TextCNNModel
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
@@ -95,7 +95,7 @@ def test_tfidf_run_writes_the_usual_results_folder(sample, tmp_path):
     assert matrix.sum() == 100 and np.trace(matrix) / 100 == pytest.approx(metrics["metrics"]["accuracy"])
     assert metrics["timing"]["eval_examples_per_second"] > 0 and metrics["environment"]["packages"]["jieba"]
 
-    from benchmark.leaderboard import write_leaderboard
+    from benchmark.report.leaderboard import write_leaderboard
 
     write_leaderboard(tmp_path)
     assert "tfidf" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
@@ -160,8 +160,8 @@ def test_textcnn_saves_and_loads_like_any_checkpoint(sample, tmp_path):
 
 
 def test_textcnn_smoke_run_end_to_end(tmp_path):
-    from benchmark.pipeline import run
-    from benchmark.smoke import smoke_config
+    from benchmark.model.sources import smoke_config
+    from benchmark.run.pipeline import run
 
     config = smoke_config(apply_recommended(RunConfig(model="textcnn", results_dir=str(tmp_path)),
                                             get_backbone("textcnn")))

@@ -9,7 +9,7 @@ from conftest import data_folder, one_error_line
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.results import new_run_dir, write_atomic
+from benchmark.run.folder import new_run_dir, write_atomic
 
 
 def test_an_unknown_model_is_one_error_line_naming_close_matches(tmp_path, capsys, no_model_loading):
@@ -125,7 +125,7 @@ def test_new_run_dir_never_returns_the_same_folder_twice(tmp_path):
 
 
 def test_new_run_dir_takes_another_random_part_when_a_name_is_taken(tmp_path, monkeypatch):
-    from benchmark import results as results_module
+    from benchmark.run import folder as results_module
 
     parts = iter(["0001", "0001", "0002", "0001", "0002", "0003"])
     monkeypatch.setattr(results_module.time, "strftime", lambda fmt: "20250101-120000")
@@ -135,7 +135,7 @@ def test_new_run_dir_takes_another_random_part_when_a_name_is_taken(tmp_path, mo
 
 
 def test_new_run_dir_gives_up_with_a_harness_error(tmp_path, monkeypatch):
-    from benchmark import results as results_module
+    from benchmark.run import folder as results_module
 
     monkeypatch.setattr(results_module.time, "strftime", lambda fmt: "20250101-120000")
     monkeypatch.setattr(results_module.secrets, "token_hex", lambda n: "0000")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import device
 from benchmark.config import RunConfig
+from benchmark.run import device
 
 
 def test_device_defaults_on_a_cpu(monkeypatch):
@@ -58,7 +58,7 @@ def test_threads_follow_the_cores_granted_and_the_processes_sharing_them(monkeyp
 
 
 def test_trainer_options_on_a_gpu(monkeypatch, tmp_path):
-    from benchmark import train
+    from benchmark.run import train
 
     for module in (device, train):
         monkeypatch.setattr(module, "on_gpu", lambda: True)
@@ -77,7 +77,7 @@ def test_trainer_options_on_a_gpu(monkeypatch, tmp_path):
 
 
 def test_trainer_options_on_a_cpu(monkeypatch, tmp_path):
-    from benchmark import train
+    from benchmark.run import train
 
     for module in (device, train):
         monkeypatch.setattr(module, "on_gpu", lambda: False)
@@ -93,9 +93,9 @@ def test_trainer_options_on_a_cpu(monkeypatch, tmp_path):
 def test_the_optimiser_is_the_fused_adamw_kernel_on_the_cpu(tmp_path):
     from transformers import BertConfig, BertModel
 
-    from benchmark.encode import EncodedSplit
-    from benchmark.modeling import TextClassifier
-    from benchmark.train import build_trainer
+    from benchmark.data.encode import EncodedSplit
+    from benchmark.model.classifier import TextClassifier
+    from benchmark.run.train import build_trainer
 
     encoder = BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                    intermediate_size=32))

@@ -12,10 +12,14 @@ from conftest import SAMPLE_DIR, load_backbone
 from safetensors.torch import load_file
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
-from benchmark import distill, predict
 from benchmark.config import RunConfig
-from benchmark.data import load_task
-from benchmark.distill import (
+from benchmark.data.encode import PaddingCollator, encode_split
+from benchmark.data.read import load_task
+from benchmark.errors import HarnessError
+from benchmark.model.classifier import TextClassifier
+from benchmark.registry import get_backbone
+from benchmark.run import distill
+from benchmark.run.distill import (
     DistillationCollator,
     DistillationSplit,
     DistillingClassifier,
@@ -23,10 +27,7 @@ from benchmark.distill import (
     teacher_logits,
     write_student_from_teacher,
 )
-from benchmark.encode import PaddingCollator, encode_split
-from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier
-from benchmark.registry import get_backbone
+from benchmark.serve import predict
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
@@ -100,7 +101,7 @@ def test_collator_adds_teacher_logits_only_to_training_batches():
     task = load_task(SAMPLE_DIR, "full")
     from transformers import BertTokenizerFast
 
-    from benchmark.smoke import build_vocab
+    from benchmark.model.sources import build_vocab
 
     vocab = build_vocab(task.train.texts[:8])
     tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)})
@@ -159,7 +160,7 @@ def test_a_teacher_of_another_architecture_or_kind_is_refused(tmp_path):
 
 
 def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
-    from benchmark.pipeline import run
+    from benchmark.run.pipeline import run
 
     config = RunConfig(model="rbt3_student", teacher=str(teacher), temperature=3.0, alpha=0.6,
                        data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path), batch_size=16, learning_rate=2e-3,
@@ -179,9 +180,9 @@ def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
 
 
 def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
-    from benchmark.pipeline import run
+    from benchmark.model.sources import smoke_config
     from benchmark.registry import apply_recommended
-    from benchmark.smoke import smoke_config
+    from benchmark.run.pipeline import run
 
     teacher_run = tfidf_run(tmp_path / "teacher")
     config = smoke_config(apply_recommended(RunConfig(model="textcnn", results_dir=str(tmp_path / "student"),
@@ -194,8 +195,8 @@ def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
 
 
 def test_a_distillation_run_with_a_missing_teacher_stops_before_training(tmp_path):
-    from benchmark.pipeline import run
-    from benchmark.smoke import smoke_config
+    from benchmark.model.sources import smoke_config
+    from benchmark.run.pipeline import run
 
     config = smoke_config(RunConfig(model="textcnn", results_dir=str(tmp_path), teacher=str(tmp_path / "nope")))
     with pytest.raises(HarnessError, match="no such run folder"):

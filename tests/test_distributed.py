@@ -23,12 +23,12 @@ from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 from transformers import TrainerState
 
-from benchmark.encode import PaddingCollator, encode_split
-from benchmark.evaluate import probabilities
-from benchmark.modeling import load_classifier
+from benchmark.data.encode import PaddingCollator, encode_split
+from benchmark.model.classifier import load_classifier
+from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.smoke import write_tiny_model
-from benchmark.train import SamplerEpoch, SeededLengthGroupedSampler
+from benchmark.run.evaluate import probabilities
+from benchmark.run.train import SamplerEpoch, SeededLengthGroupedSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -37,7 +37,7 @@ SAMPLE = ROOT / "data" / "sample"
 LAUNCHED = """
 import os, signal, sys
 from transformers import TrainerCallback
-from benchmark import pipeline
+from benchmark.run import pipeline
 from benchmark.cli import main
 
 kill_at = int(sys.argv.pop(1))
@@ -176,7 +176,7 @@ def test_the_sampler_hears_the_epoch_through_the_wrappers_of_several_processes()
 # run.py, except that the process of rank 1 cannot load the model.
 RANK_ONE_FAILS = """
 import os, sys
-from benchmark import checkpoint
+from benchmark.model import checkpoint
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import download
-from benchmark.download import ensure_thucnews, git_blob_id
+from benchmark.data import download
+from benchmark.data.download import ensure_thucnews, git_blob_id
 from benchmark.errors import HarnessError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data/thucnews"

@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import BertTokenizerFast
 
-from benchmark import encode
-from benchmark.encode import EncodedSplit, PaddingCollator, cache_key, encode_split
+from benchmark.data import encode
+from benchmark.data.encode import EncodedSplit, PaddingCollator, cache_key, encode_split
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 CHARS = list("央行宣布降准北京房价回升沪指收涨券商股领人民币汇率创新高")

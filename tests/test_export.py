@@ -11,8 +11,8 @@ from scipy.special import softmax
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.errors import HarnessError
-from benchmark.export import export_run
-from benchmark.predict import QUANTIZATION_FILE, load_predictor
+from benchmark.serve.export import export_run
+from benchmark.serve.predict import QUANTIZATION_FILE, load_predictor
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
@@ -82,7 +82,7 @@ def test_exporting_again_or_the_wrong_thing_is_an_error(source, int8, tmp_path):
 
 
 def test_the_leaderboard_lists_the_variant(source, int8):
-    from benchmark.leaderboard import write_leaderboard
+    from benchmark.report.leaderboard import write_leaderboard
 
     write_leaderboard(source.parent)
     board = (source.parent / "leaderboard.md").read_text(encoding="utf-8")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from benchmark.config import RunConfig
-from benchmark.data import load_task
-from benchmark.pipeline import run
+from benchmark.data.read import load_task
+from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.smoke import write_tiny_model
+from benchmark.run.pipeline import run
 
 CHANCE = 0.10  # ten balanced classes
 # One wide layer without dropout learns fastest from random weights in a few hundred steps.

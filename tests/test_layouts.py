@@ -17,8 +17,8 @@ import torch
 from layouts import LAYOUTS, TEXTS, build, layout
 from safetensors.torch import save_file
 
-from benchmark import checkpoint
 from benchmark.errors import HarnessError
+from benchmark.model import checkpoint
 from benchmark.registry import get_backbone
 
 SHARED_VOCAB = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "bert-base-chinese" / "vocab.txt"

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from benchmark import atomic, leaderboard, plots, report_format
+from benchmark import atomic
 from benchmark.config import config_fields
 from benchmark.errors import HarnessError
-from benchmark.leaderboard import write_leaderboard
-from benchmark.ranking import differing_settings
-from benchmark.runs import NOT_SETTINGS, settings_of
+from benchmark.report import format as report_format
+from benchmark.report import leaderboard, plots
+from benchmark.report.leaderboard import write_leaderboard
+from benchmark.report.ranking import differing_settings
+from benchmark.report.runs import NOT_SETTINGS, settings_of
 
 LABELS = ["finance", "realty", "stocks", "sports"]
 N = 120
@@ -285,7 +287,7 @@ def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog,
     shutil.copy(tmp_path / "good" / "predictions.csv", tmp_path / "swapped" / "predictions.csv")
     write_run(tmp_path, "bad-probability", backbone="beta", seed=6, probability=np.full(N, 1.5))
     (tmp_path / "half-written").mkdir()  # a run still in progress has no metrics.json yet
-    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+    with caplog.at_level(logging.WARNING, logger="benchmark.report.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     messages = "\n".join(caplog.messages)
     for name in ("truncated/metrics.json", "no-labels/metrics.json", "no-config/metrics.json",
@@ -304,7 +306,7 @@ def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog,
 def test_repeated_seed_keeps_the_newest_run(tmp_path, caplog, no_plots):
     write_run(tmp_path, "alpha-seed1-20260101", backbone="alpha", seed=1, wrong=range(50))
     write_run(tmp_path, "alpha-seed1-20260202", backbone="alpha", seed=1, wrong=range(5))
-    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+    with caplog.at_level(logging.WARNING, logger="benchmark.report.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     rows = list(csv.DictReader((tmp_path / "leaderboard.csv").open(encoding="utf-8")))
     assert rows[0]["runs"] == "1" and float(rows[0]["accuracy_mean"]) == pytest.approx((N - 5) / N)
@@ -326,7 +328,7 @@ def test_one_backbone_with_different_settings_makes_one_row_per_settings(tmp_pat
         # The same seeds at another learning rate: different rows, so neither supersedes the other.
         write_run(tmp_path, f"alpha-lr1e-3-seed{seed}", backbone="alpha", seed=seed, wrong=range(30 + seed),
                   config={**BASE_CONFIG, "learning_rate": 1e-3})
-    with caplog.at_level(logging.WARNING, logger="benchmark.leaderboard"):
+    with caplog.at_level(logging.WARNING, logger="benchmark.report.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     assert "skipped" not in caplog.text
     rows = _csv_rows(tmp_path)

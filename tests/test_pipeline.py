@@ -12,11 +12,11 @@ import torch
 
 from benchmark.cli import main
 from benchmark.config import RunConfig
-from benchmark.device import cpu_supports_bf16
-from benchmark.encode import PaddingCollator, encode_split
-from benchmark.modeling import load_classifier
-from benchmark.pipeline import run
-from benchmark.smoke import smoke_config
+from benchmark.data.encode import PaddingCollator, encode_split
+from benchmark.model.classifier import load_classifier
+from benchmark.model.sources import smoke_config
+from benchmark.run.device import cpu_supports_bf16
+from benchmark.run.pipeline import run
 
 EXPECTED_KEYS = {"schema_version", "run_id", "smoke", "backbone", "task", "config", "seed", "environment", "timing",
                  "training", "metrics"}

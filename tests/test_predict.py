@@ -10,7 +10,7 @@ from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.predict import load_predictor, predict_command, read_texts
+from benchmark.serve.predict import load_predictor, predict_command, read_texts
 
 TEXTS = ["央行宣布下调存款准备金率", "国足热身赛两球取胜"]
 

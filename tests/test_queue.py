@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import checkpoint, pipeline
 from benchmark.cli import main
 from benchmark.errors import HarnessError
+from benchmark.model import checkpoint
 from benchmark.registry import list_backbones
+from benchmark.run import pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -16,12 +16,12 @@ import torch
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
-from benchmark import pipeline
 from benchmark.cli import main
 from benchmark.errors import HarnessError
+from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.results import RUN_CONFIG, complete_checkpoints, lock_run_dir, open_run_dir, run_record
-from benchmark.smoke import write_tiny_model
+from benchmark.run import pipeline
+from benchmark.run.folder import RUN_CONFIG, complete_checkpoints, lock_run_dir, open_run_dir, run_record
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -30,7 +30,7 @@ SAMPLE = ROOT / "data" / "sample"
 SLOW_CHILD = """
 import sys, time
 from transformers import TrainerCallback
-from benchmark import pipeline
+from benchmark.run import pipeline
 from benchmark.cli import main
 
 slow_from = int(sys.argv[1])
@@ -275,7 +275,7 @@ def test_resume_errors_say_why(tmp_path):
 def test_a_full_disk_is_recognised_in_each_library_s_own_words():
     from safetensors import SafetensorError
 
-    from benchmark.results import write_failure
+    from benchmark.run.folder import write_failure
 
     # As torch.save and safetensors reported a full disk when this harness wrote to a full filesystem.
     assert write_failure(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "No space left on device"
@@ -292,7 +292,7 @@ def test_a_full_disk_is_recognised_in_each_library_s_own_words():
 # Run in a child process: the process kills itself (SIGKILL) when test scoring begins, after training.
 KILLED_BEFORE_SCORING = """
 import os, signal, sys
-from benchmark import pipeline
+from benchmark.run import pipeline
 from benchmark.cli import main
 
 def killed(*args, **kwargs):
@@ -342,7 +342,7 @@ def test_a_kill_after_training_scores_the_saved_weights_without_training_again(t
     saved = json.loads((run_dir / "training.json").read_text(encoding="utf-8"))
     best = load_file(run_dir / "model" / "model.safetensors")
 
-    from benchmark.train import BenchmarkTrainer
+    from benchmark.run.train import BenchmarkTrainer
 
     monkeypatch.setattr(BenchmarkTrainer, "train", lambda *a, **k: pytest.fail("nothing is trained again"))
     assert main(task["flags"] + ["--results-dir", str(results)]) == 0
@@ -386,7 +386,7 @@ def test_a_run_that_fails_before_saving_anything_leaves_no_folder(task, tmp_path
 def test_damage_is_found_in_every_kind_of_checkpoint_file(tmp_path):
     from safetensors.torch import save_file
 
-    from benchmark.results import damage
+    from benchmark.run.folder import damage
 
     save_file({"x": torch.zeros(4)}, tmp_path / "model.safetensors")
     torch.save({"state": torch.zeros(4)}, tmp_path / "optimizer.pt")

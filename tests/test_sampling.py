@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
-from benchmark.encode import EncodedSplit
-from benchmark.evaluate import length_order
-from benchmark.train import SeededLengthGroupedSampler
+from benchmark.data.encode import EncodedSplit
+from benchmark.run.evaluate import length_order
+from benchmark.run.train import SeededLengthGroupedSampler
 
 BATCH = 4
 
@@ -65,9 +65,9 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     from transformers import BertConfig, BertModel
 
     from benchmark.config import RunConfig
-    from benchmark.device import collator_for
-    from benchmark.modeling import TextClassifier
-    from benchmark.train import build_trainer
+    from benchmark.model.classifier import TextClassifier
+    from benchmark.run.device import collator_for
+    from benchmark.run.train import build_trainer
 
     rng = np.random.default_rng(1)
     lengths = rng.integers(2, 20, size=50)

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import encode, reference, speed, speed_report
-from benchmark.device import cpu_supports_bf16
-from benchmark.encode import EncodedSplit, encode_split, tokenize
+from benchmark.data import encode
+from benchmark.data.encode import EncodedSplit, encode_split, tokenize
 from benchmark.errors import HarnessError
-from benchmark.smoke import TINY_SHAPE
+from benchmark.model.sources import TINY_SHAPE
+from benchmark.perf import reference, speed
+from benchmark.perf import report as speed_report
+from benchmark.run.device import cpu_supports_bf16
 
 LABELS = ["finance", "realty", "stocks"]
 HEADLINES = [

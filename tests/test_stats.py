@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
-from benchmark import stats
+from benchmark.report import stats
 
 
 def test_mean_std_uses_the_sample_std():

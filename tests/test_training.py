@@ -7,9 +7,9 @@ import torch
 from transformers import BertConfig, BertModel, TrainerCallback
 
 from benchmark.config import RunConfig
-from benchmark.encode import EncodedSplit, PaddingCollator
-from benchmark.modeling import TextClassifier
-from benchmark.train import build_trainer, training_summary
+from benchmark.data.encode import EncodedSplit, PaddingCollator
+from benchmark.model.classifier import TextClassifier
+from benchmark.run.train import build_trainer, training_summary
 
 VOCAB = 40
 

@@ -12,9 +12,9 @@ import torch
 from conftest import SAMPLE_DIR
 
 from benchmark.config import RunConfig
-from benchmark.data import load_task
+from benchmark.data.read import load_task
+from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.smoke import write_tiny_model
 
 # Four layers, so a 3-layer student can be cut from it; narrow and without dropout, so 100 steps take it to
 # about 50% test accuracy on the sample in seconds.
@@ -32,7 +32,7 @@ def one_torch_thread():
 
 
 def tiny_bert_run(results: Path, steps: int = 100) -> Path:
-    from benchmark.pipeline import run
+    from benchmark.run.pipeline import run
 
     task = load_task(SAMPLE_DIR, "full")
     init = write_tiny_model(get_backbone("bert"), task.train.texts + task.dev.texts, results / "init", seed=1,
@@ -44,7 +44,7 @@ def tiny_bert_run(results: Path, steps: int = 100) -> Path:
 
 
 def tfidf_run(results: Path) -> Path:
-    from benchmark.baselines import run_sklearn
+    from benchmark.baselines.tfidf import run_sklearn
 
     config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(results))
     return run_sklearn(config, get_backbone("tfidf"), load_task(SAMPLE_DIR, "full"), log=lambda _: None)

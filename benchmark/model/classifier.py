@@ -15,9 +15,9 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from benchmark import checkpoint
 from benchmark.atomic import replace_folder
 from benchmark.errors import HarnessError, first_line
+from benchmark.model import checkpoint
 from benchmark.registry import Backbone, get_backbone
 
 WEIGHTS_FILE = "model.safetensors"

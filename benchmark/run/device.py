@@ -1,7 +1,7 @@
 """What the machine decides: precision, threads, batch padding, evaluation batch, data-loading workers.
 
 The defaults that differ between a GPU and a CPU live here, each with the reason; a flag given on the command
-line always wins. benchmark.train turns them into Trainer's arguments.
+line always wins. benchmark.run.train turns them into Trainer's arguments.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from benchmark.config import RunConfig
-from benchmark.encode import PaddingCollator
+from benchmark.data.encode import PaddingCollator
 from benchmark.errors import HarnessError
 
 # Evaluation batch when --eval-batch-size is not given. A GPU is fed best by large batches. On a CPU the

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from benchmark.ranking import Group
+from benchmark.report.ranking import Group
 
 _COLUMNS = [
     "group", "dataset", "protocol", "test_sha256", "test_examples", "rank", "backbone", "settings", "settings_id",

@@ -41,7 +41,7 @@ class Predictor:
         raise NotImplementedError
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        from benchmark.evaluate import probabilities
+        from benchmark.run.evaluate import probabilities
 
         return probabilities(self.logits(texts, batch_size))
 
@@ -168,7 +168,7 @@ def load_predictor(path: Path) -> Predictor:
         raise HarnessError(f"{folder / 'labels.json'}: unreadable ({error}); expected "
                            f"{{\"backbone\": NAME, \"labels\": [...]}}") from None
     if (folder / "tfidf.json").is_file():
-        from benchmark.baselines import TfidfModel
+        from benchmark.baselines.tfidf import TfidfModel
 
         model, labels = TfidfModel.load(folder)
         return TfidfPredictor(model, labels, backbone)
@@ -178,11 +178,11 @@ def load_predictor(path: Path) -> Predictor:
     from benchmark.registry import get_backbone
 
     if (folder / ONNX_FILE).is_file():
-        from benchmark.checkpoint import load_tokenizer
+        from benchmark.model.checkpoint import load_tokenizer
 
         tokenizer = load_tokenizer(get_backbone(backbone), folder)
         return OnnxPredictor(_onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length)
-    from benchmark.modeling import load_classifier
+    from benchmark.model.classifier import load_classifier
 
     model, tokenizer, labels = load_classifier(folder)
     if (folder / QUANTIZATION_FILE).is_file():
@@ -256,7 +256,7 @@ def predict_command(run: str | None, texts: list[str], file: str | None = None, 
     if output == "-":
         out.write(table)
         return 0
-    from benchmark.results import write_atomic
+    from benchmark.run.folder import write_atomic
 
     target = Path(output) if output else Path(file).with_suffix(".predictions.csv")
     write_atomic(target, table)

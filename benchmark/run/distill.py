@@ -13,7 +13,7 @@ teacher's embeddings and lower layers. Training goes through the usual Trainer p
 TextClassifier whose forward also takes the teacher's logits, and dev loss (early stopping) stays the plain
 cross-entropy on gold labels, so it is comparable with any other run's.
 
-`python -m benchmark.distill --demo --data-dir DIR` trains a teacher and, with the same budget, one student on
+`python -m benchmark.run.distill --demo --data-dir DIR` trains a teacher and, with the same budget, one student on
 gold labels alone and one distilled, on the mini protocol, and prints the comparison.
 """
 
@@ -33,7 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from benchmark.errors import HarnessError
-from benchmark.modeling import TextClassifier
+from benchmark.model.classifier import TextClassifier
 
 CACHE_FOLDER = "teacher-logits"
 
@@ -120,7 +120,7 @@ class DistillationCollator:
 
 def teacher_record(teacher: Path) -> dict:
     """What the results file says about the teacher: its run id, backbone, protocol and test metrics."""
-    from benchmark.predict import model_folder
+    from benchmark.serve.predict import model_folder
 
     model_folder(teacher)  # a clear error when the folder is missing or holds no model
     metrics_path = teacher / "metrics.json"
@@ -155,7 +155,7 @@ def cache_key(texts: list[str], max_length: int | None) -> str:
 
 def teacher_logits(teacher: Path, texts: list[str], log=print) -> np.ndarray:
     """The teacher's logits for `texts`, from its run folder's cache or computed once and cached there."""
-    from benchmark.predict import load_predictor, model_folder, run_settings
+    from benchmark.serve.predict import load_predictor, model_folder, run_settings
 
     settings = run_settings(model_folder(teacher))
     max_length = (settings.get("config") or {}).get("max_length")
@@ -190,7 +190,7 @@ def attach_teacher(config, backbone, model: TextClassifier, task, train_set, col
                            f"rbt3_student or textcnn")
     teacher = Path(config.teacher)
     record = teacher_record(teacher)
-    from benchmark.predict import model_folder
+    from benchmark.serve.predict import model_folder
 
     labels = json.loads((model_folder(teacher) / "labels.json").read_text(encoding="utf-8"))["labels"]
     if list(labels) != list(task.label_names):
@@ -217,8 +217,8 @@ def write_student_from_teacher(backbone, teacher: Path, folder: Path) -> Path:
     and its tokenizer, saved like a pretrained checkpoint so the usual loading code reads it."""
     from safetensors.torch import load_file
 
-    from benchmark.predict import model_folder
     from benchmark.registry import get_backbone
+    from benchmark.serve.predict import model_folder
 
     source = model_folder(teacher)
     if not (source / "model.safetensors").is_file():
@@ -271,10 +271,10 @@ STUDENT_SETTINGS = {"learning_rate": 2e-3, "dropout": 0.1}
 def demo(data_dir: str, results_dir: str, seeds: list[int], student_steps: int, temperature: float,
          alpha: float, teacher: str | None = None) -> dict:
     from benchmark.config import RunConfig
-    from benchmark.pipeline import read_task, run
+    from benchmark.model.sources import write_tiny_model
     from benchmark.registry import apply_recommended, get_backbone
-    from benchmark.smoke import write_tiny_model
-    from benchmark.stats import mcnemar
+    from benchmark.report.stats import mcnemar
+    from benchmark.run.pipeline import read_task, run
 
     textcnn = get_backbone("textcnn")
     base = apply_recommended(RunConfig(model="textcnn", data_dir=data_dir, protocol="mini",
@@ -337,7 +337,7 @@ def print_demo(outcome: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.distill",
+    parser = argparse.ArgumentParser(prog="python -m benchmark.run.distill",
                                      description="Distillation demonstration on the mini protocol (see the "
                                                  "module docstring); the runs land in --results-dir.")
     parser.add_argument("--demo", action="store_true", help="run the demonstration")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import stats
-from benchmark.report_format import slug
-from benchmark.runs import Run, skip
+from benchmark.report import stats
+from benchmark.report.format import slug
+from benchmark.report.runs import Run, skip
 
 ALPHA = 0.05
 

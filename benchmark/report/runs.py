@@ -19,7 +19,7 @@ import numpy as np
 from benchmark.config import OUTPUT_ONLY
 
 # The leaderboard's warnings keep one logger name whichever of its modules reports them.
-log = logging.getLogger("benchmark.leaderboard")
+log = logging.getLogger("benchmark.report.leaderboard")
 
 _PREDICTION_COLUMNS = ["index", "text", "gold", "predicted", "probability"]
 

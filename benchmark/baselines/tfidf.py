@@ -238,8 +238,8 @@ def _full_coefficients(classifier, num_labels: int, num_features: int) -> tuple[
 
 def run_sklearn(config, backbone, task, started: float | None = None, log=print) -> Path:
     """Fit and score a scikit-learn baseline on `task` and write its results folder, as pipeline.run does."""
-    from benchmark.evaluate import format_report, probabilities, score
-    from benchmark.results import (
+    from benchmark.run.evaluate import format_report, probabilities, score
+    from benchmark.run.folder import (
         RUN_CONFIG,
         SCHEMA_VERSION,
         environment,

@@ -1,4 +1,4 @@
-"""The tables `python -m benchmark.speed` prints, from the figures it measured (pure functions of them)."""
+"""The tables `python -m benchmark.perf.speed` prints, from the figures it measured (pure functions of them)."""
 
 from __future__ import annotations
 

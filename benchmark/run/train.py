@@ -27,9 +27,9 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from benchmark.config import RunConfig
-from benchmark.device import cpu_processes, eval_batch_size, num_workers, on_gpu, resolve_precision
 from benchmark.errors import HarnessError
-from benchmark.results import write_failure
+from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, resolve_precision
+from benchmark.run.folder import write_failure
 
 
 def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:

@@ -133,9 +133,9 @@ def _onnx_available() -> bool:
 def _write_variant(run_dir: Path, source: dict, suffix: str, description: str, texts: list[str], gold: np.ndarray,
                    measured: dict, reference: dict, fill_model, extra: dict, log) -> Path:
     """One results folder for one variant; files atomically, metrics.json last, as a run writes them."""
-    from benchmark.baselines import cross_entropy
-    from benchmark.evaluate import format_report, probabilities, score
-    from benchmark.results import environment, peak_memory_mb, predictions_csv, write_atomic, write_json
+    from benchmark.baselines.tfidf import cross_entropy
+    from benchmark.run.evaluate import format_report, probabilities, score
+    from benchmark.run.folder import environment, peak_memory_mb, predictions_csv, write_atomic, write_json
 
     folder = run_dir.parent / f"{run_dir.name}-{suffix}"
     if (folder / "metrics.json").exists():
@@ -191,7 +191,7 @@ def export_run(run_dir: Path, *, int8: bool = True, onnx: bool | None = None, la
     """
     import torch
 
-    from benchmark.predict import QUANTIZATION_FILE, TorchPredictor, load_predictor, model_folder, quantize_int8
+    from benchmark.serve.predict import QUANTIZATION_FILE, TorchPredictor, load_predictor, model_folder, quantize_int8
 
     run_dir = Path(run_dir)
     model_dir = model_folder(run_dir)
@@ -261,7 +261,7 @@ def _export_onnx_variants(run_dir, source, model_dir, fp32, texts, gold, referen
                           log) -> list[Path]:
     import onnxruntime
 
-    from benchmark.predict import ONNX_FILE, OnnxPredictor, _onnx_session
+    from benchmark.serve.predict import ONNX_FILE, OnnxPredictor, _onnx_session
 
     with tempfile.TemporaryDirectory(prefix="onnx-") as scratch:
         exported = Path(scratch) / "fp32.onnx"

@@ -6,7 +6,7 @@ kept as Python lists and turned into tensors batch by batch; training is a
 hand-written fp32 loop (AdamW with linear warm-up and decay, forward and
 backward per batch, gradients clipped at 1.0 as the course's optimiser did)
 that evaluates the whole dev set every 100 steps and keeps the weights of the
-best dev loss. It is used by `benchmark.speed` and its tests only; the harness
+best dev loss. It is used by `benchmark.perf.speed` and its tests only; the harness
 never runs it.
 
 One deliberate difference: the course prepended [CLS] and left out [SEP];

@@ -1,4 +1,4 @@
-"""`python -m benchmark.speed`: the harness's pipeline against the reference course's, side by side on this machine.
+"""`python -m benchmark.perf.speed`: the harness's pipeline against the reference course's, side by side here.
 
 Both pipelines run in one process on the same data, tokenizer, model
 architecture and initial weights, back to back and repeated, and the table
@@ -41,11 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import data
+from benchmark.data import read as data
 from benchmark.errors import HarnessError
-from benchmark.speed_report import format_accuracy, format_padding, format_table
+from benchmark.perf.report import format_accuracy, format_padding, format_table
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "thucnews"
 VOCAB_SIZE = 21128  # bert-base-chinese's vocabulary size: the embedding and its optimiser state are full size
 BASE_SHAPE: dict = {}  # transformers.BertConfig() defaults: BERT-base
@@ -83,7 +83,7 @@ def load_task(folder: Path) -> data.Task:
 def build_tokenizer(texts: list[str], folder: Path):
     from transformers import BertTokenizerFast
 
-    from benchmark.smoke import build_vocab
+    from benchmark.model.sources import build_vocab
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
@@ -95,7 +95,7 @@ def make_model(shape: dict, num_labels: int, seed: int):
     import torch
     from transformers import BertConfig, BertModel
 
-    from benchmark.modeling import TextClassifier
+    from benchmark.model.classifier import TextClassifier
 
     torch.manual_seed(seed)
     encoder = BertModel(BertConfig(vocab_size=VOCAB_SIZE, **shape))
@@ -147,8 +147,8 @@ def reference_ids(examples) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bench_encoding(tokenizer, texts: list[str], repeats: int, max_length: int) -> dict:
-    from benchmark import reference
-    from benchmark.encode import encode_split
+    from benchmark.data.encode import encode_split
+    from benchmark.perf import reference
 
     labels = np.zeros(len(texts), dtype=np.int64)
     times = {"reference": [], "first": [], "cached": []}
@@ -181,7 +181,7 @@ def bench_encoding(tokenizer, texts: list[str], repeats: int, max_length: int) -
 
 def padding_figures(train_set, eval_set, config, make_trainer) -> dict:
     """Token positions per real token: reference (all 32), harness training batches, harness evaluation."""
-    from benchmark import device
+    from benchmark.run import device
 
     trainer = make_trainer(train_set, eval_set, config)
     real_train = int(train_set.lengths.sum())
@@ -232,8 +232,8 @@ def step_clock():
 
 
 def make_harness_trainer(model, train_set, eval_set, config, output_dir: str):
-    from benchmark.device import collator_for
-    from benchmark.train import build_trainer
+    from benchmark.run.device import collator_for
+    from benchmark.run.train import build_trainer
 
     trainer, _ = build_trainer(model, train_set, eval_set, collator_for(config, 0), config, output_dir,
                                show_progress=False)
@@ -242,7 +242,7 @@ def make_harness_trainer(model, train_set, eval_set, config, output_dir: str):
 
 def time_reference_train(model, examples, warm: int, steps: int, learning_rate: float) -> tuple[float, float]:
     """Wall and CPU seconds for `steps` optimiser steps after `warm` untimed ones."""
-    from benchmark import reference
+    from benchmark.perf import reference
 
     clock = reference.StepClock()
     reference.train(model, examples, None, warm + steps, learning_rate=learning_rate, on_step=clock)
@@ -286,7 +286,7 @@ def time_harness_train(model, train_set, eval_set, config, warm: int, steps: int
 
 
 def time_reference_eval(model, examples) -> tuple[tuple[float, float], np.ndarray]:
-    from benchmark import reference
+    from benchmark.perf import reference
 
     wall, cpu = [], []
     with Stopwatch(wall, cpu):
@@ -298,7 +298,7 @@ def time_harness_eval(model, train_set, eval_set, config, variant: str | None = 
                       ) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
     """(wall, CPU) seconds for test scoring and for a dev evaluation as Trainer runs it during training (on the
     set sorted once by length, as the pipeline sorts its dev set), and the predictions."""
-    from benchmark.evaluate import length_order, predict_logits
+    from benchmark.run.evaluate import length_order, predict_logits
 
     with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder:
         trainer = make_harness_trainer(model, train_set, eval_set, variant_config(config, variant), folder)
@@ -313,7 +313,7 @@ def time_harness_eval(model, train_set, eval_set, config, variant: str | None = 
 
 def measure_training(args, task, tokenizer, train_set, eval_set, config, shape: dict, repeats: int) -> dict:
     """Training speed of both pipelines (and the variants), from the same initial weights, repeated."""
-    from benchmark import reference
+    from benchmark.perf import reference
 
     n_labels = len(task.label_names)
     steps = args.train_steps or TRAIN_STEPS
@@ -346,7 +346,7 @@ def measure_training(args, task, tokenizer, train_set, eval_set, config, shape: 
 def measure_evaluation(args, task, tokenizer, train_set, eval_set, pick, config, shape: dict, repeats: int) -> dict:
     """Evaluation speed of both pipelines (and the variants) with the same weights, repeated; and whether they
     predict the same labels."""
-    from benchmark import reference
+    from benchmark.perf import reference
 
     model = make_model(shape, len(task.label_names), 1)
     examples = reference.encode_lines(tokenizer, [task.test.texts[i] for i in pick], task.test.labels[pick])
@@ -403,8 +403,8 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
     """Runs in its own process: peak memory of one pipeline's encoding or training."""
     import torch
 
-    from benchmark import reference
-    from benchmark.encode import encode_split
+    from benchmark.data.encode import encode_split
+    from benchmark.perf import reference
 
     shape = QUICK_SHAPE if shape_name == "quick" else BASE_SHAPE
     task = load_task(data_dir)
@@ -454,7 +454,7 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
 
 
 def run_probe(kind: str, args) -> dict:
-    command = [sys.executable, "-m", "benchmark.speed", "--probe", kind, "--data-dir", str(args.data_dir),
+    command = [sys.executable, "-m", "benchmark.perf.speed", "--probe", kind, "--data-dir", str(args.data_dir),
                "--lines", str(args.lines), "--memory-steps", str(args.memory_steps)]
     if args.quick:
         command.append("--quick")
@@ -479,9 +479,9 @@ ARMS = {
 
 
 def accuracy_check(task, tokenizer, args) -> dict:
-    from benchmark import reference
-    from benchmark.encode import encode_split
-    from benchmark.evaluate import predict_logits
+    from benchmark.data.encode import encode_split
+    from benchmark.perf import reference
+    from benchmark.run.evaluate import predict_logits
 
     splits = {name: getattr(task, name) for name in ("train", "dev", "test")}
     encoded = {name: encode_split(tokenizer, s.texts, s.labels, 32, cache_dir=None) for name, s in splits.items()}
@@ -521,7 +521,7 @@ def accuracy_check(task, tokenizer, args) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.speed",
+        prog="python -m benchmark.perf.speed",
         description="Time the harness's pipeline against a re-implementation of the reference course's "
                     "(one-line-at-a-time tokenisation, padding to 32, fp32, a hand-written loop) on this machine, "
                     "side by side, and print each figure with its ratio to the reference.",
@@ -591,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     import torch
 
-    from benchmark.encode import encode_split
+    from benchmark.data.encode import encode_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -632,7 +632,7 @@ def run(args) -> int:
 
         if "padding" not in args.skip:
             def tiny_trainer(train, evaluation, cfg):
-                from benchmark.smoke import TINY_SHAPE
+                from benchmark.model.sources import TINY_SHAPE
 
                 return make_harness_trainer(make_model(TINY_SHAPE, n_labels, 0), train, evaluation, cfg,
                                             str(Path(scratch) / "padding"))

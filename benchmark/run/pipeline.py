@@ -19,18 +19,20 @@ import torch
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
-from benchmark import checkpoint, data
-from benchmark.baselines import run_sklearn
+from benchmark.baselines.tfidf import run_sklearn
 from benchmark.config import RunConfig
-from benchmark.device import collator_for, cpu_processes
-from benchmark.distill import attach_teacher
-from benchmark.download import ensure_thucnews
-from benchmark.encode import encode_split, tokenisation_report
+from benchmark.data import read as data
+from benchmark.data.download import ensure_thucnews
+from benchmark.data.encode import encode_split, tokenisation_report
 from benchmark.errors import HarnessError
-from benchmark.evaluate import format_report, length_order, predict_logits, probabilities, score
-from benchmark.modeling import TextClassifier, count_parameters, save_classifier
+from benchmark.model import checkpoint
+from benchmark.model.classifier import TextClassifier, count_parameters, save_classifier
+from benchmark.model.sources import encoder_source
 from benchmark.registry import get_backbone
-from benchmark.results import (
+from benchmark.run.device import collator_for, cpu_processes
+from benchmark.run.distill import attach_teacher
+from benchmark.run.evaluate import format_report, length_order, predict_logits, probabilities, score
+from benchmark.run.folder import (
     LOCK_FILE,
     SCHEMA_VERSION,
     TRAINED_FILE,
@@ -46,8 +48,7 @@ from benchmark.results import (
     write_failure,
     write_json,
 )
-from benchmark.smoke import encoder_source
-from benchmark.train import build_trainer, training_summary
+from benchmark.run.train import build_trainer, training_summary
 
 DEFAULT_DATA_DIR = "data/thucnews"
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
@@ -137,7 +138,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     with state.main_process_first():
         # The pretrained encoder and its tokenizer, from a hub id, a local folder, or a generated checkpoint
         # (smoke preset, from-scratch model, distillation student). Every encoder tensor comes from the
-        # checkpoint, or the run stops here (benchmark.checkpoint).
+        # checkpoint, or the run stops here (benchmark.model.checkpoint).
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
         pretrained = checkpoint.load_pretrained(

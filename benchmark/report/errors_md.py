@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmark.ranking import Entry, Group
-from benchmark.report_format import anchor, cell, group_heading, plural
-from benchmark.runs import Run
+from benchmark.report.format import anchor, cell, group_heading, plural
+from benchmark.report.ranking import Entry, Group
+from benchmark.report.runs import Run
 
 ERROR_PAIRS = 5  # most-confused class pairs listed per row
 ERROR_EXAMPLES = 10  # misclassified texts listed per row

@@ -13,7 +13,7 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from benchmark.encode import EncodedSplit
+from benchmark.data.encode import EncodedSplit
 
 
 def length_order(dataset: EncodedSplit) -> np.ndarray:

@@ -23,7 +23,7 @@ from benchmark.errors import HarnessError, first_line
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "safetensors", "scikit-learn", "numpy")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from benchmark.atomic import publish_folder
 from benchmark.config import RunConfig
-from benchmark.encode import cache_root
+from benchmark.data.encode import cache_root
 from benchmark.registry import Backbone
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TINY_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
               "max_position_embeddings": 64}
@@ -89,7 +89,7 @@ def encoder_source(config: RunConfig, backbone: Backbone, task) -> tuple[str, st
     """
     teacher = getattr(config, "teacher", None)
     if teacher and backbone.student_layers:
-        from benchmark.distill import write_student_from_teacher
+        from benchmark.run.distill import write_student_from_teacher
 
         weights = Path(teacher) / "model" / "model.safetensors"
         stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None

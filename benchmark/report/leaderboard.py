@@ -8,10 +8,10 @@ ordering has a tie-break, so the same runs always give the same bytes.
 
 The work is split by job:
 
-- `benchmark.runs`: reading and validating run folders, and each run's settings;
-- `benchmark.ranking`: groups, one row per backbone and settings, statistics and ranks;
-- `benchmark.leaderboard_md`, `benchmark.leaderboard_csv`, `benchmark.errors_report`: the three text
-  files, with `benchmark.report_format` for the Markdown cells and names they share;
+- `benchmark.report.runs`: reading and validating run folders, and each run's settings;
+- `benchmark.report.ranking`: groups, one row per backbone and settings, statistics and ranks;
+- `benchmark.report.markdown`, `benchmark.report.csv_table`, `benchmark.report.errors_md`: the three text
+  files, with `benchmark.report.format` for the Markdown cells and names they share;
 - this module: drawing the plots and writing every file in place (`benchmark.atomic`).
 """
 
@@ -24,15 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import plots
 from benchmark.atomic import write_atomic
 from benchmark.errors import HarnessError
-from benchmark.errors_report import errors_markdown
-from benchmark.leaderboard_csv import leaderboard_csv
-from benchmark.leaderboard_md import leaderboard_markdown
-from benchmark.ranking import Group, build_groups
-from benchmark.report_format import plot_name, plural
-from benchmark.runs import load_runs
+from benchmark.report import plots
+from benchmark.report.csv_table import leaderboard_csv
+from benchmark.report.errors_md import errors_markdown
+from benchmark.report.format import plot_name, plural
+from benchmark.report.markdown import leaderboard_markdown
+from benchmark.report.ranking import Group, build_groups
+from benchmark.report.runs import load_runs
 
 log = logging.getLogger(__name__)
 

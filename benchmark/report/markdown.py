@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark import stats
-from benchmark.ranking import ALPHA, Entry, Group
-from benchmark.report_format import (
+from benchmark.report import stats
+from benchmark.report.format import (
     anchor,
     cell,
     count,
@@ -19,7 +18,8 @@ from benchmark.report_format import (
     plot_name,
     plural,
 )
-from benchmark.runs import Run
+from benchmark.report.ranking import ALPHA, Entry, Group
+from benchmark.report.runs import Run
 
 _HEADER = ("| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader "
            "| parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |")
