@@ -1,11 +1,18 @@
-"""Replacing a file in one step, safe when several writers regenerate the same file at once."""
+"""Writing files and folders in one step, so a reader (or a killed run) never sees half of one.
+
+Safe when several writers regenerate the same file at once; a failure to write (full disk, no permission) is
+said in one line, whatever library met it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from benchmark.errors import HarnessError
 
 # mkstemp creates files readable by the owner only; outputs get the permissions of an ordinary write.
 _UMASK = os.umask(0)
@@ -74,3 +81,30 @@ def publish_folder(path: Path, fill) -> Path:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return path
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step; a failure to write is the user's to fix, said plainly."""
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as error:
+        raise HarnessError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, ensure_ascii=False, indent=1) + "\n")
+
+
+def write_failure(error: Exception) -> str | None:
+    """Why a file could not be written (full disk, no permission), or None when `error` is something else.
+
+    torch.save and safetensors report a full disk as their own exception types, not as OSError.
+    """
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if isinstance(error, OSError):
+        return error.strerror or text
+    if type(error).__name__ == "SafetensorError" and "I/O error" in text:
+        return text.split("I/O error: ", 1)[-1].split(" (os error")[0]
+    if isinstance(error, RuntimeError) and any(s in text for s in ("PytorchStreamWriter", "inline_container")):
+        return f"the file could not be written ({text})"
+    return None

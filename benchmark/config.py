@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from benchmark.errors import HarnessError
 
 SEED_LIMIT = 2**32  # numpy's seeds are unsigned 32-bit integers
+DEFAULT_DATA_DIR = "data/thucnews"
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+# full: train/dev/test files; mini: train on dev with a held-out part; smoke: the bundled sample (the preset's).
+USER_PROTOCOLS = ("full", "mini")
+PROTOCOLS = (*USER_PROTOCOLS, "smoke")
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,11 @@ class RunConfig:
     cache_dir: str | None = _flag(None, "Hugging Face cache folder for hub downloads (default: HF_HOME)")
     offline: bool = _flag(False, "never contact the hub; use the cache or --model-path only")
 
-    data_dir: str = _flag("data/thucnews", "folder with train/dev/test (.txt, .tsv, .csv or .jsonl) and class.txt; "
+    data_dir: str = _flag(DEFAULT_DATA_DIR, "folder with train/dev/test (.txt, .tsv, .csv or .jsonl) and class.txt; "
                           "THUCNews-10 is downloaded here on first use when the folder is the default")
     protocol: str = _flag("full", "full: train/dev/test files; mini: train on dev with a held-out part, "
                           "score on test (for machines without the 180k train split)",
-                          choices=("full", "mini"))
+                          choices=USER_PROTOCOLS)
     text_col: str = _flag("text", "text column of CSV/TSV/JSONL files")
     label_col: str = _flag("label", "label column of CSV/TSV/JSONL files (names or ids)")
     dev_split: float = _flag(0.1, "fraction held out for early stopping when there is no dev file (or under mini)",
@@ -142,6 +148,11 @@ def config_fields():
     return fields(RunConfig)
 
 
+def default_of(name: str):
+    """A run option's default, as RunConfig declares it (the only place a default is written)."""
+    return RunConfig.__dataclass_fields__[name].default
+
+
 def value_type(spec) -> type:
     """What a field's command-line text is read as: int, float or str ("int | None" is an int that may be unset;
     bool fields are on/off switches, not read from text)."""
@@ -187,3 +198,52 @@ def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset
                                f"add {flag_name(needed)} or drop it")
     if config.text_col == config.label_col:
         raise HarnessError(f"--text-col and --label-col both name {config.text_col!r}; expected two columns")
+
+
+# ---------------------------------------------------------------- the layers a run's settings come from
+
+DEFAULT, COMMAND_LINE = "default", "command line"
+# Named sets of settings over the defaults and a backbone's recommendation. smoke: the whole pipeline, offline,
+# on the bundled sample with a tiny random model; sized for a few hundred examples, well under a minute on two
+# CPU cores.
+PRESETS = {
+    "smoke": {"data_dir": str(SAMPLE_DIR), "protocol": "smoke", "batch_size": 16, "eval_batch_size": 128,
+              "learning_rate": 1e-3, "epochs": 30, "eval_every": 15, "patience_steps": 150, "warmup": 0.1,
+              "smoke": True},
+}
+
+
+@dataclass
+class Settings:
+    """A run's settings and, for each, the layer that set it."""
+
+    config: RunConfig
+    origins: dict[str, str]
+
+    @property
+    def given(self) -> set[str]:
+        return {name for name, origin in self.origins.items() if origin == COMMAND_LINE}
+
+    def describe(self) -> str:
+        """The values that differ from the defaults, each with where it came from."""
+        changed = [f"{flag_name(name)} {getattr(self.config, name)} ({origin})" for name, origin in self.origins.items()
+                   if origin != DEFAULT and name != "model"]
+        return "settings: " + (", ".join(changed) if changed else "the defaults")
+
+
+def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settings:
+    """One backbone's settings, layer over layer: the defaults, the backbone's recommended ones (a model trained
+    from scratch needs others than fine-tuning), a preset (`--smoke` names one), then the command line."""
+    preset = preset or ("smoke" if given.get("smoke") else None)
+    layers = [(f"{backbone.name} recommends", backbone.recommended),
+              (f"{preset} preset", PRESETS[preset] if preset else {}),
+              (COMMAND_LINE, given)]
+    values, origins = {"model": backbone.name}, {spec.name: DEFAULT for spec in config_fields()}
+    for origin, layer in layers:
+        unknown = set(layer) - set(origins)
+        if unknown:
+            raise ValueError(f"{origin}: unknown settings {', '.join(sorted(unknown))}")
+        values.update(layer)
+        origins.update(dict.fromkeys(layer, origin))
+    values["model"] = backbone.name
+    return Settings(RunConfig(**values), origins)

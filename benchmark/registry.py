@@ -14,7 +14,7 @@ import fnmatch
 import importlib
 import pkgutil
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -82,13 +82,17 @@ def register(backbone: Backbone) -> Backbone:
     return backbone
 
 
-def _discover() -> None:
-    """Import every public module of the `models` package; each registers itself."""
-    import models
+# The package of backbone declarations. It is found by name, as plugins are: the declarations import this
+# registry, and the registry never imports them by an import statement.
+BACKBONE_PACKAGE = "models"
 
-    for module in pkgutil.iter_modules(models.__path__):
+
+def _discover() -> None:
+    """Import every public module of the backbone package; each registers itself."""
+    package = importlib.import_module(BACKBONE_PACKAGE)
+    for module in pkgutil.iter_modules(package.__path__):
         if not module.name.startswith("_"):
-            importlib.import_module(f"models.{module.name}")
+            importlib.import_module(f"{BACKBONE_PACKAGE}.{module.name}")
 
 
 def _natural_key(name: str) -> list:
@@ -111,12 +115,3 @@ def get_backbone(name: str) -> Backbone:
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     known = ", ".join(sorted(_REGISTRY, key=_natural_key))
     raise HarnessError(f"unknown backbone {name!r}.{hint} Registered: {known}.")
-
-
-def apply_recommended(config, backbone: Backbone, given: set[str] | frozenset[str] = frozenset()):
-    """`config` with the backbone's recommended settings, except for the fields named in `given` (set by the
-    user). Reference defaults suit pretrained transformers; a model trained from scratch needs others."""
-    unknown = set(backbone.recommended) - set(config.to_dict())
-    if unknown:
-        raise ValueError(f"backbone {backbone.name!r} recommends unknown settings: {', '.join(sorted(unknown))}")
-    return replace(config, **{k: v for k, v in backbone.recommended.items() if k not in given})

@@ -41,6 +41,14 @@ def private_cache(tmp_path_factory):
         os.environ["BENCHMARK_CACHE"] = previous
 
 
+def settings(name: str, **given):
+    """A run's settings as the command line would make them: defaults, the backbone's, a preset, then `given`."""
+    from benchmark.config import resolve_settings
+    from benchmark.registry import get_backbone
+
+    return resolve_settings(get_backbone(name), given).config
+
+
 def load_backbone(backbone, source, **options):
     """Encoder and tokenizer through the code path every run takes (benchmark.checkpoint.load_pretrained)."""
     loaded = checkpoint.load_pretrained(backbone, str(source), log=lambda _: None, **options)

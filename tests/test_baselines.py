@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_DIR, load_backbone
+from conftest import SAMPLE_DIR, load_backbone, settings
 from tiny_runs import one_torch_thread
 
-from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, run_sklearn, transform
+from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, transform
 from benchmark.config import RunConfig
-from benchmark.data.read import load_task
+from benchmark.data.task import load_task
 from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier, load_classifier
 from benchmark.model.sources import encoder_source, write_tiny_model
-from benchmark.registry import Backbone, apply_recommended, get_backbone, list_backbones
+from benchmark.registry import Backbone, get_backbone, list_backbones
+from benchmark.run.baseline import run_sklearn
 from models._textcnn_modeling import TextCNNConfig, TextCNNModel
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
@@ -39,12 +39,23 @@ def test_baselines_are_registry_entries_that_need_no_download():
         Backbone(name="x", kind="magic")
 
 
-def test_recommended_settings_yield_to_flags_the_user_gave():
+def test_settings_come_in_layers_and_each_says_where_it_came_from():
+    from benchmark.config import resolve_settings
+
     textcnn = get_backbone("textcnn")
-    config = apply_recommended(RunConfig(model="textcnn"), textcnn, given={"epochs"})
+    layered = resolve_settings(textcnn, {"epochs": 3.0})
+    config = layered.config
     assert config.learning_rate == textcnn.recommended["learning_rate"] and config.dropout == 0.5
-    assert config.epochs == RunConfig().epochs  # given on the command line: kept
-    assert apply_recommended(RunConfig(model="bert"), get_backbone("bert")) == RunConfig(model="bert")
+    assert config.epochs == 3.0  # given on the command line: it wins
+    assert layered.origins["learning_rate"] == "textcnn recommends" and layered.origins["epochs"] == "command line"
+    assert layered.origins["max_length"] == "default" and layered.given == {"epochs"}
+    assert resolve_settings(get_backbone("bert"), {}).config == RunConfig(model="bert")
+    smoke = resolve_settings(textcnn, {"smoke": True, "epochs": 4.0})
+    assert smoke.config.learning_rate == 1e-3 and smoke.origins["learning_rate"] == "smoke preset"  # over textcnn's
+    assert smoke.config.dropout == 0.5 and smoke.config.epochs == 4.0
+    assert "--learning-rate 0.001 (smoke preset)" in smoke.describe()
+    with pytest.raises(ValueError, match="unknown settings lr"):
+        resolve_settings(Backbone(name="x", kind="sklearn", recommended={"lr": 1}), {})
 
 
 # ---------------------------------------------------------------- tfidf
@@ -85,7 +96,7 @@ def test_tfidf_fits_predicts_and_round_trips_without_pickle(sample, tmp_path):
 
 def test_tfidf_run_writes_the_usual_results_folder(sample, tmp_path):
     config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path))
-    run_dir = run_sklearn(config, get_backbone("tfidf"), sample, log=lambda _: None)
+    run_dir = run_sklearn(config, get_backbone("tfidf"), sample)
     assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "report.txt", "predictions.csv", "model",
                                                    "run_config.json"}
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -160,12 +171,9 @@ def test_textcnn_saves_and_loads_like_any_checkpoint(sample, tmp_path):
 
 
 def test_textcnn_smoke_run_end_to_end(tmp_path):
-    from benchmark.model.sources import smoke_config
     from benchmark.run.pipeline import run
 
-    config = smoke_config(apply_recommended(RunConfig(model="textcnn", results_dir=str(tmp_path)),
-                                            get_backbone("textcnn")))
-    run_dir = run(dataclasses.replace(config, epochs=4), show_progress=False)
+    run_dir = run(settings("textcnn", smoke=True, results_dir=str(tmp_path), epochs=4), show_progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "textcnn" and metrics["backbone"]["architecture"] == "textcnn"
     assert metrics["config"]["dropout"] == 0.5

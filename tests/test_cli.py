@@ -7,9 +7,10 @@ import os
 import pytest
 from conftest import data_folder, one_error_line
 
+from benchmark.atomic import write_text as write_atomic
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.run.folder import new_run_dir, write_atomic
+from benchmark.run.folder import new_run_dir
 
 
 def test_an_unknown_model_is_one_error_line_naming_close_matches(tmp_path, capsys, no_model_loading):

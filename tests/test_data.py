@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.data.read import load_task, read_rows, summarize
+from benchmark.data.read import read_rows
+from benchmark.data.task import load_task, summarize
 from benchmark.errors import HarnessError
 
 LABELS = ["财经", "房产", "股票"]  # finance, realty, stocks

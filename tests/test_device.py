@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.config import RunConfig
-from benchmark.run import device
+from benchmark.run import device, train
 
 
 def test_device_defaults_on_a_cpu(monkeypatch):
@@ -16,8 +16,8 @@ def test_device_defaults_on_a_cpu(monkeypatch):
     assert device.eval_batch_size(config) == device.EVAL_BATCH_CPU and device.num_workers(config) == 0
     given = RunConfig(model="bert", eval_batch_size=256, num_workers=3)
     assert device.eval_batch_size(given) == 256 and device.num_workers(given) == 3
-    assert device.collator_for(config, 0).multiple_of is None
-    assert device.collator_for(RunConfig(model="bert", pad_to_max_length=True), 0).fixed_length == 32
+    assert train.collator_for(config, 0).multiple_of is None
+    assert train.collator_for(RunConfig(model="bert", pad_to_max_length=True), 0).fixed_length == 32
     with pytest.raises(device.HarnessError, match="fp16 needs a GPU"):
         device.resolve_precision(RunConfig(model="bert", precision="fp16"))
     monkeypatch.setattr(device, "cpu_supports_bf16", lambda: False)
@@ -30,7 +30,7 @@ def test_device_defaults_on_a_gpu(monkeypatch):
     monkeypatch.setattr(device, "on_gpu", lambda: True)
     config = RunConfig(model="bert")
     assert device.eval_batch_size(config) == device.EVAL_BATCH_GPU and device.num_workers(config) == device.WORKERS_GPU
-    assert device.collator_for(config, 0).multiple_of == 8
+    assert train.collator_for(config, 0).multiple_of == 8
 
 
 def test_threads_follow_the_cores_granted_and_the_processes_sharing_them(monkeypatch, tmp_path):
@@ -58,7 +58,6 @@ def test_threads_follow_the_cores_granted_and_the_processes_sharing_them(monkeyp
 
 
 def test_trainer_options_on_a_gpu(monkeypatch, tmp_path):
-    from benchmark.run import train
 
     for module in (device, train):
         monkeypatch.setattr(module, "on_gpu", lambda: True)
@@ -77,7 +76,6 @@ def test_trainer_options_on_a_gpu(monkeypatch, tmp_path):
 
 
 def test_trainer_options_on_a_cpu(monkeypatch, tmp_path):
-    from benchmark.run import train
 
     for module in (device, train):
         monkeypatch.setattr(module, "on_gpu", lambda: False)
@@ -101,7 +99,7 @@ def test_the_optimiser_is_the_fused_adamw_kernel_on_the_cpu(tmp_path):
                                    intermediate_size=32))
     split = EncodedSplit(np.arange(8, dtype=np.int32) % 30, np.array([0, 2, 4, 6, 8]), np.array([0, 1, 0, 1]))
     config = RunConfig(model="bert", batch_size=2, max_steps=1)
-    trainer, _ = build_trainer(TextClassifier(encoder, 2), split, split, device.collator_for(config, 0), config,
+    trainer, _ = build_trainer(TextClassifier(encoder, 2), split, split, train.collator_for(config, 0), config,
                                str(tmp_path), show_progress=False)
     trainer.create_optimizer()
     assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.optimizer.defaults["fused"] is True

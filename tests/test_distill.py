@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_DIR, load_backbone
+from conftest import SAMPLE_DIR, load_backbone, settings
 from safetensors.torch import load_file
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator, encode_split
-from benchmark.data.read import load_task
+from benchmark.data.task import load_task
 from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier
+from benchmark.model.sources import write_student_from_teacher
 from benchmark.registry import get_backbone
 from benchmark.run import distill
 from benchmark.run.distill import (
@@ -25,7 +25,6 @@ from benchmark.run.distill import (
     DistillingClassifier,
     distillation_loss,
     teacher_logits,
-    write_student_from_teacher,
 )
 from benchmark.serve import predict
 
@@ -119,8 +118,8 @@ def test_collator_adds_teacher_logits_only_to_training_batches():
 def test_teacher_logits_are_computed_once_and_cached(teacher, monkeypatch):
     texts = ["央行宣布下调存款准备金率", "国足热身赛两球取胜", "新款手机发布会定档"]
     calls = []
-    real = predict.load_predictor
-    monkeypatch.setattr(predict, "load_predictor", lambda path: calls.append(path) or real(path))
+    real = distill.load_predictor
+    monkeypatch.setattr(distill, "load_predictor", lambda path: calls.append(path) or real(path))
     before = set((teacher / distill.CACHE_FOLDER).glob("*.npy"))
     first = teacher_logits(teacher, texts, log=lambda _: None)
     assert len(calls) == 1 and first.shape == (3, 10)
@@ -180,14 +179,12 @@ def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
 
 
 def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
-    from benchmark.model.sources import smoke_config
-    from benchmark.registry import apply_recommended
     from benchmark.run.pipeline import run
 
     teacher_run = tfidf_run(tmp_path / "teacher")
-    config = smoke_config(apply_recommended(RunConfig(model="textcnn", results_dir=str(tmp_path / "student"),
-                                                      teacher=str(teacher_run)), get_backbone("textcnn")))
-    run_dir = run(dataclasses.replace(config, epochs=1), show_progress=False)
+    config = settings("textcnn", smoke=True, results_dir=str(tmp_path / "student"), teacher=str(teacher_run),
+                      epochs=1)
+    run_dir = run(config, show_progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "textcnn-kd-tfidf"
     assert metrics["distillation"]["teacher"]["backbone"] == "tfidf"
@@ -195,9 +192,8 @@ def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
 
 
 def test_a_distillation_run_with_a_missing_teacher_stops_before_training(tmp_path):
-    from benchmark.model.sources import smoke_config
     from benchmark.run.pipeline import run
 
-    config = smoke_config(RunConfig(model="textcnn", results_dir=str(tmp_path), teacher=str(tmp_path / "nope")))
+    config = settings("textcnn", smoke=True, results_dir=str(tmp_path), teacher=str(tmp_path / "nope"))
     with pytest.raises(HarnessError, match="no such run folder"):
         run(config, show_progress=False)

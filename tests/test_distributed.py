@@ -24,11 +24,11 @@ from torch.utils.data import BatchSampler
 from transformers import TrainerState
 
 from benchmark.data.encode import PaddingCollator, encode_split
+from benchmark.metrics import probabilities
 from benchmark.model.classifier import load_classifier
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.run.evaluate import probabilities
-from benchmark.run.train import SamplerEpoch, SeededLengthGroupedSampler
+from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmark.config import RunConfig
-from benchmark.data.read import load_task
+from benchmark.data.task import load_task
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
 from benchmark.run.pipeline import run

@@ -61,7 +61,7 @@ def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(),
         "environment": {"device": "cpu", "device_name": device, **({"num_processes": processes} if processes else {})},
         "timing": {"wall_seconds": 100.0, "train_seconds": 90.0 + seed, "train_examples_per_second": 50.0,
                    "eval_examples_per_second": eval_speed, "peak_memory_mb": 800.0 + seed},
-        "training": {"global_step": global_step, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
+        "training": {"global_step": global_step, "max_steps": 40, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
                      "history": [{"step": 10, "train_loss": 1.2}, {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
                                  {"step": 20, "train_loss": 0.7}, {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
                                  {"step": 30, "train_loss": 0.4}, {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79}]},
@@ -544,3 +544,23 @@ def test_runs_that_do_not_measure_their_backbone_are_listed_apart_never_ranked(t
     assert "| partial-mini-seed1-run | partial |" in section and "incomplete pretrained weights (2 missing" in section
     rows = list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8")))
     assert {row["backbone"] for row in rows} == {"whole", "alpha"}
+
+
+def test_the_columns_of_both_tables_are_pinned(board):
+    """One list of columns feeds both files; a change to it shows here first."""
+    from benchmark.report.columns import COLUMNS, csv_header
+
+    assert [c.markdown for c in COLUMNS if c.markdown] == [
+        "rank", "backbone", "runs", "accuracy (%)", "macro-F1 (%)", "macro-F1 95% CI", "vs leader", "parameters",
+        "train time", "train ex/s", "inference ms/ex", "peak memory (MB)"]
+    assert csv_header() == [
+        "group", "dataset", "protocol", "test_sha256", "test_examples", "rank", "backbone", "settings", "settings_id",
+        "runs", "seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "macro_f1_ci_low",
+        "macro_f1_ci_high", "leader", "paired_seeds", "only_leader_right", "only_this_right", "mcnemar_p",
+        "tied_with_leader", "parameters", "train_seconds", "train_examples_per_second", "eval_ms_per_example",
+        "peak_memory_mb"]
+    assert "| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader | parameters " \
+           "| train time | train ex/s | inference ms/ex | peak memory (MB) |\n|" + "---|" * 12 in board.md
+    header = (board.results / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header[:len(csv_header())] == csv_header() and header[len(csv_header()):] == [
+        f"f1:{label}" for label in LABELS]

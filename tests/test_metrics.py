@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
-from benchmark.run.evaluate import format_report, score
+from benchmark.metrics import format_report, score
 
 NAMES = ["财经", "房产", "股票"]
 GOLD = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])

@@ -9,12 +9,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import settings
 
 from benchmark.cli import main
-from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator, encode_split
 from benchmark.model.classifier import load_classifier
-from benchmark.model.sources import smoke_config
 from benchmark.run.device import cpu_supports_bf16
 from benchmark.run.pipeline import run
 
@@ -25,7 +24,7 @@ EXPECTED_KEYS = {"schema_version", "run_id", "smoke", "backbone", "task", "confi
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    config = smoke_config(RunConfig(model="bert", results_dir=str(results)))
+    config = settings("bert", smoke=True, results_dir=str(results))
     return run(dataclasses.replace(config, epochs=4), show_progress=False)
 
 

@@ -21,7 +21,8 @@ from benchmark.errors import HarnessError
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
 from benchmark.run import pipeline
-from benchmark.run.folder import RUN_CONFIG, complete_checkpoints, lock_run_dir, open_run_dir, run_record
+from benchmark.run.folder import RUN_CONFIG, lock_run_dir, run_config_of
+from benchmark.run.resume import complete_checkpoints, open_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -210,7 +211,7 @@ def fake_run(results: Path, name: str, record: dict, steps=(5, 10)) -> Path:
 
 
 DATA = {"test": {"path": "data/test.txt", "sha256": "abc", "lines": 100}}
-RECORD = run_record({"model": "bert", "seed": 1, "batch_size": 16, "results_dir": "a", "resume": "auto"}, DATA, 1)
+RECORD = run_config_of({"model": "bert", "seed": 1, "batch_size": 16, "results_dir": "a", "resume": "auto"}, DATA, 1)
 
 
 def test_a_checkpoint_cut_short_is_never_resumed_from(tmp_path):
@@ -227,17 +228,17 @@ def test_a_checkpoint_cut_short_is_never_resumed_from(tmp_path):
 
 
 def test_only_an_unfinished_free_run_of_the_same_configuration_is_continued(tmp_path):
-    other_flags = run_record({**RECORD["config"], "batch_size": 32}, DATA, 1)
+    other_flags = run_config_of({**RECORD["config"], "batch_size": 32}, DATA, 1)
     fake_run(tmp_path, "bert-full-seed1-20260101-000000-0001", other_flags)
     other_data = {"test": {**DATA["test"], "sha256": "def"}}
-    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0002", run_record(RECORD["config"], other_data, 1))
-    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0003", run_record(RECORD["config"], DATA, 2))
+    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0002", run_config_of(RECORD["config"], other_data, 1))
+    fake_run(tmp_path, "bert-full-seed1-20260101-000000-0003", run_config_of(RECORD["config"], DATA, 2))
     finished = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0004", RECORD)
     (finished / "metrics.json").write_text("{}", encoding="utf-8")
     older = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0005", RECORD)
     # Where results go and how often checkpoints are kept do not change what is trained.
     newer = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0006",
-                     run_record({**RECORD["config"], "results_dir": "b"}, DATA, 1))
+                     run_config_of({**RECORD["config"], "results_dir": "b"}, DATA, 1))
 
     lock, picked, _ = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
     assert picked == newer
@@ -258,7 +259,7 @@ def test_only_an_unfinished_free_run_of_the_same_configuration_is_continued(tmp_
 def test_resume_errors_say_why(tmp_path):
     with pytest.raises(HarnessError, match=r"nothing to resume: no unfinished run of this configuration"):
         open_run_dir(tmp_path, "bert", "full", 1, RECORD, "latest")
-    other = fake_run(tmp_path, "other", run_record({**RECORD["config"], "batch_size": 32}, DATA, 1))
+    other = fake_run(tmp_path, "other", run_config_of({**RECORD["config"], "batch_size": 32}, DATA, 1))
     with pytest.raises(HarnessError, match=r"cannot resume .*other: it was started with other settings: "
                                            r"--batch-size 32 there, 16 here"):
         open_run_dir(tmp_path, "bert", "full", 1, RECORD, str(other))
@@ -275,7 +276,7 @@ def test_resume_errors_say_why(tmp_path):
 def test_a_full_disk_is_recognised_in_each_library_s_own_words():
     from safetensors import SafetensorError
 
-    from benchmark.run.folder import write_failure
+    from benchmark.atomic import write_failure
 
     # As torch.save and safetensors reported a full disk when this harness wrote to a full filesystem.
     assert write_failure(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "No space left on device"
@@ -386,7 +387,7 @@ def test_a_run_that_fails_before_saving_anything_leaves_no_folder(task, tmp_path
 def test_damage_is_found_in_every_kind_of_checkpoint_file(tmp_path):
     from safetensors.torch import save_file
 
-    from benchmark.run.folder import damage
+    from benchmark.run.resume import damage
 
     save_file({"x": torch.zeros(4)}, tmp_path / "model.safetensors")
     torch.save({"state": torch.zeros(4)}, tmp_path / "optimizer.pt")

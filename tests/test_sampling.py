@@ -10,7 +10,7 @@ from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from benchmark.data.encode import EncodedSplit
 from benchmark.run.evaluate import length_order
-from benchmark.run.train import SeededLengthGroupedSampler
+from benchmark.run.sampling import SeededLengthGroupedSampler
 
 BATCH = 4
 
@@ -66,8 +66,7 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
 
     from benchmark.config import RunConfig
     from benchmark.model.classifier import TextClassifier
-    from benchmark.run.device import collator_for
-    from benchmark.run.train import build_trainer
+    from benchmark.run.train import build_trainer, collator_for
 
     rng = np.random.default_rng(1)
     lengths = rng.integers(2, 20, size=50)

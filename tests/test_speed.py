@@ -13,7 +13,7 @@ from benchmark.data import encode
 from benchmark.data.encode import EncodedSplit, encode_split, tokenize
 from benchmark.errors import HarnessError
 from benchmark.model.sources import TINY_SHAPE
-from benchmark.perf import reference, speed
+from benchmark.perf import accuracy, memory, reference, speed, timing, workload
 from benchmark.perf import report as speed_report
 from benchmark.run.device import cpu_supports_bf16
 
@@ -50,11 +50,11 @@ def tiny_models(monkeypatch):
 
 @pytest.fixture
 def tokenizer(tmp_path):
-    return speed.build_tokenizer(HEADLINES[:6], tmp_path / "vocab")  # leaves some characters out: [UNK]s too
+    return workload.build_tokenizer(HEADLINES[:6], tmp_path / "vocab")  # leaves some characters out: [UNK]s too
 
 
 def flat_reference(examples) -> tuple[np.ndarray, np.ndarray]:
-    return speed.reference_ids(examples)
+    return timing.reference_ids(examples)
 
 
 @pytest.mark.parametrize("max_length", [32, 8])
@@ -79,7 +79,7 @@ def test_the_batched_encoder_gives_the_reference_encoders_ids(tokenizer, max_len
 def test_the_encoders_agree_on_real_headlines(shared_thucnews, tmp_path):
     lines = (shared_thucnews / "dev.txt").read_text(encoding="utf-8").splitlines()[:2000]
     texts = [line.rsplit("\t", 1)[0] for line in lines]
-    tokenizer = speed.build_tokenizer(texts[:1000], tmp_path / "vocab")
+    tokenizer = workload.build_tokenizer(texts[:1000], tmp_path / "vocab")
     ids, lengths = flat_reference(reference.encode_lines(tokenizer, texts, np.zeros(len(texts))))
     batched = encode_split(tokenizer, texts, np.zeros(len(texts)), 32, cache_dir=None)
     assert np.array_equal(batched.ids, ids) and np.array_equal(batched.lengths, lengths)
@@ -132,18 +132,18 @@ def test_the_reference_loop_and_the_harness_trainer_run_on_a_tiny_model(tokenize
     labels = np.arange(len(HEADLINES)) % 3
     examples = reference.encode_lines(tokenizer, HEADLINES, labels)
     dataset = encode_split(tokenizer, HEADLINES, labels, 32, cache_dir=None)
-    config = speed.harness_config(batch_size=4, eval_batch_size=8, save_every=0, learning_rate=1e-3)
+    config = workload.harness_config(batch_size=4, eval_batch_size=8, save_every=0, learning_rate=1e-3)
 
-    model = speed.make_model(TINY_SHAPE, 3, seed=1)
-    same = speed.make_model(TINY_SHAPE, 3, seed=1)
+    model = workload.make_model(TINY_SHAPE, 3, seed=1)
+    same = workload.make_model(TINY_SHAPE, 3, seed=1)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values(),
                                                   strict=True))
-    assert min(speed.time_reference_train(model, examples, warm=1, steps=2, learning_rate=1e-3)) > 0
-    assert min(speed.time_harness_train(same, dataset, dataset, config, warm=1, steps=2)) > 0
+    assert min(timing.time_reference_train(model, examples, warm=1, steps=2, learning_rate=1e-3)) > 0
+    assert min(timing.time_harness_train(same, dataset, dataset, config, warm=1, steps=2)) > 0
 
     model.eval()
-    seconds, predicted_reference = speed.time_reference_eval(model, examples)
-    sorted_seconds, in_order_seconds, predicted = speed.time_harness_eval(model, dataset, dataset, config)
+    seconds, predicted_reference = timing.time_reference_eval(model, examples)
+    sorted_seconds, in_order_seconds, predicted = timing.time_harness_eval(model, dataset, dataset, config)
     assert min(*seconds, *sorted_seconds, *in_order_seconds) > 0  # (wall, CPU) each
     # The same weights, padded differently and batched in another order, predict the same labels.
     assert predicted.tolist() == predicted_reference.tolist()
@@ -152,7 +152,7 @@ def test_the_reference_loop_and_the_harness_trainer_run_on_a_tiny_model(tokenize
 def test_the_reference_loop_restores_its_best_dev_weights(tokenizer, tmp_path):
     labels = np.arange(len(HEADLINES)) % 3
     examples = reference.encode_lines(tokenizer, HEADLINES, labels)
-    model = speed.make_model(TINY_SHAPE, 3, seed=2)
+    model = workload.make_model(TINY_SHAPE, 3, seed=2)
     run = reference.train(model, examples, examples, steps=9, batch_size=4, eval_every=3, learning_rate=1e-3,
                           checkpoint=tmp_path / "best.pt")
     losses = {h["step"]: h["dev_loss"] for h in run["history"]}
@@ -164,13 +164,13 @@ def test_the_reference_loop_restores_its_best_dev_weights(tokenizer, tmp_path):
 def test_padding_figures_count_the_positions_each_pipeline_computes(tokenizer, tmp_path):
     labels = np.arange(len(HEADLINES)) % 3
     dataset = encode_split(tokenizer, HEADLINES, labels, 32, cache_dir=None)
-    config = speed.harness_config(batch_size=4, eval_batch_size=4, save_every=0)
+    config = workload.harness_config(batch_size=4, eval_batch_size=4, save_every=0)
 
     def trainer(train, evaluation, cfg):
-        return speed.make_harness_trainer(speed.make_model(TINY_SHAPE, 3, 0), train, evaluation, cfg,
+        return workload.make_harness_trainer(workload.make_model(TINY_SHAPE, 3, 0), train, evaluation, cfg,
                                           str(tmp_path / "t"))
 
-    figures = speed.padding_figures(dataset, dataset, config, trainer)
+    figures = timing.padding_figures(dataset, dataset, config, trainer)
     real = dataset.lengths.sum()
     assert figures["train_reference"] == pytest.approx(32 * len(HEADLINES) / real)
     ordered = dataset.lengths
@@ -197,20 +197,20 @@ def test_the_quick_benchmark_runs_end_to_end_on_a_few_lines(tmp_path, capsys):
 def test_the_memory_probe_measures_an_encoding(tmp_path):
     data_dir = write_data(tmp_path / "data")
     for kind in ("encode-reference", "encode-harness"):
-        found = speed.probe(kind, data_dir, "quick", lines=200, steps=1)
+        found = memory.probe(kind, data_dir, "quick", lines=200, steps=1)
         assert found["lines"] == 200 and found["peak_mib"] >= found["before_mib"] > 0
 
 
 def test_the_accuracy_check_trains_both_pipelines(tmp_path):
     data_dir = write_data(tmp_path / "data")
-    task = speed.load_task(data_dir)
-    tokenizer = speed.build_tokenizer(task.train.texts + task.dev.texts, tmp_path / "vocab")
+    task = workload.load_task(data_dir)
+    tokenizer = workload.build_tokenizer(task.train.texts + task.dev.texts, tmp_path / "vocab")
 
     class Args:
         accuracy_steps, learning_rate, seeds = 2, 1e-3, [1, 2]
-        accuracy_arms = [arm for arm in speed.ARMS if arm != "harness-bf16" or cpu_supports_bf16()]
+        accuracy_arms = [arm for arm in accuracy.ARMS if arm != "harness-bf16" or cpu_supports_bf16()]
 
-    result = speed.accuracy_check(task, tokenizer, Args)
+    result = accuracy.accuracy_check(task, tokenizer, Args)
     assert set(result["accuracy"]) == set(Args.accuracy_arms)
     assert all(len(values) == 2 and all(0 <= a <= 1 for a in values) for values in result["accuracy"].values())
     report = speed_report.format_accuracy(result)
@@ -224,15 +224,15 @@ def test_a_missing_data_folder_is_a_clear_error(tmp_path, capsys):
 
 
 def test_a_variant_changes_one_run_option_as_written_on_the_command_line():
-    config = speed.harness_config()
-    assert speed.variant_config(config, "precision=bf16").precision == "bf16"
-    assert speed.variant_config(config, "eval_batch_size=256").eval_batch_size == 256
-    assert speed.variant_config(config, "group-by-length=false").group_by_length is False
-    assert speed.variant_config(config, None) is config
+    config = workload.harness_config()
+    assert workload.variant_config(config, "precision=bf16").precision == "bf16"
+    assert workload.variant_config(config, "eval_batch_size=256").eval_batch_size == 256
+    assert workload.variant_config(config, "group-by-length=false").group_by_length is False
+    assert workload.variant_config(config, None) is config
     with pytest.raises(HarnessError, match="FIELD=VALUE"):
-        speed.variant_config(config, "no_such_option=1")
+        workload.variant_config(config, "no_such_option=1")
     with pytest.raises(HarnessError, match="expects a value of type int"):
-        speed.variant_config(config, "eval_batch_size=many")
+        workload.variant_config(config, "eval_batch_size=many")
 
 
 def test_a_mistyped_variant_fails_before_anything_is_measured(tmp_path, capsys):

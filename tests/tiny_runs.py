@@ -12,7 +12,7 @@ import torch
 from conftest import SAMPLE_DIR
 
 from benchmark.config import RunConfig
-from benchmark.data.read import load_task
+from benchmark.data.task import load_task
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
 
@@ -44,7 +44,7 @@ def tiny_bert_run(results: Path, steps: int = 100) -> Path:
 
 
 def tfidf_run(results: Path) -> Path:
-    from benchmark.baselines.tfidf import run_sklearn
+    from benchmark.run.baseline import run_sklearn
 
     config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(results))
-    return run_sklearn(config, get_backbone("tfidf"), load_task(SAMPLE_DIR, "full"), log=lambda _: None)
+    return run_sklearn(config, get_backbone("tfidf"), load_task(SAMPLE_DIR, "full"))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from scipy.special import log_softmax
 
 from benchmark.errors import HarnessError
+from benchmark.metrics import cross_entropy
 
 FORMAT = "tfidf-linear"
 SETTINGS_FILE = "tfidf.json"
@@ -178,10 +176,6 @@ def fit_vocabulary(analysed: list[list[str]], settings: TfidfSettings) -> tuple[
     return terms, np.log((1 + len(analysed)) / (1 + df)) + 1.0
 
 
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(-log_softmax(logits, axis=-1)[np.arange(len(labels)), labels].mean())
-
-
 def calibrate(margins: np.ndarray, labels: np.ndarray) -> float:
     """The scale t that makes softmax(t * margins) a calibrated probability: t minimises the dev cross-entropy
     (temperature scaling, Guo et al. 2017). It never changes which label wins."""
@@ -234,81 +228,3 @@ def _full_coefficients(classifier, num_labels: int, num_features: int) -> tuple[
     else:
         coef[classes], intercept[classes] = classifier.coef_, classifier.intercept_
     return coef, intercept
-
-
-def run_sklearn(config, backbone, task, started: float | None = None, log=print) -> Path:
-    """Fit and score a scikit-learn baseline on `task` and write its results folder, as pipeline.run does."""
-    from benchmark.run.evaluate import format_report, probabilities, score
-    from benchmark.run.folder import (
-        RUN_CONFIG,
-        SCHEMA_VERSION,
-        environment,
-        new_run_dir,
-        peak_memory_mb,
-        predictions_csv,
-        run_record,
-        write_atomic,
-        write_json,
-    )
-
-    started = time.perf_counter() if started is None else started
-    if backbone.name != "tfidf":
-        raise HarnessError(f"no scikit-learn recipe for backbone {backbone.name!r}; expected tfidf")
-    if getattr(config, "teacher", None):
-        raise HarnessError("tfidf cannot be a distillation student (it learns from gold labels only); choose a "
-                           "torch student such as rbt3_student or textcnn, or drop --teacher")
-    run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
-    write_json(run_dir / RUN_CONFIG, run_record(config.to_dict(), task.files, 1))  # lets --skip-finished find it
-    log(f"run folder: {run_dir}")
-    fit_started = time.perf_counter()
-    model, history = fit_tfidf(task.train.texts, task.train.labels, task.dev.texts, task.dev.labels,
-                               len(task.label_names), log=log)
-    train_seconds = time.perf_counter() - fit_started
-    scored = time.perf_counter()
-    logits = model.logits(task.test.texts)
-    eval_seconds = time.perf_counter() - scored
-    predicted = logits.argmax(axis=-1)
-    confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
-    metrics = {**score(task.test.labels, predicted, task.label_names),
-               "loss": cross_entropy(logits, task.test.labels)}
-    best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
-    env = environment()
-    env["packages"]["jieba"] = _version("jieba")
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_dir.name,
-        "smoke": config.smoke,
-        "backbone": {"name": backbone.name, "hub_id": None, "source": "fitted from the training texts",
-                     "architecture": backbone.architecture, "parameters": model.parameters},
-        "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
-                 "sizes": {"train": len(task.train.texts), "dev": len(task.dev.texts), "test": len(task.test.texts)},
-                 "files": task.files},
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "environment": env,
-        "timing": {"wall_seconds": time.perf_counter() - started,
-                   "train_seconds": train_seconds,
-                   "train_examples_per_second": len(task.train.texts) / train_seconds,
-                   "eval_examples_per_second": len(task.test.texts) / eval_seconds,
-                   "peak_memory_mb": peak_memory_mb()},
-        # Each "step" is one value of C tried (see C_GRID), not an optimiser step.
-        "training": {"global_step": len(history), "max_steps": len(history), "best_step": best["step"],
-                     "best_dev_loss": best["dev_loss"], "stopped_early": False, "history": history,
-                     "estimator": {"classifier": "LinearSVC, margins scaled to logits on dev", "C": best["C"],
-                                   "scale": best["scale"],
-                                   "features": len(model.terms), **model.settings.to_dict()}},
-        "metrics": metrics,
-    }
-    header = f"{backbone.name} on {task.dataset} ({task.protocol}), run {run_dir.name}"
-    try:
-        model.save(run_dir / "model", backbone.name, task.label_names)
-    except OSError as error:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise HarnessError(f"cannot write the model to {run_dir / 'model'}: {error.strerror or error}") from None
-    write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
-    write_atomic(run_dir / "predictions.csv",
-                 predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
-    write_json(run_dir / "metrics.json", results)  # last: its presence marks a complete run
-    log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f} (C={best['C']:g}, "
-        f"{train_seconds:.1f} s to fit); results in {run_dir}")
-    return run_dir

@@ -19,23 +19,19 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from benchmark.errors import HarnessError, first_line
+from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
 from benchmark.registry import Backbone
 
-CONFIG_FILES = ("config.json", "bert_config.json")
-SAFETENSORS, SAFETENSORS_INDEX = "model.safetensors", "model.safetensors.index.json"
-PICKLED, PICKLED_INDEX = "pytorch_model.bin", "pytorch_model.bin.index.json"
-WEIGHT_FILES = (SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX)
+SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES
 # The attribute under which a pre-training model (BertForPreTraining and its kin) holds the encoder.
 ENCODER_PREFIXES = ("bert", "ernie", "nezha")
 # Tensors a published checkpoint may carry that the encoder does not use: the masked-LM and next-sentence
@@ -44,9 +40,6 @@ IGNORED = re.compile(r"^(cls|lm_head)\.|(^|\.)(position_ids|token_type_ids)$|(^|
 # TensorFlow's LayerNorm parameter names, which PyTorch conversions kept.
 TF_LAYER_NORM = re.compile(r"(LayerNorm|layer_norm)\.(gamma|beta)$")
 SHOWN_KEYS = 5
-HUB_FILES = ["*.json", "*.txt", "*.model", "model.safetensors", "model-*.safetensors"]
-HUB_PICKLED_FILES = ["pytorch_model.bin", "pytorch_model-*.bin"]
-HUB_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -69,72 +62,6 @@ class WeightsReport:
         return {"folder": self.folder, "files": self.files, "loaded": self.loaded, "ignored": self.ignored,
                 "missing": self.missing, "mismatched": self.mismatched, "unexpected": self.unexpected,
                 "complete": self.complete}
-
-
-# ---------------------------------------------------------------- finding the folder
-
-
-def is_local(source: str) -> bool:
-    return Path(source).expanduser().exists() or source.startswith((".", "/", "~"))
-
-
-def _hub_reachable() -> bool:
-    """One quick connection attempt, so an offline machine gets an answer at once instead of retries."""
-    import huggingface_hub
-
-    host = urlparse(huggingface_hub.constants.ENDPOINT).hostname
-    try:
-        socket.create_connection((host, 443), timeout=HUB_TIMEOUT_SECONDS).close()
-        return True
-    except OSError:
-        return False
-
-
-def _weights_present(folder: Path) -> bool:
-    return any((folder / name).is_file() for name in WEIGHT_FILES)
-
-
-def _snapshot(hub_id: str, cache_dir: str | None, local_only: bool) -> Path:
-    """The hub repository's files in the cache: safetensors when the repository has them, else the pickle."""
-    from huggingface_hub import snapshot_download
-
-    folder = Path(snapshot_download(hub_id, cache_dir=cache_dir, local_files_only=local_only,
-                                    allow_patterns=HUB_FILES))
-    if not _weights_present(folder) and not local_only:
-        folder = Path(snapshot_download(hub_id, cache_dir=cache_dir, allow_patterns=HUB_FILES + HUB_PICKLED_FILES))
-    return folder
-
-
-def locate(backbone: Backbone, source: str, *, cache_dir: str | None = None, offline: bool = False) -> Path:
-    """The folder holding `source`: a local folder as it is, a hub id from the cache or, when allowed, the hub."""
-    import huggingface_hub
-
-    if is_local(source):
-        folder = Path(source).expanduser()
-        if not folder.exists():
-            raise HarnessError(f"model folder {folder} does not exist (given for {backbone.name})")
-        if not folder.is_dir():
-            raise HarnessError(f"{folder} is a file; --model-path expects the folder holding the checkpoint "
-                               f"({' or '.join(CONFIG_FILES)}, weights, tokenizer files)")
-        return folder
-    hint = ("Download it where there is a connection and pass --model-path FOLDER, or set HF_HUB_OFFLINE=1 to "
-            "use only what is cached")
-    try:
-        folder = _snapshot(source, cache_dir, local_only=True)
-        if _weights_present(folder) or offline or huggingface_hub.constants.HF_HUB_OFFLINE:
-            return folder
-    except (OSError, ValueError) as error:
-        if offline or huggingface_hub.constants.HF_HUB_OFFLINE:
-            raise HarnessError(f"cannot load {backbone.name} from the hub id {source!r}: it is not in the local "
-                               f"cache and the run is offline. {hint}. ({first_line(error)})") from None
-    if not _hub_reachable():
-        raise HarnessError(f"cannot load {backbone.name} from the hub id {source!r}: it is not in the local cache "
-                           f"and the hub cannot be reached. {hint}.")
-    try:
-        return _snapshot(source, cache_dir, local_only=False)
-    except Exception as error:  # the hub client's errors are many (not found, gated, HTTP, timeouts)
-        raise HarnessError(f"cannot download {backbone.name} from the hub id {source!r}: "
-                           f"{type(error).__name__}: {first_line(error)}. {hint}.") from None
 
 
 # ---------------------------------------------------------------- the config

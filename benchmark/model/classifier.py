@@ -2,12 +2,15 @@
 
 This is the "Model" half of the Config/Model interface: a batch of token ids
 goes in, logits (and the loss, when labels are given) come out. Training code
-only ever sees this class, never which backbone is inside it.
+only ever sees this class, never which backbone is inside it. `create_classifier`
+is the one way one is built; `load_classifier` rebuilds a fine-tuned one from
+its run folder through it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -43,6 +46,37 @@ class TextClassifier(nn.Module):
         return output
 
 
+@dataclass
+class Classifier:
+    model: TextClassifier
+    tokenizer: PreTrainedTokenizerBase | None  # None for a random encoder built from a config alone
+    weights: checkpoint.WeightsReport | None = None  # how a pretrained checkpoint was loaded
+
+
+def create_classifier(backbone: Backbone, num_labels: int, *, source: str | Path | None = None, config=None,
+                      dropout: float = 0.1, seed: int | None = None, cache_dir: str | None = None,
+                      offline: bool = False, allow_missing: bool = False, max_length: int | None = None,
+                      log=print) -> Classifier:
+    """The backbone's encoder with a new head of `num_labels` outputs.
+
+    source: a hub id or a folder holding a pretrained checkpoint, loaded completely or refused
+    (benchmark.model.checkpoint), with its tokenizer. config: instead of a source, a randomly initialised
+    encoder of that shape. seed: set before the head is made, so it starts the same in every process and run.
+    """
+    if (source is None) == (config is None):
+        raise ValueError("create_classifier needs a source or a config, not both")
+    tokenizer, weights = None, None
+    if source is not None:
+        pretrained = checkpoint.load_pretrained(backbone, str(source), cache_dir=cache_dir, offline=offline,
+                                                allow_missing=allow_missing, max_length=max_length, log=log)
+        encoder, tokenizer, weights = pretrained.encoder, pretrained.tokenizer, pretrained.weights
+    else:
+        encoder = backbone.model_class(config)
+    if seed is not None:
+        torch.manual_seed(seed)
+    return Classifier(TextClassifier(encoder, num_labels, dropout), tokenizer, weights)
+
+
 def save_classifier(model: TextClassifier, tokenizer: PreTrainedTokenizerBase, backbone: Backbone,
                     label_names: list[str], folder: Path) -> None:
     """A self-contained fine-tuned model: encoder config, tokenizer, weights (safetensors), labels.
@@ -65,7 +99,7 @@ def save_classifier(model: TextClassifier, tokenizer: PreTrainedTokenizerBase, b
 
 
 def load_classifier(folder: Path) -> tuple[TextClassifier, PreTrainedTokenizerBase, list[str]]:
-    """Rebuild a saved classifier from its folder; weights are read from safetensors only."""
+    """Rebuild a fine-tuned classifier from its folder; weights are read from safetensors only."""
     labels_path = folder / LABELS_FILE
     if not labels_path.is_file() or not (folder / WEIGHTS_FILE).is_file():
         raise HarnessError(f"{folder}: not a saved model (expected {LABELS_FILE} and {WEIGHTS_FILE})")
@@ -75,7 +109,7 @@ def load_classifier(folder: Path) -> tuple[TextClassifier, PreTrainedTokenizerBa
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise HarnessError(f"{labels_path}: unreadable ({error}); expected {{\"backbone\": NAME, \"labels\": "
                            f"[...]}}") from None
-    model = TextClassifier(backbone.model_class(checkpoint.read_config(backbone, folder)), len(labels))
+    model = create_classifier(backbone, len(labels), config=checkpoint.read_config(backbone, folder)).model
     state = checkpoint.read_weights(folder)[0]
     try:
         model.load_state_dict(state)

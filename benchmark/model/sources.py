@@ -10,7 +10,6 @@ full size; `encoder_source` decides where every run's encoder comes from.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -18,9 +17,11 @@ from pathlib import Path
 from benchmark.atomic import publish_folder
 from benchmark.config import RunConfig
 from benchmark.data.encode import cache_root
-from benchmark.registry import Backbone
+from benchmark.errors import HarnessError
+from benchmark.model import checkpoint
+from benchmark.record import model_folder
+from benchmark.registry import Backbone, get_backbone
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TINY_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
               "max_position_embeddings": 64}
@@ -72,6 +73,50 @@ def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: i
     return folder
 
 
+def write_student_from_teacher(backbone, teacher: Path, folder: Path) -> Path:
+    """A student checkpoint cut from the teacher: its embeddings, its lowest `student_layers` layers, its pooler,
+    and its tokenizer, saved like a pretrained checkpoint so the usual loading code reads it."""
+    from benchmark.model.classifier import create_classifier
+
+    source = model_folder(teacher)
+    if not (source / "model.safetensors").is_file():
+        raise HarnessError(f"{teacher}: {backbone.name} starts from the teacher's layers, so the teacher must be "
+                           f"a fine-tuned transformer run (model/model.safetensors); this one is not")
+    saved = json.loads((source / "labels.json").read_text(encoding="utf-8"))
+    teacher_backbone = get_backbone(saved["backbone"])
+    if teacher_backbone.architecture != backbone.architecture:
+        raise HarnessError(f"{backbone.name} is a {backbone.architecture} model and starts from its teacher's "
+                           f"layers, but the teacher {teacher.name} is {teacher_backbone.architecture}; use a "
+                           f"{backbone.architecture} teacher, or a student that trains from scratch (textcnn)")
+    config = checkpoint.read_config(backbone, source)
+    layers = backbone.student_layers
+    if layers > config.num_hidden_layers:
+        raise HarnessError(f"the teacher {teacher.name} has {config.num_hidden_layers} layers, fewer than the "
+                           f"{layers} of {backbone.name}")
+    config.num_hidden_layers = layers
+    student = create_classifier(backbone, len(saved["labels"]), config=config).model.encoder
+    prefix = "encoder."
+    weights = {key[len(prefix):]: value for key, value in checkpoint.read_weights(source)[0].items()
+               if key.startswith(prefix) and _layer(key) < layers}
+    missing, unexpected = student.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise HarnessError(f"{teacher}: the teacher's weights do not fit {backbone.name} (missing: "
+                           f"{', '.join(missing[:4]) or '-'}; unexpected: {', '.join(unexpected[:4]) or '-'})")
+    folder.mkdir(parents=True, exist_ok=True)
+    student.save_pretrained(folder)
+    checkpoint.load_tokenizer(backbone, source).save_pretrained(folder)
+    return folder
+
+
+def _layer(key: str) -> int:
+    """The layer index of an encoder weight name (`...layer.7.attention...`), -1 for embeddings and pooler."""
+    parts = key.split(".")
+    for name, index in zip(parts, parts[1:], strict=False):
+        if name == "layer" and index.isdigit():
+            return int(index)
+    return -1
+
+
 def _generated(kind: str, parts: list) -> Path:
     """Where a checkpoint generated from `parts` is kept: the same parts always give the same folder."""
     digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:24]
@@ -89,8 +134,6 @@ def encoder_source(config: RunConfig, backbone: Backbone, task) -> tuple[str, st
     """
     teacher = getattr(config, "teacher", None)
     if teacher and backbone.student_layers:
-        from benchmark.run.distill import write_student_from_teacher
-
         weights = Path(teacher) / "model" / "model.safetensors"
         stamp = [weights.stat().st_size, weights.stat().st_mtime_ns] if weights.is_file() else None
         folder = _generated("student", [backbone.name, str(Path(teacher).resolve()), stamp])
@@ -109,11 +152,3 @@ def encoder_source(config: RunConfig, backbone: Backbone, task) -> tuple[str, st
         publish_folder(folder, lambda target: write_tiny_model(backbone, texts, target, config.seed, shape={}))
         return str(folder), "random initialisation, character vocabulary from the training texts"
     return backbone.hub_id, backbone.hub_id
-
-
-def smoke_config(config: RunConfig) -> RunConfig:
-    """Settings sized for a few hundred examples and a tiny model: well under a minute on two CPU cores."""
-    return dataclasses.replace(
-        config, data_dir=str(SAMPLE_DIR), protocol="smoke", batch_size=16, eval_batch_size=128,
-        learning_rate=1e-3, epochs=30, eval_every=15, patience_steps=150, warmup=0.1, smoke=True,
-    )

@@ -10,8 +10,9 @@ The work is split by job:
 
 - `benchmark.report.runs`: reading and validating run folders, and each run's settings;
 - `benchmark.report.ranking`: groups, one row per backbone and settings, statistics and ranks;
-- `benchmark.report.markdown`, `benchmark.report.csv_table`, `benchmark.report.errors_md`: the three text
-  files, with `benchmark.report.format` for the Markdown cells and names they share;
+- `benchmark.report.columns`: the table's columns, once for the Markdown table and the CSV;
+- `benchmark.report.markdown`, `benchmark.report.errors_md`: the Markdown files, with
+  `benchmark.report.format` for the cells and names they share;
 - this module: drawing the plots and writing every file in place (`benchmark.atomic`).
 """
 
@@ -27,7 +28,7 @@ import numpy as np
 from benchmark.atomic import write_atomic
 from benchmark.errors import HarnessError
 from benchmark.report import plots
-from benchmark.report.csv_table import leaderboard_csv
+from benchmark.report.columns import leaderboard_csv
 from benchmark.report.errors_md import errors_markdown
 from benchmark.report.format import plot_name, plural
 from benchmark.report.markdown import leaderboard_markdown

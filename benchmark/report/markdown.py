@@ -5,48 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmark.report import stats
+from benchmark.report.columns import markdown_table
 from benchmark.report.format import (
     anchor,
     cell,
-    count,
-    duration,
     group_heading,
-    number,
-    p_value,
     pct,
-    pct_std,
     plot_name,
     plural,
 )
-from benchmark.report.ranking import ALPHA, Entry, Group
+from benchmark.report.ranking import ALPHA, Group
 from benchmark.report.runs import Run
-
-_HEADER = ("| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader "
-           "| parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |")
-
-
-def _versus(entry: Entry, is_leader: bool) -> str:
-    if is_leader:
-        return "**leader**"
-    test = entry.versus_leader
-    if test is None:
-        return "— (no seed in common)"
-    verdict = "≈ tied" if entry.tied else "differs"
-    return f"{verdict}, {p_value(test.p_value)} ({test.only_first}/{test.only_second})"
-
-
-def _table(group: Group) -> list[str]:
-    lines = [_HEADER, "|" + "---|" * 12]
-    for n, e in enumerate(group.entries):
-        lo, hi = e.macro_f1_ci
-        cells = [
-            str(e.rank), cell(e.label), str(len(e.runs)), pct_std(e.accuracy), pct_std(e.macro_f1),
-            f"[{pct(lo)}, {pct(hi)}]", _versus(e, n == 0), count(e.runs[0].parameters),
-            duration(e.mean("train_seconds")), number(e.mean("train_examples_per_second"), ",.0f"),
-            number(e.eval_ms_per_example, ".3g"), number(e.peak_memory_mb, ",.0f"),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
 
 
 def _notes(group: Group) -> list[str]:
@@ -110,7 +79,7 @@ def _group_markdown(group: Group) -> list[str]:
     if any(e.settings for e in group.entries):
         backbones += f" ({len(group.entries)} rows)"
     summary = f"{plural(group.n_examples, 'test example')} · {backbones} · {plural(n_runs, 'run')}"
-    return [group_heading(group), "", summary, "", *_table(group), *_notes(group), *_per_class(group),
+    return [group_heading(group), "", summary, "", *markdown_table(group), *_notes(group), *_per_class(group),
             *_plot_links(group), ""]
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import OUTPUT_ONLY
+from benchmark.record import PREDICTION_COLUMNS, RecordError, RunRecord, parse_record
 
 # The leaderboard's warnings keep one logger name whichever of its modules reports them.
 log = logging.getLogger("benchmark.report.leaderboard")
-
-_PREDICTION_COLUMNS = ["index", "text", "gold", "predicted", "probability"]
 
 # Config fields that do not make a run a different entry: the seed, whose runs are pooled, and
 # fields that only say where things are or how the machine is used, not what is trained and measured.
@@ -33,8 +32,8 @@ NOT_SETTINGS = OUTPUT_ONLY | {
 }
 
 
-class Unusable(Exception):
-    """Why a results file cannot be used; the message is shown to the user."""
+# Why a results file cannot be used; the message is shown to the user.
+Unusable = RecordError
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,11 +100,8 @@ def settings_of(config: dict, source: str, parameters: int | None, *, processes:
     return settings
 
 
-def _data_hashes(data: dict) -> dict[str, str]:
+def _data_hashes(files: dict) -> dict[str, str]:
     # Optional, like the environment: runs that do not record a file are compared without it.
-    files = data["task"].get("files")
-    if not isinstance(files, dict):
-        return {}
     return {name: record["sha256"] for name, record in sorted(files.items())
             if name != "test" and isinstance(record, dict) and isinstance(record.get("sha256"), str)}
 
@@ -120,108 +116,96 @@ def _canonical(value: object) -> object:
 # ---------------------------------------------------------------- metrics.json
 
 
-def _field(data: object, dotted: str, kind: type, *, nullable: bool = False):
-    value = data
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise Unusable(f"missing field {dotted!r}")
-        value = value[key]
-    if value is None and nullable:
-        return None
-    if kind is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise Unusable(f"field {dotted!r} should be {kind.__name__}, found {str(value)[:40]!r}")
-    return value
-
-
-def _labels(data: dict) -> tuple[str, ...]:
-    labels = _field(data, "task.labels", list)
-    if not labels or not all(isinstance(x, str) for x in labels) or len(set(labels)) != len(labels):
+def _labels(record: RunRecord) -> tuple[str, ...]:
+    labels = record.task.labels
+    if not labels or len(set(labels)) != len(labels):
         raise Unusable("field 'task.labels' should be a non-empty list of distinct names")
     return tuple(labels)
 
 
-def _confusion(data: dict, k: int) -> np.ndarray:
-    rows = _field(data, "metrics.confusion_matrix", list)
-    shape_ok = len(rows) == k and all(isinstance(r, list) and len(r) == k for r in rows)
-    if not shape_ok or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                               for r in rows for v in r):
+def _confusion(record: RunRecord, k: int) -> np.ndarray:
+    rows = record.metrics.confusion_matrix
+    if len(rows) != k or any(len(row) != k for row in rows) or any(v < 0 for row in rows for v in row):
         raise Unusable(f"field 'metrics.confusion_matrix' should be {k}×{k} counts, one row per label")
     return np.array(rows, dtype=np.int64)
 
 
-def _per_class_f1(data: dict, labels: tuple[str, ...]) -> tuple[float, ...]:
-    # Looked up by hand, not by dotted path: a label name may itself contain a dot.
-    per_class = _field(data, "metrics.per_class", dict)
+def _per_class_f1(record: RunRecord, labels: tuple[str, ...]) -> tuple[float, ...]:
     values = []
     for label in labels:
-        record = per_class.get(label)
-        f1 = record.get("f1") if isinstance(record, dict) else None
+        scores = record.metrics.per_class.get(label)
+        f1 = scores.get("f1") if isinstance(scores, dict) else None
         if not isinstance(f1, int | float) or isinstance(f1, bool) or not math.isfinite(f1):
             raise Unusable(f"field 'metrics.per_class' has no F1 for label {label!r}")
         values.append(float(f1))
     return tuple(values)
 
 
+def _test_sha256(record: RunRecord) -> str:
+    test = record.task.files.get("test")
+    if not isinstance(test, dict) or not isinstance(test.get("sha256"), str):
+        raise Unusable("missing field 'task.files.test.sha256'")
+    return test["sha256"]
+
+
 def parse_metrics(data: object, folder: str) -> Run:
-    if _field(data, "schema_version", int) != 1:
-        raise Unusable(f"unsupported schema_version {data['schema_version']!r} (this leaderboard reads 1)")
-    labels = _labels(data)
-    confusion = _confusion(data, len(labels))
-    accuracy = _field(data, "metrics.accuracy", float)
+    record = parse_record(data)
+    labels = _labels(record)
+    confusion = _confusion(record, len(labels))
+    accuracy = record.metrics.accuracy
     if confusion.sum() == 0 or abs(accuracy - np.trace(confusion) / confusion.sum()) > 1e-3:
         raise Unusable("metrics.accuracy disagrees with metrics.confusion_matrix")
-    history = _field(data, "training.history", list)
-    if not all(isinstance(h, dict) and isinstance(h.get("step"), int) for h in history):
+    history = record.training.history
+    if not all(isinstance(h.get("step"), int) for h in history):
         raise Unusable("field 'training.history' should be a list of records with an integer 'step'")
-    environment = data.get("environment") if isinstance(data.get("environment"), dict) else {}
-    parameters = _field(data, "backbone.parameters", int, nullable=True)
+    environment, timing = record.environment, record.timing
     processes = environment.get("num_processes")
     if not isinstance(processes, int) or isinstance(processes, bool):
         processes = None  # optional, like the rest of the environment
-    settings = settings_of(_field(data, "config", dict), _field(data, "backbone.source", str), parameters,
-                           processes=processes, data=_data_hashes(data))
-    global_step = _field(data, "training.global_step", int)
+    settings = settings_of(record.config, record.backbone.source, record.backbone.parameters,
+                           processes=processes, data=_data_hashes(record.task.files))
     return Run(
         folder=folder,
-        run_id=_field(data, "run_id", str),
-        smoke=_field(data, "smoke", bool) or _field(data, "task.protocol", str) == "smoke",
-        backbone=_field(data, "backbone.name", str),
-        parameters=parameters,
-        dataset=_field(data, "task.dataset", str),
-        protocol=_field(data, "task.protocol", str),
-        test_sha256=_field(data, "task.files.test.sha256", str),
+        run_id=record.run_id,
+        smoke=record.smoke or record.task.protocol == "smoke",
+        backbone=record.backbone.name,
+        parameters=record.backbone.parameters,
+        dataset=record.task.dataset,
+        protocol=record.task.protocol,
+        test_sha256=_test_sha256(record),
         labels=labels,
-        seed=_field(data, "seed", int),
+        seed=record.seed,
         settings=settings,
         accuracy=accuracy,
-        macro_f1=_field(data, "metrics.macro.f1", float),
-        per_class_f1=_per_class_f1(data, labels),
+        macro_f1=_macro_f1(record),
+        per_class_f1=_per_class_f1(record, labels),
         confusion=confusion,
-        train_seconds=_field(data, "timing.train_seconds", float, nullable=True),
-        train_examples_per_second=_field(data, "timing.train_examples_per_second", float, nullable=True),
-        eval_examples_per_second=_field(data, "timing.eval_examples_per_second", float, nullable=True),
-        peak_memory_mb=_field(data, "timing.peak_memory_mb", float, nullable=True),
+        train_seconds=timing.train_seconds,
+        train_examples_per_second=timing.train_examples_per_second,
+        eval_examples_per_second=timing.eval_examples_per_second,
+        peak_memory_mb=timing.peak_memory_mb,
         device=str(environment.get("device_name") or environment.get("device") or "unknown device"),
         history=tuple(history),
-        best_step=_field(data, "training.best_step", int, nullable=True),
-        unranked=_unranked(data, global_step),
+        best_step=record.training.best_step,
+        unranked=_unranked(record),
     )
 
 
-def _unranked(data: dict, global_step: int) -> str | None:
+def _macro_f1(record: RunRecord) -> float:
+    f1 = record.metrics.macro.get("f1")
+    if not isinstance(f1, int | float) or isinstance(f1, bool) or not math.isfinite(f1):
+        raise Unusable(f"field 'metrics.macro.f1' should be float, found {str(f1)[:40]!r}")
+    return float(f1)
+
+
+def _unranked(record: RunRecord) -> str | None:
     """Why a run must not be ranked, read from what its results file records."""
-    weights = data["backbone"].get("weights")
+    weights = record.backbone.weights
     if isinstance(weights, dict) and weights.get("complete") is False:
         missing, mismatched = len(weights.get("missing") or []), len(weights.get("mismatched") or [])
         return (f"incomplete pretrained weights ({missing} missing, {mismatched} of another shape; "
                 f"--allow-missing-weights)")
-    if global_step < 1:
+    if record.training.global_step < 1:
         return "nothing was trained (0 optimiser steps)"
     return None
 
@@ -235,8 +219,8 @@ def read_predictions(path: Path, run: Run) -> Run:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
-            if next(reader, None) != _PREDICTION_COLUMNS:
-                raise Unusable(f"header should be {','.join(_PREDICTION_COLUMNS)}")
+            if next(reader, None) != PREDICTION_COLUMNS:
+                raise Unusable(f"header should be {','.join(PREDICTION_COLUMNS)}")
             for row in reader:
                 if len(row) != 5 or row[0] != str(len(texts)):
                     raise Unusable(f"row {len(texts) + 1} is malformed or out of order")

@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 
 from benchmark.config import RunConfig
-from benchmark.data.encode import PaddingCollator
 from benchmark.errors import HarnessError
 
 # Evaluation batch when --eval-batch-size is not given. A GPU is fed best by large batches. On a CPU the
@@ -88,9 +87,6 @@ def set_cpu_threads() -> int:
     return torch.get_num_threads()
 
 
-def collator_for(config: RunConfig, pad_token_id: int) -> PaddingCollator:
-    """Each batch padded to its longest text (to a multiple of 8 on a GPU, where tensor cores want it), or to
-    --max-length for static-shape runs."""
-    if config.pad_to_max_length:
-        return PaddingCollator(pad_token_id, fixed_length=config.max_length)
-    return PaddingCollator(pad_token_id, multiple_of=8 if on_gpu() else None)
+def pad_multiple() -> int | None:
+    """What batch widths are rounded up to: a multiple of 8 on a GPU, where tensor cores want it; none on a CPU."""
+    return 8 if on_gpu() else None

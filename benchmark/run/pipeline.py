@@ -7,98 +7,36 @@ predictions, and only the main process writes files and prints.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
-import torch
 from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
-from benchmark.baselines.tfidf import run_sklearn
+from benchmark.atomic import write_failure, write_json
 from benchmark.config import RunConfig
-from benchmark.data import read as data
-from benchmark.data.download import ensure_thucnews
+from benchmark.console import log
 from benchmark.data.encode import encode_split, tokenisation_report
+from benchmark.data.task import read_task, summarize
+from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
+from benchmark.metrics import score
 from benchmark.model import checkpoint
-from benchmark.model.classifier import TextClassifier, count_parameters, save_classifier
+from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
+from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
 from benchmark.registry import get_backbone
-from benchmark.run.device import collator_for, cpu_processes
+from benchmark.run.baseline import run_sklearn
+from benchmark.run.device import cpu_processes
 from benchmark.run.distill import attach_teacher
-from benchmark.run.evaluate import format_report, length_order, predict_logits, probabilities, score
-from benchmark.run.folder import (
-    LOCK_FILE,
-    SCHEMA_VERSION,
-    TRAINED_FILE,
-    environment,
-    finished_run,
-    has_progress,
-    open_run_dir,
-    peak_memory_mb,
-    predictions_csv,
-    read_training,
-    run_record,
-    write_atomic,
-    write_failure,
-    write_json,
-)
-from benchmark.run.train import build_trainer, training_summary
+from benchmark.run.evaluate import length_order, predict_logits
+from benchmark.run.folder import finished_run, run_config_of
+from benchmark.run.resume import TRAINED_FILE, claim_run_dir, read_training
+from benchmark.run.train import build_trainer, collator_for, training_summary
 
-DEFAULT_DATA_DIR = "data/thucnews"
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
-
-
-def log(message: str) -> None:
-    if int(os.environ.get("RANK", "0")) == 0:  # the main process speaks for all
-        print(message, flush=True)
-
-
-def read_task(config: RunConfig) -> data.Task:
-    data_dir = Path(config.data_dir)
-    if config.data_dir == DEFAULT_DATA_DIR and not config.smoke:
-        files = ("class.txt", "dev.txt", "test.txt") if config.protocol == "mini" else None
-        ensure_thucnews(data_dir, **({"files": files} if files else {}))
-    return data.load_task(data_dir, config.protocol, dev_split=config.dev_split, split_seed=config.split_seed,
-                          text_col=config.text_col, label_col=config.label_col)
-
-
-@contextmanager
-def claim_run_dir(config: RunConfig, backbone_name: str, task: data.Task, state: PartialState):
-    """The run folder and where to resume from (or None), the same on every process.
-
-    The main process picks them (see results.open_run_dir: an unfinished run of this same configuration is
-    continued, else a new folder is made) and holds a lock on the folder until the run ends. A run that fails
-    before it saved anything to continue from takes its folder with it, so no empty run folder is left behind.
-    """
-    record = run_record(config.to_dict(), task.files, state.num_processes)
-    lock, picked = None, [None, None]
-    if state.is_main_process:
-        lock, folder, start = open_run_dir(Path(config.results_dir), backbone_name, task.protocol, config.seed,
-                                           record, config.resume, log)
-        picked = [str(folder), str(start) if start else None]
-    run_dir = Path(picked[0]) if picked[0] else None
-    try:
-        broadcast_object_list(picked)  # fails when another process has failed: the folder goes too
-        run_dir = Path(picked[0])
-        if not run_dir.is_dir():
-            raise HarnessError(f"the run folder {run_dir} is not visible from this process; with several "
-                               f"machines, --results-dir must be on storage they all share")
-        yield run_dir, picked[1]
-    except BaseException:
-        if lock is not None and not (run_dir / "metrics.json").exists() and not has_progress(run_dir):
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    finally:
-        if lock is not None:
-            if (run_dir / "metrics.json").exists():
-                (run_dir / LOCK_FILE).unlink(missing_ok=True)  # a finished run is never resumed
-            lock.close()
 
 
 def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False) -> Path:
@@ -120,14 +58,14 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     with state.main_process_first():
         # Read and validate: every file problem stops here, before any model is loaded.
         task = read_task(config)
-    log(data.summarize(task))
+    log(summarize(task))
     if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
-        return run_sklearn(config, backbone, task, started, log)
+        return run_sklearn(config, backbone, task, started)
 
     if skip_finished:
         done = [None]
         if state.is_main_process:
-            found = finished_run(Path(config.results_dir), run_record(config.to_dict(), task.files,
+            found = finished_run(Path(config.results_dir), run_config_of(config.to_dict(), task.files,
                                                                       state.num_processes))
             done = [str(found) if found else None]
         broadcast_object_list(done)
@@ -141,12 +79,11 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # checkpoint, or the run stops here (benchmark.model.checkpoint).
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
-        pretrained = checkpoint.load_pretrained(
-            backbone, source, cache_dir=config.cache_dir, offline=config.offline,
-            allow_missing=config.allow_missing_weights, max_length=config.max_length, log=log)
-        tokenizer, weights = pretrained.tokenizer, pretrained.weights
-        torch.manual_seed(config.seed)  # the new head starts the same in every process and every run
-        model = TextClassifier(pretrained.encoder, len(task.label_names), config.dropout)
+        classifier = create_classifier(
+            backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed,
+            cache_dir=config.cache_dir, offline=config.offline, allow_missing=config.allow_missing_weights,
+            max_length=config.max_length, log=log)
+        model, tokenizer = classifier.model, classifier.tokenizer
 
         # Encode each split in one batched call (cached on disk).
         train_set, dev_set, test_set = (
@@ -171,7 +108,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         f"{config.grad_accum} accumulation = {config.batch_size * state.num_processes * config.grad_accum} "
         f"examples per optimiser step")
 
-    with claim_run_dir(config, listed_name, task, state) as (run_dir, start):
+    with claim_run_dir(config, listed_name, task, state, log) as (run_dir, start):
         trained = start is not None and Path(start).name == TRAINED_FILE
         log(f"run folder: {run_dir}" + (f" (resuming from {Path(start).name})" if start else ""))
         trainer, stopwatch = build_trainer(model, train_set, dev_set, collator, config,
@@ -201,45 +138,35 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
 
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
         logits, test_loss, eval_speed = predict_logits(trainer, test_set)
-        predicted = logits.argmax(axis=-1)
-        confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
-        metrics = {**score(task.test.labels, predicted, task.label_names), "loss": test_loss}
+        metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
 
         training = dict(training)
-        results = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_dir.name,
-            "smoke": config.smoke,
-            "backbone": {"name": listed_name, "hub_id": backbone.hub_id, "source": source_record,
-                         "architecture": backbone.architecture, "parameters": count_parameters(model),
-                         "weights": weights.record()},
-            "task": {"dataset": task.dataset, "protocol": task.protocol, "labels": task.label_names,
-                     "sizes": {"train": len(train_set), "dev": len(dev_set), "test": len(test_set)},
-                     "files": task.files},
-            "config": config.to_dict(),
-            "seed": config.seed,
-            "environment": environment(),
+        record = RunRecord(
+            run_id=run_dir.name,
+            smoke=config.smoke,
+            backbone=BackboneRecord(name=listed_name, hub_id=backbone.hub_id, source=source_record,
+                                    architecture=backbone.architecture, parameters=count_parameters(model),
+                                    weights=classifier.weights.record()),
+            task=task.record(),
+            config=config.to_dict(),
+            seed=config.seed,
+            environment=environment(),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
-            "timing": {"wall_seconds": time.perf_counter() - started,
-                       "train_seconds": training.pop("train_seconds"),
-                       "train_examples_per_second": training.pop("train_examples_per_second"),
-                       "eval_examples_per_second": eval_speed,
-                       "peak_memory_mb": peak_memory_mb()},
-            "tokenization": tokenisation,
-            "training": training,
-            "metrics": metrics,
-        }
+            timing=TimingRecord(wall_seconds=time.perf_counter() - started,
+                                train_seconds=training.pop("train_seconds"),
+                                train_examples_per_second=training.pop("train_examples_per_second"),
+                                eval_examples_per_second=eval_speed, peak_memory_mb=peak_memory_mb()),
+            tokenization=tokenisation,
+            training=TrainingRecord(**training),
+            metrics=MetricsRecord(**metrics),
+        )
         if distillation:
-            results["distillation"] = distillation
+            record.distillation = distillation
         if trainer.is_world_process_zero():
             header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
             if config.smoke:
                 header = f"{SMOKE_BANNER}\n{header}"
-            write_atomic(run_dir / "report.txt", format_report(task.test.labels, predicted, task.label_names, header))
-            write_atomic(run_dir / "predictions.csv",
-                         predictions_csv(task.test.texts, task.test.labels, predicted, confidence, task.label_names))
-            # metrics.json last: its presence marks a complete run for the leaderboard (and against resuming).
-            write_json(run_dir / "metrics.json", results)
+            write_results(run_dir, record, task.test.texts, task.test.labels, logits, header)
             (run_dir / TRAINED_FILE).unlink(missing_ok=True)
             if not config.keep_checkpoints:
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
@@ -248,6 +175,3 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     if config.smoke:
         log(SMOKE_BANNER)
     return run_dir
-
-
-__all__ = ["run", "read_task", "HarnessError"]

@@ -24,12 +24,13 @@ import torch
 from torch.utils.data import SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
-from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from benchmark.atomic import write_failure
 from benchmark.config import RunConfig
+from benchmark.data.encode import PaddingCollator
 from benchmark.errors import HarnessError
-from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, resolve_precision
-from benchmark.run.folder import write_failure
+from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
+from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 
 
 def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
@@ -161,53 +162,6 @@ class CheckpointCadence(TrainerCallback):
         self.last_saved = state.global_step
 
 
-class SeededLengthGroupedSampler(LengthGroupedSampler):
-    """Batches of similar lengths, in a random order drawn from (seed, epoch) alone, not from the global state.
-
-    Every process then draws the same order and takes its own share of the batches, and a resumed run replays
-    the interrupted epoch's order exactly; the global state differs between processes (dropout) and, before the
-    checkpoint's state is restored, between a resumed run and an uninterrupted one.
-    """
-
-    def __init__(self, batch_size: int, lengths: list[int], seed: int):
-        super().__init__(batch_size, lengths=lengths)
-        self.seed, self.epoch = seed, 0
-
-    def set_epoch(self, epoch: int) -> None:  # called by Trainer / Accelerate before each epoch
-        self.epoch = epoch
-
-    def __iter__(self):
-        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        grouped = list(super().__iter__())
-        size = self.batch_size
-        batches = [grouped[i:i + size] for i in range(0, len(grouped), size)]
-        # Trainer's grouping runs each mega-batch from its longest batch to its shortest, so the length of the
-        # texts (and whatever goes with it) would cycle with the step; the batches are dealt at random instead.
-        # The longest stays first, so that a batch too large for memory fails at once, and a short one last, so
-        # that the data loader's cuts still fall between the grouped batches.
-        first, rest = batches[:1], batches[1:]
-        full = [batch for batch in rest if len(batch) == size]
-        short = [batch for batch in rest if len(batch) < size]
-        dealt = [full[i] for i in torch.randperm(len(full), generator=self.generator).tolist()]
-        return iter([i for batch in first + dealt + short for i in batch])
-
-
-class SamplerEpoch(TrainerCallback):
-    """Tells the training sampler which epoch begins, from the trainer state.
-
-    Trainer and Accelerate pass the epoch on through set_epoch, but when several processes resume in the middle
-    of an epoch the batch-skipping wrapper hides the sampler from them, and the sampler would replay epoch 0's
-    order instead of the interrupted epoch's.
-    """
-
-    def on_epoch_begin(self, args, state, control, train_dataloader=None, **kwargs):
-        sampler = train_dataloader
-        for _ in range(4):  # DataLoaderShard -> BatchSamplerShard (several processes) -> BatchSampler -> sampler
-            sampler = getattr(sampler, "batch_sampler", None) or getattr(sampler, "sampler", None) or sampler
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(int(state.epoch or 0))  # a resumed state's epoch is fractional: 1.33 is in epoch 1
-
-
 class BenchmarkTrainer(Trainer):
     """Trainer with two sampling fixes and a clear failure when a checkpoint cannot be written.
 
@@ -257,6 +211,14 @@ class BenchmarkTrainer(Trainer):
                 + "; the earlier checkpoints are intact, and the same command resumes from the last of them "
                 "once there is room"
             ) from error
+
+
+def collator_for(config: RunConfig, pad_token_id: int) -> PaddingCollator:
+    """Each batch padded to its longest text (to a multiple of 8 on a GPU, where tensor cores want it), or to
+    --max-length for static-shape runs."""
+    if config.pad_to_max_length:
+        return PaddingCollator(pad_token_id, fixed_length=config.max_length)
+    return PaddingCollator(pad_token_id, multiple_of=pad_multiple())
 
 
 def dev_accuracy(prediction) -> dict:

@@ -25,7 +25,7 @@ and `export.speedup` the ratios, so a variant is always compared with its source
 from __future__ import annotations
 
 import copy
-import csv
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -35,31 +35,25 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
+from benchmark.metrics import cross_entropy, score
+from benchmark.record import (
+    ABSENT,
+    METRICS_FILE,
+    MODEL_FOLDER,
+    MetricsRecord,
+    RecordError,
+    RunRecord,
+    TimingRecord,
+    model_folder,
+    read_record,
+    read_test_examples,
+    write_results,
+)
 
 LATENCY_TEXTS = 200  # headlines timed one by one (after a short warm-up)
 BATCH_SIZE = 64
-
-
-def read_test_set(run_dir: Path, labels: list[str]) -> tuple[list[str], np.ndarray]:
-    """The run's test texts and gold label ids, in file order, from its predictions.csv."""
-    path = run_dir / "predictions.csv"
-    index = {name: i for i, name in enumerate(labels)}
-    texts, gold = [], []
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                texts.append(row["text"])
-                gold.append(index[row["gold"]])
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: missing; --export scores the variant on the run's test texts, which a "
-                           f"finished run lists in predictions.csv") from None
-    except (OSError, KeyError, ValueError, csv.Error) as error:
-        raise HarnessError(f"{path}: unreadable ({error}); expected the columns index,text,gold,predicted,"
-                           f"probability with gold labels among {labels}") from None
-    if not texts:
-        raise HarnessError(f"{path}: no test examples")
-    return texts, np.asarray(gold, dtype=np.int64)
 
 
 def measure(predictor, texts: list[str], latency_texts: int = LATENCY_TEXTS, batch_size: int = BATCH_SIZE) -> dict:
@@ -130,55 +124,46 @@ def _onnx_available() -> bool:
     return True
 
 
-def _write_variant(run_dir: Path, source: dict, suffix: str, description: str, texts: list[str], gold: np.ndarray,
-                   measured: dict, reference: dict, fill_model, extra: dict, log) -> Path:
-    """One results folder for one variant; files atomically, metrics.json last, as a run writes them."""
-    from benchmark.baselines.tfidf import cross_entropy
-    from benchmark.run.evaluate import format_report, probabilities, score
-    from benchmark.run.folder import environment, peak_memory_mb, predictions_csv, write_atomic, write_json
-
+def _write_variant(run_dir: Path, source: RunRecord, suffix: str, description: str, texts: list[str],
+                   gold: np.ndarray, measured: dict, reference: dict, fill_model, extra: dict, log) -> Path:
+    """One results folder for one variant: the source run's record with this variant's scores and timing."""
     folder = run_dir.parent / f"{run_dir.name}-{suffix}"
-    if (folder / "metrics.json").exists():
+    if (folder / METRICS_FILE).exists():
         raise HarnessError(f"{folder} exists already; remove it to export again")
     shutil.rmtree(folder, ignore_errors=True)  # an unfinished earlier attempt
     folder.mkdir(parents=True)
-    labels = source["task"]["labels"]
     logits = measured["logits"]
     predicted = logits.argmax(axis=1)
-    confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
-    metrics = {**score(gold, predicted, labels), "loss": cross_entropy(logits.astype(np.float64), gold)}
-    fill_model(folder / "model")
+    metrics = {**score(gold, predicted, source.task.labels), "loss": cross_entropy(logits.astype(np.float64), gold)}
+    fill_model(folder / MODEL_FOLDER)
     figures = {key: measured[key] for key in ("latency_ms_p50", "latency_ms_p95", "batch64_examples_per_second")}
     reference_figures = {key: reference[key] for key in figures}
-    name = f"{source['backbone']['name']}-{suffix}"
-    results = {
-        **source,
-        "run_id": folder.name,
-        "backbone": {**source["backbone"], "name": name, "source": f"{source['run_id']} ({description})"},
-        "environment": environment(),
-        "timing": {"wall_seconds": measured["seconds"], "train_seconds": None, "train_examples_per_second": None,
-                   "eval_examples_per_second": measured["batch64_examples_per_second"],
-                   "peak_memory_mb": peak_memory_mb(), **figures, "latency_texts": measured["latency_texts"],
-                   "batch_size": BATCH_SIZE},
-        "metrics": metrics,
-        "export": {"from_run": source["run_id"], "variant": suffix, "method": description,
-                   "reference_fp32": {"accuracy": reference["accuracy"], **reference_figures},
-                   "accuracy_change_points": 100 * (metrics["accuracy"] - reference["accuracy"]),
-                   "agreement_with_fp32": float((predicted == reference["logits"].argmax(axis=1)).mean()),
-                   "speedup": {"batch64_throughput": figures["batch64_examples_per_second"]
-                               / reference_figures["batch64_examples_per_second"],
-                               "latency_p50": reference_figures["latency_ms_p50"] / figures["latency_ms_p50"]},
-                   **extra},
-    }
-    results.pop("distillation", None)
-    header = f"{name} on {source['task']['dataset']} ({source['task']['protocol']}), {description}, from run " \
-             f"{source['run_id']}"
-    write_atomic(folder / "report.txt", format_report(gold, predicted, labels, header))
-    write_atomic(folder / "predictions.csv", predictions_csv(texts, gold, predicted, confidence, labels))
-    write_json(folder / "metrics.json", results)
-    log(f"{name}: accuracy {metrics['accuracy']:.4f} ({results['export']['accuracy_change_points']:+.2f} points), "
+    name = f"{source.backbone.name}-{suffix}"
+    record = dataclasses.replace(
+        source,
+        run_id=folder.name,
+        backbone=dataclasses.replace(source.backbone, name=name, source=f"{source.run_id} ({description})"),
+        environment=environment(),
+        timing=TimingRecord(wall_seconds=measured["seconds"], train_seconds=None, train_examples_per_second=None,
+                            eval_examples_per_second=measured["batch64_examples_per_second"],
+                            peak_memory_mb=peak_memory_mb(), **figures, latency_texts=measured["latency_texts"],
+                            batch_size=BATCH_SIZE),
+        metrics=MetricsRecord(**metrics),
+        distillation=ABSENT,
+        export={"from_run": source.run_id, "variant": suffix, "method": description,
+                "reference_fp32": {"accuracy": reference["accuracy"], **reference_figures},
+                "accuracy_change_points": 100 * (metrics["accuracy"] - reference["accuracy"]),
+                "agreement_with_fp32": float((predicted == reference["logits"].argmax(axis=1)).mean()),
+                "speedup": {"batch64_throughput": figures["batch64_examples_per_second"]
+                            / reference_figures["batch64_examples_per_second"],
+                            "latency_p50": reference_figures["latency_ms_p50"] / figures["latency_ms_p50"]},
+                **extra},
+    )
+    header = f"{name} on {source.task.dataset} ({source.task.protocol}), {description}, from run {source.run_id}"
+    write_results(folder, record, texts, gold, logits, header)
+    log(f"{name}: accuracy {metrics['accuracy']:.4f} ({record.export['accuracy_change_points']:+.2f} points), "
         f"p50 {figures['latency_ms_p50']:.2f} ms, p95 {figures['latency_ms_p95']:.2f} ms, batch 64 "
-        f"{figures['batch64_examples_per_second']:.0f}/s ({results['export']['speedup']['batch64_throughput']:.2f}x "
+        f"{figures['batch64_examples_per_second']:.0f}/s ({record.export['speedup']['batch64_throughput']:.2f}x "
         f"fp32); results in {folder}")
     return folder
 
@@ -191,7 +176,7 @@ def export_run(run_dir: Path, *, int8: bool = True, onnx: bool | None = None, la
     """
     import torch
 
-    from benchmark.serve.predict import QUANTIZATION_FILE, TorchPredictor, load_predictor, model_folder, quantize_int8
+    from benchmark.serve.predict import QUANTIZATION_FILE, TorchPredictor, load_predictor, quantize_int8
 
     run_dir = Path(run_dir)
     model_dir = model_folder(run_dir)
@@ -199,10 +184,9 @@ def export_run(run_dir: Path, *, int8: bool = True, onnx: bool | None = None, la
         raise HarnessError(f"{run_dir}: give the run folder (with metrics.json, predictions.csv and model/), not "
                            f"its model folder")
     try:
-        source = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise HarnessError(f"{run_dir / 'metrics.json'}: unreadable ({error}); --export needs a finished run") \
-            from None
+        source = read_record(run_dir)
+    except RecordError as error:
+        raise HarnessError(f"{run_dir / METRICS_FILE}: {error}; --export needs a finished run") from None
     if (model_dir / QUANTIZATION_FILE).is_file() or not (model_dir / "model.safetensors").is_file():
         held = "an int8 variant already" if (model_dir / QUANTIZATION_FILE).is_file() else \
             "another kind of model (a tfidf model is a sparse linear model already; it needs no quantising)"
@@ -223,8 +207,7 @@ def export_run(run_dir: Path, *, int8: bool = True, onnx: bool | None = None, la
         if (run_dir.parent / f"{run_dir.name}-{suffix}" / "metrics.json").exists():
             raise HarnessError(f"{run_dir.parent / f'{run_dir.name}-{suffix}'} exists already; remove it to export "
                                f"again")
-    labels = source["task"]["labels"]
-    texts, gold = read_test_set(run_dir, labels)
+    texts, gold = read_test_examples(run_dir, source.task.labels)
     fp32 = load_predictor(run_dir)
     if not isinstance(fp32, TorchPredictor):
         raise HarnessError(f"{run_dir}: not a torch model; nothing to export")

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.atomic import write_text
+from benchmark.config import default_of
 from benchmark.errors import HarnessError
+from benchmark.record import METRICS_FILE, model_folder
 
 QUANTIZATION_FILE = "quantization.json"
 ONNX_FILE = "model.onnx"
-DEFAULT_MAX_LENGTH = 32
 
 
 class Predictor:
@@ -41,7 +43,7 @@ class Predictor:
         raise NotImplementedError
 
     def probabilities(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        from benchmark.run.evaluate import probabilities
+        from benchmark.metrics import probabilities
 
         return probabilities(self.logits(texts, batch_size))
 
@@ -101,28 +103,14 @@ class TfidfPredictor(Predictor):
         return self.model.logits(texts).astype(np.float32)
 
 
-def model_folder(path: Path) -> Path:
-    """The model folder of a run folder (or the model folder itself), with a clear error for anything else."""
-    path = Path(path)
-    if not path.exists():
-        raise HarnessError(f"{path}: no such run folder; expected a results folder written by run.py "
-                           f"(metrics.json and model/), e.g. results/<run-id>")
-    if not path.is_dir():
-        raise HarnessError(f"{path}: not a folder; expected a results folder written by run.py (with model/)")
-    folder = path / "model" if (path / "model").is_dir() else path
-    if not (folder / "labels.json").is_file():
-        raise HarnessError(f"{path}: no saved model in this folder; expected model/labels.json and the model's "
-                           f"weights, as a finished run writes them")
-    return folder
-
-
-def run_settings(folder: Path) -> dict:
-    """The run's metrics.json beside `folder` (a model folder), or {} when there is none."""
-    path = folder.parent / "metrics.json"
+def trained_max_length(folder: Path) -> int:
+    """The --max-length the run beside `folder` (a model folder) trained with, else the default."""
+    path = folder.parent / METRICS_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
+        config = json.loads(path.read_text(encoding="utf-8")).get("config") or {} if path.is_file() else {}
+    except (OSError, ValueError, AttributeError):
+        config = {}
+    return int(config.get("max_length") or default_of("max_length"))
 
 
 def _onnx_session(path: Path):
@@ -173,8 +161,7 @@ def load_predictor(path: Path) -> Predictor:
         model, labels = TfidfModel.load(folder)
         return TfidfPredictor(model, labels, backbone)
 
-    settings = run_settings(folder)
-    max_length = int((settings.get("config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
+    max_length = trained_max_length(folder)
     from benchmark.registry import get_backbone
 
     if (folder / ONNX_FILE).is_file():
@@ -256,10 +243,8 @@ def predict_command(run: str | None, texts: list[str], file: str | None = None, 
     if output == "-":
         out.write(table)
         return 0
-    from benchmark.run.folder import write_atomic
-
     target = Path(output) if output else Path(file).with_suffix(".predictions.csv")
-    write_atomic(target, table)
+    write_text(target, table)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=len(predictor.labels))
     shown = ", ".join(f"{name} {count}" for name, count in zip(predictor.labels, counts, strict=True) if count)
     print(f"{len(texts)} texts classified with {predictor.backbone} ({shown}); predictions in {target}", file=out)

@@ -1,0 +1,118 @@
+"""The folder tree is the architecture: imports point one way between the stages, and no module imports
+itself back through others.
+
+Every import counts, also those inside functions (the harness imports heavy libraries lazily).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Shared by every stage: errors, settings, the registry, the results record and its writers, metrics.
+FOUNDATION = "foundation"
+# A stage may import the foundation and the stages before it, never one after it.
+STAGES = ["data", "model", "baselines", "serve", "run", "perf"]
+ALLOWED = {
+    FOUNDATION: {FOUNDATION},
+    **{stage: {FOUNDATION, *STAGES[: i + 1]} for i, stage in enumerate(STAGES)},
+    # Measurements of the harness may use the leaderboard's statistics.
+    "perf": {FOUNDATION, *STAGES, "report"},
+    # The leaderboard reads results files only: it never imports what wrote them.
+    "report": {FOUNDATION, "report"},
+    "cli": {FOUNDATION, *STAGES, "report", "cli"},
+    # Backbone declarations see the registry alone.
+    "models": {"models", FOUNDATION},
+}
+MAX_LINES = 320
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in ("benchmark", "models"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found[module_name(path)] = path
+    return found
+
+
+def imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The project modules a file imports, anywhere in it."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+        else:
+            continue
+        found.update(target for target in targets if target in known and target != name)
+    return found
+
+
+def area(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "models":
+        return "models"
+    if len(parts) > 1 and parts[1] in (*STAGES, "report"):
+        return parts[1]
+    if module == "benchmark.cli":
+        return "cli"
+    return FOUNDATION
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(path, known) for name, path in known.items()}
+
+
+def test_imports_point_one_way_between_stages():
+    wrong = [f"{source} imports {target} ({area(source)} may import only {sorted(ALLOWED[area(source)])})"
+             for source, targets in sorted(graph().items()) for target in sorted(targets)
+             if area(target) not in ALLOWED[area(source)]]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_circles():
+    edges = graph()
+    circles, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for target in sorted(edges[node]):
+            if state.get(target) == "open":
+                circles.append(" -> ".join(path[path.index(target):] + [node, target]) if target in path
+                               else f"{node} -> {target}")
+            elif target not in state:
+                visit(target, [*path, node])
+        state[node] = "done"
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [])
+    assert not circles, "\n".join(circles)
+
+
+def test_each_stage_is_a_folder_that_says_what_it_holds():
+    for stage in (*STAGES, "report"):
+        init = ROOT / "benchmark" / stage / "__init__.py"
+        assert init.is_file(), stage
+        assert ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))), f"{init} has no docstring"
+
+
+def test_modules_are_small_enough_to_read_in_one_sitting():
+    long = {name: length for name, path in modules().items()
+            if (length := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, long
