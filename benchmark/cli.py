@@ -45,78 +45,133 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Fine-tune a Chinese backbone for text classification with early stopping, score the "
-                    "test set, and save a self-describing results folder under results/.",
+        "test set, and save a self-describing results folder under results/.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_argument_group("what to do")
     actions.add_argument("--list", action="store_true", help="list the registered backbones and exit")
-    actions.add_argument("--leaderboard", action="store_true",
-                         help="rebuild results/leaderboard.{md,csv} and the plots from every saved run")
-    actions.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
-                         help="run once per seed (overrides --seed), one results folder each")
-    actions.add_argument("--skip-finished", action="store_true",
-                         help="skip a run when a finished run of the same configuration is already in --results-dir "
-                              "(for a queue submitted again after pre-emption)")
+    actions.add_argument(
+        "--leaderboard",
+        action="store_true",
+        help="rebuild results/leaderboard.{md,csv} and the plots from every saved run",
+    )
+    actions.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="run once per seed (overrides --seed), one results folder each",
+    )
+    actions.add_argument(
+        "--skip-finished",
+        action="store_true",
+        help="skip a run when a finished run of the same configuration is already in --results-dir "
+        "(for a queue submitted again after pre-emption)",
+    )
 
     serving = parser.add_argument_group("after fine-tuning")
-    serving.add_argument("--predict", nargs="+", metavar=("RUN", "TEXT"),
-                         help="label texts with a saved run: --predict results/RUN TEXT [TEXT ...]")
+    serving.add_argument(
+        "--predict",
+        nargs="+",
+        metavar=("RUN", "TEXT"),
+        help="label texts with a saved run: --predict results/RUN TEXT [TEXT ...]",
+    )
     serving.add_argument("texts", nargs="*", metavar="TEXT", help=argparse.SUPPRESS)
-    serving.add_argument("--predict-file", metavar="FILE",
-                         help="with --predict RUN: label every line of FILE (writes a CSV, see --output)")
+    serving.add_argument(
+        "--predict-file",
+        metavar="FILE",
+        help="with --predict RUN: label every line of FILE (writes a CSV, see --output)",
+    )
     serving.add_argument("--output", metavar="CSV", help="where --predict-file writes its CSV")
-    serving.add_argument("--export", metavar="RUN",
-                         help="write serving variants of a saved run beside it, with accuracy and CPU latency")
-    serving.add_argument("--int8", action=argparse.BooleanOptionalAction, default=True,
-                         help="with --export: dynamic int8 quantisation of the linear layers")
-    serving.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=None,
-                         help="with --export: also ONNX (and int8 ONNX) where onnxruntime is installed")
+    serving.add_argument(
+        "--export", metavar="RUN", help="write serving variants of a saved run beside it, with accuracy and CPU latency"
+    )
+    serving.add_argument(
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --export: dynamic int8 quantisation of the linear layers",
+    )
+    serving.add_argument(
+        "--onnx",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --export: also ONNX (and int8 ONNX) where onnxruntime is installed",
+    )
 
     # Run options carry no argparse default: only what was written comes back, to be layered over the defaults,
     # the backbone's recommended settings and a preset (config.resolve_settings). The help shows the defaults.
-    run_options = parser.add_argument_group("run options (defaults reproduce the reference setup)",
-                                            argument_default=argparse.SUPPRESS)
+    run_options = parser.add_argument_group(
+        "run options (defaults reproduce the reference setup)", argument_default=argparse.SUPPRESS
+    )
     for spec in config_fields():
         flag = flag_name(spec.name)
         # A None default is described by the help text itself (it depends on the device or the backbone).
         accepts = spec.metadata.get("range")
         facts = ([accepts.describe()] if accepts else []) + (
-            [f"default: {spec.default}"] if spec.type != "bool" and spec.default is not None else [])
+            [f"default: {spec.default}"] if spec.type != "bool" and spec.default is not None else []
+        )
         help_text = spec.metadata["help"] + (f" ({'; '.join(facts)})" if facts else "")
         if spec.name == "model":  # several names make a queue of runs
-            run_options.add_argument(flag, nargs="+", metavar="NAME",
-                                     help="backbone name(s) from the registry (see --list), or all; several make "
-                                          "a queue of runs that goes on when one fails")
+            run_options.add_argument(
+                flag,
+                nargs="+",
+                metavar="NAME",
+                help="backbone name(s) from the registry (see --list), or all; several make "
+                "a queue of runs that goes on when one fails",
+            )
         elif spec.name == "resume":  # a bare --resume means: there must be a run to continue
-            run_options.add_argument(flag, nargs="?", const="latest", metavar="RUN_FOLDER",
-                                     help=f"{spec.metadata['help']}; a bare --resume means latest (default: "
-                                          f"{spec.default})")
-            run_options.add_argument("--no-resume", dest="resume", action="store_const", const="never",
-                                     help="always start a new run folder (--resume never)")
+            run_options.add_argument(
+                flag,
+                nargs="?",
+                const="latest",
+                metavar="RUN_FOLDER",
+                help=f"{spec.metadata['help']}; a bare --resume means latest (default: {spec.default})",
+            )
+            run_options.add_argument(
+                "--no-resume",
+                dest="resume",
+                action="store_const",
+                const="never",
+                help="always start a new run folder (--resume never)",
+            )
         elif spec.type == "bool":
             run_options.add_argument(flag, action=argparse.BooleanOptionalAction, help=spec.metadata["help"])
         else:
-            run_options.add_argument(flag, type=value_type(spec), help=help_text.replace("%", "%%"),
-                                     choices=spec.metadata.get("choices"))
+            run_options.add_argument(
+                flag, type=value_type(spec), help=help_text.replace("%", "%%"), choices=spec.metadata.get("choices")
+            )
     return parser
 
 
 def print_registry() -> None:
     from benchmark.registry import list_backbones
 
-    rows = [(b.name, b.hub_id or "-", b.architecture,
-             f"{b.reported_accuracy:.2f}" if b.reported_accuracy is not None else "-", b.description, b.note)
-            for b in list_backbones()]
+    rows = [
+        (
+            b.name,
+            b.hub_id or "-",
+            b.architecture,
+            f"{b.reported_accuracy:.2f}" if b.reported_accuracy is not None else "-",
+            b.description,
+            b.note,
+        )
+        for b in list_backbones()
+    ]
     widths = [max(len(r[i]) for r in [("name", "hub id", "arch", "reported", "", "")] + rows) for i in range(4)]
-    print("  ".join(h.ljust(w) for h, w in zip(("name", "hub id", "arch", "reported"), widths, strict=True))
-          + "  description")
+    print(
+        "  ".join(h.ljust(w) for h, w in zip(("name", "hub id", "arch", "reported"), widths, strict=True))
+        + "  description"
+    )
     for row in rows:
         print("  ".join(v.ljust(w) for v, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
         if row[5]:
             print(textwrap.fill(row[5], 100, initial_indent="      note: ", subsequent_indent="            "))
-    print("\nreported: test accuracy (%) on THUCNews-10, full protocol, as reported by the reference course; "
-          "not measured here.")
+    print(
+        "\nreported: test accuracy (%) on THUCNews-10, full protocol, as reported by the reference course; "
+        "not measured here."
+    )
 
 
 def backbone_names(requested: list[str]) -> list[str]:
@@ -125,7 +180,7 @@ def backbone_names(requested: list[str]) -> list[str]:
 
     names = []
     for name in requested:
-        for found in ([b.name for b in list_backbones()] if name == "all" else [get_backbone(name).name]):
+        for found in [b.name for b in list_backbones()] if name == "all" else [get_backbone(name).name]:
             if found not in names:
                 names.append(found)
     return names
@@ -154,18 +209,27 @@ def check_command(args, given: set[str]) -> None:
     if chosen and chosen[0] in ("list", "leaderboard", "predict", "export"):
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
-            raise HarnessError(f"--{chosen[0]} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
-                               f"{'it' if len(ignored) == 1 else 'them'}")
+            raise HarnessError(
+                f"--{chosen[0]} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
+                f"{'it' if len(ignored) == 1 else 'them'}"
+            )
 
 
 def check_dev_split(config: RunConfig, given: dict) -> None:
     """--dev-split carves dev out of train; with a dev file under the full protocol it would do nothing."""
     from benchmark.data.task import find_split_file
 
-    if "dev_split" in given and config.protocol == "full" and not config.smoke and Path(config.data_dir).is_dir() \
-            and find_split_file(Path(config.data_dir), "dev") is not None:
-        raise HarnessError(f"--dev-split {config.dev_split} applies only when there is no dev file, but "
-                           f"{config.data_dir} has one; drop --dev-split, or use --protocol mini")
+    if (
+        "dev_split" in given
+        and config.protocol == "full"
+        and not config.smoke
+        and Path(config.data_dir).is_dir()
+        and find_split_file(Path(config.data_dir), "dev") is not None
+    ):
+        raise HarnessError(
+            f"--dev-split {config.dev_split} applies only when there is no dev file, but "
+            f"{config.data_dir} has one; drop --dev-split, or use --protocol mini"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,8 +288,11 @@ def main(argv: list[str] | None = None) -> int:
             report_error(str(error))
         return 2
     except KeyboardInterrupt:
-        print("interrupted; no results file was written for the unfinished run. Running the same command again "
-              "resumes it from its last checkpoint, if it saved one", file=sys.stderr)
+        print(
+            "interrupted; no results file was written for the unfinished run. Running the same command again "
+            "resumes it from its last checkpoint, if it saved one",
+            file=sys.stderr,
+        )
         return 130
     except Exception as error:
         from benchmark.run.queue import describe_failure, foreseen

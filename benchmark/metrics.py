@@ -14,14 +14,20 @@ from sklearn.metrics import (
 
 def score(gold: np.ndarray, predicted: np.ndarray, label_names: list[str]) -> dict:
     labels = list(range(len(label_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        gold, predicted, labels=labels, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     averaged = {
-        average: dict(zip(("precision", "recall", "f1"),
-                          map(float, precision_recall_fscore_support(gold, predicted, labels=labels,
-                                                                     average=average, zero_division=0)[:3]),
-                          strict=True))
+        average: dict(
+            zip(
+                ("precision", "recall", "f1"),
+                map(
+                    float,
+                    precision_recall_fscore_support(gold, predicted, labels=labels, average=average, zero_division=0)[
+                        :3
+                    ],
+                ),
+                strict=True,
+            )
+        )
         for average in ("macro", "weighted")
     }
     return {
@@ -29,8 +35,12 @@ def score(gold: np.ndarray, predicted: np.ndarray, label_names: list[str]) -> di
         "macro": averaged["macro"],
         "weighted": averaged["weighted"],
         "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                   "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(label_names)
         },
         "confusion_matrix": confusion_matrix(gold, predicted, labels=labels).tolist(),
@@ -43,12 +53,11 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 
 def format_report(gold: np.ndarray, predicted: np.ndarray, label_names: list[str], header: str) -> str:
     labels = list(range(len(label_names)))
-    report = classification_report(gold, predicted, labels=labels, target_names=label_names, digits=4,
-                                   zero_division=0)
+    report = classification_report(gold, predicted, labels=labels, target_names=label_names, digits=4, zero_division=0)
     matrix = confusion_matrix(gold, predicted, labels=labels)
     width = max(6, *(len(name) for name in label_names))
     cell = max(5, len(str(matrix.max())) + 1)
-    short = [name[:cell - 1] for name in label_names]
+    short = [name[: cell - 1] for name in label_names]
     lines = [header, "", report, "Confusion matrix (rows: gold, columns: predicted)", ""]
     lines.append(" " * width + "".join(f"{name:>{cell}}" for name in short))
     for name, row in zip(label_names, matrix, strict=True):

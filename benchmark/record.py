@@ -131,8 +131,11 @@ class RunRecord:
 
 def _to_dict(value):
     if dataclasses.is_dataclass(value):
-        return {f.name: _to_dict(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if getattr(value, f.name) is not ABSENT}
+        return {
+            f.name: _to_dict(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not ABSENT
+        }
     return value
 
 
@@ -211,8 +214,9 @@ def predictions_csv(texts, gold, predicted, confidence, label_names) -> str:
     return buffer.getvalue()
 
 
-def write_results(folder: Path, record: RunRecord, texts: list[str], gold: np.ndarray, logits: np.ndarray,
-                  header: str) -> None:
+def write_results(
+    folder: Path, record: RunRecord, texts: list[str], gold: np.ndarray, logits: np.ndarray, header: str
+) -> None:
     """The report, the per-example predictions and metrics.json, each in one step; metrics.json last, since its
     presence marks a finished run for the leaderboard (and against resuming)."""
     from benchmark.metrics import format_report, probabilities
@@ -238,8 +242,10 @@ def read_test_examples(folder: Path, labels: list[str]) -> tuple[list[str], np.n
     except FileNotFoundError:
         raise HarnessError(f"{path}: missing; a finished run lists its test texts in {PREDICTIONS_FILE}") from None
     except (OSError, KeyError, ValueError, csv.Error) as error:
-        raise HarnessError(f"{path}: unreadable ({error}); expected the columns {','.join(PREDICTION_COLUMNS)} "
-                           f"with gold labels among {labels}") from None
+        raise HarnessError(
+            f"{path}: unreadable ({error}); expected the columns {','.join(PREDICTION_COLUMNS)} "
+            f"with gold labels among {labels}"
+        ) from None
     if not texts:
         raise HarnessError(f"{path}: no test examples")
     return texts, np.asarray(gold, dtype=np.int64)
@@ -249,12 +255,16 @@ def model_folder(path: Path) -> Path:
     """The model folder of a run folder (or the model folder itself), with a clear error for anything else."""
     path = Path(path)
     if not path.exists():
-        raise HarnessError(f"{path}: no such run folder; expected a results folder written by run.py "
-                           f"({METRICS_FILE} and {MODEL_FOLDER}/), e.g. results/<run-id>")
+        raise HarnessError(
+            f"{path}: no such run folder; expected a results folder written by run.py "
+            f"({METRICS_FILE} and {MODEL_FOLDER}/), e.g. results/<run-id>"
+        )
     if not path.is_dir():
         raise HarnessError(f"{path}: not a folder; expected a results folder written by run.py (with {MODEL_FOLDER}/)")
     folder = path / MODEL_FOLDER if (path / MODEL_FOLDER).is_dir() else path
     if not (folder / "labels.json").is_file():
-        raise HarnessError(f"{path}: no saved model in this folder; expected {MODEL_FOLDER}/labels.json and the "
-                           f"model's weights, as a finished run writes them")
+        raise HarnessError(
+            f"{path}: no saved model in this folder; expected {MODEL_FOLDER}/labels.json and the "
+            f"model's weights, as a finished run writes them"
+        )
     return folder

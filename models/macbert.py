@@ -3,11 +3,13 @@ from transformers import BertConfig, BertModel
 from benchmark.registry import Backbone, register
 
 # Like RoBERTa-wwm, MacBERT is published as a BERT model with BERT's tokenizer.
-register(Backbone(
-    name="macbert",
-    hub_id="hfl/chinese-macbert-base",
-    description="MacBERT base: masking with similar words as correction (HFL, 2020)",
-    model_class=BertModel,
-    config_class=BertConfig,
-    reported_accuracy=94.48,
-))
+register(
+    Backbone(
+        name="macbert",
+        hub_id="hfl/chinese-macbert-base",
+        description="MacBERT base: masking with similar words as correction (HFL, 2020)",
+        model_class=BertModel,
+        config_class=BertConfig,
+        reported_accuracy=94.48,
+    )
+)

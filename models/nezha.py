@@ -3,17 +3,19 @@ from models._nezha_modeling import NezhaConfig, NezhaModel
 
 __all__ = ["NezhaConfig", "NezhaModel"]
 
-register(Backbone(
-    name="nezha",
-    hub_id="sijunhe/nezha-cn-base",
-    description="NeZha base: functional relative position encoding, whole word masking (Huawei, 2019)",
-    model_class=NezhaModel,
-    config_class=NezhaConfig,
-    reported_accuracy=90.78,
-    absolute_positions=False,  # relative positions only: any --max-length fits
-    note=(
-        "The reported figure came from loading NeZha as a plain BERT (random absolute position "
-        "embeddings, no relative attention), so it is not comparable; this harness loads NeZha with its "
-        "relative-position attention."
-    ),
-))
+register(
+    Backbone(
+        name="nezha",
+        hub_id="sijunhe/nezha-cn-base",
+        description="NeZha base: functional relative position encoding, whole word masking (Huawei, 2019)",
+        model_class=NezhaModel,
+        config_class=NezhaConfig,
+        reported_accuracy=90.78,
+        absolute_positions=False,  # relative positions only: any --max-length fits
+        note=(
+            "The reported figure came from loading NeZha as a plain BERT (random absolute position "
+            "embeddings, no relative attention), so it is not comparable; this harness loads NeZha with its "
+            "relative-position attention."
+        ),
+    )
+)

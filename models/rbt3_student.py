@@ -2,14 +2,16 @@ from transformers import BertConfig, BertModel
 
 from benchmark.registry import Backbone, register
 
-register(Backbone(
-    name="rbt3_student",
-    hub_id="hfl/rbt3",
-    description="3-layer BERT: RBT3 (HFL's 3-layer RoBERTa-wwm-ext), or with --teacher the teacher's lower layers",
-    model_class=BertModel,
-    config_class=BertConfig,
-    student_layers=3,
-    note="A distillation student. With --teacher RUN (a fine-tuned BERT-architecture run) its embeddings, three "
-         "layers and pooler are copied from the teacher's embeddings, lowest three layers and pooler, and it "
-         "uses the teacher's tokenizer; without --teacher it is RBT3 from the hub, fine-tuned like any backbone.",
-))
+register(
+    Backbone(
+        name="rbt3_student",
+        hub_id="hfl/rbt3",
+        description="3-layer BERT: RBT3 (HFL's 3-layer RoBERTa-wwm-ext), or with --teacher the teacher's lower layers",
+        model_class=BertModel,
+        config_class=BertConfig,
+        student_layers=3,
+        note="A distillation student. With --teacher RUN (a fine-tuned BERT-architecture run) its embeddings, three "
+        "layers and pooler are copied from the teacher's embeddings, lowest three layers and pooler, and it "
+        "uses the teacher's tokenizer; without --teacher it is RBT3 from the hub, fine-tuned like any backbone.",
+    )
+)

@@ -58,8 +58,10 @@ def load_backbone(backbone, source, **options):
 @pytest.fixture
 def shared_thucnews() -> Path:
     if not (SHARED_THUCNEWS / "dev.txt").is_file():
-        pytest.skip(f"the shared THUCNews data is not beside the repository (looked for {SHARED_THUCNEWS.name}/dev.txt "
-                    "in ../shared/data); integration tests need it")
+        pytest.skip(
+            f"the shared THUCNews data is not beside the repository (looked for {SHARED_THUCNEWS.name}/dev.txt "
+            "in ../shared/data); integration tests need it"
+        )
     return SHARED_THUCNEWS
 
 

@@ -19,19 +19,47 @@ from benchmark.model.sources import build_vocab
 from benchmark.registry import get_backbone
 
 TEXTS = ["央行宣布下调存款准备金率", "楼市成交量环比上涨", "国足热身赛两球取胜", "NBA 新赛季 iPhone 发布"]
-TINY = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32,
-        "max_position_embeddings": 64}
+TINY = {
+    "hidden_size": 16,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 32,
+    "max_position_embeddings": 64,
+}
 REVISION = "0" * 40
 # Google's BERT config fields (bert-base-chinese's config.json), at the tiny shape.
-GOOGLE_BERT = {"attention_probs_dropout_prob": 0.1, "directionality": "bidi", "hidden_act": "gelu",
-               "hidden_dropout_prob": 0.1, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
-               "pooler_fc_size": 768, "pooler_num_attention_heads": 12, "pooler_num_fc_layers": 3,
-               "pooler_size_per_head": 128, "pooler_type": "first_token_transform", "type_vocab_size": 2}
+GOOGLE_BERT = {
+    "attention_probs_dropout_prob": 0.1,
+    "directionality": "bidi",
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "initializer_range": 0.02,
+    "layer_norm_eps": 1e-12,
+    "pooler_fc_size": 768,
+    "pooler_num_attention_heads": 12,
+    "pooler_num_fc_layers": 3,
+    "pooler_size_per_head": 128,
+    "pooler_type": "first_token_transform",
+    "type_vocab_size": 2,
+}
 # ERNIE 1.0's fields (nghuyong/ernie-1.0-base-zh, and the course's ERNIE_pretrain/bert_config.json).
-ERNIE_1 = {"attention_probs_dropout_prob": 0.1, "hidden_act": "relu", "hidden_dropout_prob": 0.1,
-           "initializer_range": 0.02, "type_vocab_size": 2, "max_position_embeddings": 65}
-NEZHA = {"attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-         "initializer_range": 0.02, "type_vocab_size": 2, "max_relative_position": 4, "use_relative_position": True}
+ERNIE_1 = {
+    "attention_probs_dropout_prob": 0.1,
+    "hidden_act": "relu",
+    "hidden_dropout_prob": 0.1,
+    "initializer_range": 0.02,
+    "type_vocab_size": 2,
+    "max_position_embeddings": 65,
+}
+NEZHA = {
+    "attention_probs_dropout_prob": 0.1,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "initializer_range": 0.02,
+    "type_vocab_size": 2,
+    "max_relative_position": 4,
+    "use_relative_position": True,
+}
 
 
 def masked_lm_heads(hidden: int, vocab: int, tf_names: bool) -> dict[str, torch.Tensor]:
@@ -51,8 +79,12 @@ def masked_lm_heads(hidden: int, vocab: int, tf_names: bool) -> dict[str, torch.
 
 def position_tables(prefix: str, layers: int, length: int, head_size: int) -> dict[str, torch.Tensor]:
     """The relative-position encodings the community NeZha conversion saves as a persistent buffer per layer."""
-    return {f"{prefix}encoder.layer.{i}.attention.self.relative_positions_encoding.positions_encoding":
-            torch.randn(length, length, head_size) for i in range(layers)}
+    return {
+        f"{prefix}encoder.layer.{i}.attention.self.relative_positions_encoding.positions_encoding": torch.randn(
+            length, length, head_size
+        )
+        for i in range(layers)
+    }
 
 
 @dataclass
@@ -72,35 +104,107 @@ class Layout:
 
 
 LAYOUTS = [
-    Layout("bert-hub", "bert", "config.json", {"model_type": "bert", "architectures": ["BertForMaskedLM"],
-                                               "pad_token_id": 0, **GOOGLE_BERT},
-           "model.safetensors", "bert.", "all",
-           {"tokenizer_config.json": {"do_lower_case": False, "model_max_length": 512}}, lowercase_file=False,
-           in_hub_cache=True),
-    Layout("ernie-hub", "ernie", "config.json", {"model_type": "ernie", "architectures": ["ErnieForMaskedLM"],
-                                                 "layer_norm_eps": 1e-05, "pad_token_id": 0, **ERNIE_1},
-           "pytorch_model.bin", "ernie.", "all",
-           {"tokenizer_config.json": {"special_tokens_map_file": None, "full_tokenizer_file": None},
-            "special_tokens_map.json": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-                                        "cls_token": "[CLS]", "mask_token": "[MASK]"}},
-           in_hub_cache=True),
-    *(Layout(f"{name}-hub", name, "config.json", {"model_type": "bert", "architectures": ["BertForMaskedLM"],
-                                                  "bos_token_id": 0, "eos_token_id": 2, "output_past": True,
-                                                  "pad_token_id": 0, **GOOGLE_BERT},
-             "pytorch_model.bin", "bert.", "none",
-             {"tokenizer_config.json": {"init_inputs": []}, "added_tokens.json": {}}, lowercase_file=True,
-             in_hub_cache=True)
-      for name in ("roberta_wwm", "macbert")),
+    Layout(
+        "bert-hub",
+        "bert",
+        "config.json",
+        {"model_type": "bert", "architectures": ["BertForMaskedLM"], "pad_token_id": 0, **GOOGLE_BERT},
+        "model.safetensors",
+        "bert.",
+        "all",
+        {"tokenizer_config.json": {"do_lower_case": False, "model_max_length": 512}},
+        lowercase_file=False,
+        in_hub_cache=True,
+    ),
+    Layout(
+        "ernie-hub",
+        "ernie",
+        "config.json",
+        {
+            "model_type": "ernie",
+            "architectures": ["ErnieForMaskedLM"],
+            "layer_norm_eps": 1e-05,
+            "pad_token_id": 0,
+            **ERNIE_1,
+        },
+        "pytorch_model.bin",
+        "ernie.",
+        "all",
+        {
+            "tokenizer_config.json": {"special_tokens_map_file": None, "full_tokenizer_file": None},
+            "special_tokens_map.json": {
+                "unk_token": "[UNK]",
+                "sep_token": "[SEP]",
+                "pad_token": "[PAD]",
+                "cls_token": "[CLS]",
+                "mask_token": "[MASK]",
+            },
+        },
+        in_hub_cache=True,
+    ),
+    *(
+        Layout(
+            f"{name}-hub",
+            name,
+            "config.json",
+            {
+                "model_type": "bert",
+                "architectures": ["BertForMaskedLM"],
+                "bos_token_id": 0,
+                "eos_token_id": 2,
+                "output_past": True,
+                "pad_token_id": 0,
+                **GOOGLE_BERT,
+            },
+            "pytorch_model.bin",
+            "bert.",
+            "none",
+            {"tokenizer_config.json": {"init_inputs": []}, "added_tokens.json": {}},
+            lowercase_file=True,
+            in_hub_cache=True,
+        )
+        for name in ("roberta_wwm", "macbert")
+    ),
     # Mengzi: fp16 weights, a pad_token_id of 1 in its config, no tokenizer_config.json.
-    Layout("mengzi-hub", "mengzi", "config.json", {"model_type": "bert", "architectures": ["BertForMaskedLM"],
-                                                   "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
-                                                   "torch_dtype": "float16", **GOOGLE_BERT},
-           "pytorch_model.bin", "bert.", "none", lowercase_file=True, in_hub_cache=True, dtype=torch.float16),
-    Layout("nezha-hub", "nezha", "config.json", {"model_type": "nezha", "architectures": ["NeZhaForMaskedLM"],
-                                                 "embedding_size": 128, "inner_group_num": 1,
-                                                 "num_hidden_groups": 1, "layer_norm_eps": 1e-12, **NEZHA},
-           "pytorch_model.bin", "nezha.", "none", {"tokenizer_config.json": {"do_lower_case": False}},
-           in_hub_cache=True),
+    Layout(
+        "mengzi-hub",
+        "mengzi",
+        "config.json",
+        {
+            "model_type": "bert",
+            "architectures": ["BertForMaskedLM"],
+            "pad_token_id": 1,
+            "bos_token_id": 0,
+            "eos_token_id": 2,
+            "torch_dtype": "float16",
+            **GOOGLE_BERT,
+        },
+        "pytorch_model.bin",
+        "bert.",
+        "none",
+        lowercase_file=True,
+        in_hub_cache=True,
+        dtype=torch.float16,
+    ),
+    Layout(
+        "nezha-hub",
+        "nezha",
+        "config.json",
+        {
+            "model_type": "nezha",
+            "architectures": ["NeZhaForMaskedLM"],
+            "embedding_size": 128,
+            "inner_group_num": 1,
+            "num_hidden_groups": 1,
+            "layer_norm_eps": 1e-12,
+            **NEZHA,
+        },
+        "pytorch_model.bin",
+        "nezha.",
+        "none",
+        {"tokenizer_config.json": {"do_lower_case": False}},
+        in_hub_cache=True,
+    ),
     # The course's folders, converted from Google's and Baidu's TensorFlow/Paddle releases.
     Layout("bert-course", "bert", "bert_config.json", GOOGLE_BERT, "pytorch_model.bin", "bert.", "all"),
     Layout("bert-course-renamed", "bert", "config.json", GOOGLE_BERT, "pytorch_model.bin", "bert.", "all"),
@@ -108,8 +212,9 @@ LAYOUTS = [
     Layout("ernie-course-renamed", "ernie", "config.json", ERNIE_1, "pytorch_model.bin", "bert.", "embeddings"),
     # Huawei's own release, and the community conversion with its stored relative-position tables.
     Layout("nezha-huawei", "nezha", "bert_config.json", NEZHA, "pytorch_model.bin", "bert.", "all"),
-    Layout("nezha-lonepatient", "nezha", "config.json", NEZHA, "pytorch_model.bin", "bert.", "none",
-           position_tables=True),
+    Layout(
+        "nezha-lonepatient", "nezha", "config.json", NEZHA, "pytorch_model.bin", "bert.", "none", position_tables=True
+    ),
 ]
 
 
@@ -142,8 +247,7 @@ def build(layout: Layout, root: Path, vocab: list[str] | None = None, seed: int 
     weights |= masked_lm_heads(TINY["hidden_size"], len(vocab), layout.tf_names == "all")
     if layout.position_tables:
         head_size = TINY["hidden_size"] // TINY["num_attention_heads"]
-        weights |= position_tables(layout.prefix, TINY["num_hidden_layers"], TINY["max_position_embeddings"],
-                                   head_size)
+        weights |= position_tables(layout.prefix, TINY["num_hidden_layers"], TINY["max_position_embeddings"], head_size)
     if layout.in_hub_cache:
         repo = root / ("models--" + backbone.hub_id.replace("/", "--"))
         folder = repo / "snapshots" / REVISION

@@ -54,7 +54,9 @@ def imports(path: Path, known: dict[str, Path]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
         else:
             continue
@@ -79,9 +81,12 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_imports_point_one_way_between_stages():
-    wrong = [f"{source} imports {target} ({area(source)} may import only {sorted(ALLOWED[area(source)])})"
-             for source, targets in sorted(graph().items()) for target in sorted(targets)
-             if area(target) not in ALLOWED[area(source)]]
+    wrong = [
+        f"{source} imports {target} ({area(source)} may import only {sorted(ALLOWED[area(source)])})"
+        for source, targets in sorted(graph().items())
+        for target in sorted(targets)
+        if area(target) not in ALLOWED[area(source)]
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -93,8 +98,11 @@ def test_no_import_circles():
         state[node] = "open"
         for target in sorted(edges[node]):
             if state.get(target) == "open":
-                circles.append(" -> ".join(path[path.index(target):] + [node, target]) if target in path
-                               else f"{node} -> {target}")
+                circles.append(
+                    " -> ".join(path[path.index(target) :] + [node, target])
+                    if target in path
+                    else f"{node} -> {target}"
+                )
             elif target not in state:
                 visit(target, [*path, node])
         state[node] = "done"
@@ -113,6 +121,9 @@ def test_each_stage_is_a_folder_that_says_what_it_holds():
 
 
 def test_modules_are_small_enough_to_read_in_one_sitting():
-    long = {name: length for name, path in modules().items()
-            if (length := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        name: length
+        for name, path in modules().items()
+        if (length := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, long

@@ -51,8 +51,11 @@ FLAG_PROBES = [
 ]
 
 
-@pytest.mark.parametrize("flags, words", FLAG_PROBES, ids=lambda value: " ".join(value) if value and
-                         isinstance(value[0], str) and value[0].startswith("--") else None)
+@pytest.mark.parametrize(
+    "flags, words",
+    FLAG_PROBES,
+    ids=lambda value: " ".join(value) if value and isinstance(value[0], str) and value[0].startswith("--") else None,
+)
 def test_a_flag_out_of_range_or_out_of_place_is_one_line(flags, words, tmp_path, capsys, no_model_loading):
     folder = data_folder(tmp_path / "data")
     results = tmp_path / "results"
@@ -64,16 +67,19 @@ def test_a_flag_out_of_range_or_out_of_place_is_one_line(flags, words, tmp_path,
     assert not results.exists(), "nothing was started"
 
 
-@pytest.mark.parametrize("flags, words", [
-    (["--model", "bert", "--smoke", "--model-path", "x"], ["--model-path cannot apply with --smoke", "drop one"]),
-    (["--model", "bert", "--smoke", "--data-dir", "data/x"], ["--data-dir cannot apply with --smoke"]),
-    (["--model", "bert", "--smoke", "--protocol", "mini"], ["--protocol cannot apply with --smoke"]),
-    (["--list", "--model", "bert"], ["--list and --model cannot be combined"]),
-    (["--leaderboard", "--model", "bert"], ["--leaderboard and --model cannot be combined"]),
-    (["--leaderboard", "--learning-rate", "1e-4"], ["--leaderboard does not use --learning-rate"]),
-    (["--list", "--batch-size", "8"], ["--list does not use --batch-size"]),
-    (["--export", "results/x", "--max-length", "64"], ["--export does not use --max-length"]),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--model", "bert", "--smoke", "--model-path", "x"], ["--model-path cannot apply with --smoke", "drop one"]),
+        (["--model", "bert", "--smoke", "--data-dir", "data/x"], ["--data-dir cannot apply with --smoke"]),
+        (["--model", "bert", "--smoke", "--protocol", "mini"], ["--protocol cannot apply with --smoke"]),
+        (["--list", "--model", "bert"], ["--list and --model cannot be combined"]),
+        (["--leaderboard", "--model", "bert"], ["--leaderboard and --model cannot be combined"]),
+        (["--leaderboard", "--learning-rate", "1e-4"], ["--leaderboard does not use --learning-rate"]),
+        (["--list", "--batch-size", "8"], ["--list does not use --batch-size"]),
+        (["--export", "results/x", "--max-length", "64"], ["--export does not use --max-length"]),
+    ],
+)
 def test_flags_that_cannot_combine_are_one_line(flags, words, capsys, no_model_loading):
     assert main(flags) == 2
     line = one_error_line(capsys.readouterr().err)
@@ -92,8 +98,9 @@ def test_the_queue_is_checked_before_its_first_run(tmp_path, capsys, monkeypatch
 def test_a_repeated_column_name_is_refused(tmp_path, capsys, no_model_loading):
     folder = tmp_path / "data"
     folder.mkdir()
-    (folder / "train.csv").write_text("text,label,label\n央行宣布降准,财经,房产\n北京房价回升,房产,房产\n",
-                                      encoding="utf-8")
+    (folder / "train.csv").write_text(
+        "text,label,label\n央行宣布降准,财经,房产\n北京房价回升,房产,房产\n", encoding="utf-8"
+    )
     (folder / "test.csv").write_text("text,label\n外汇储备稳定,财经\n", encoding="utf-8")
     code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(tmp_path / "r")])
     assert code == 2
@@ -106,8 +113,9 @@ def test_a_data_folder_that_is_a_file(tmp_path, capsys, no_model_loading):
     not_a_folder.write_text("央行宣布降准\t0\n", encoding="utf-8")
     code = main(["--model", "bert", "--data-dir", str(not_a_folder), "--offline"])
     assert code == 2
-    assert one_error_line(capsys.readouterr().err) == (f"error: {not_a_folder} is a file; --data-dir expects a folder "
-                                                       f"holding the train, dev and test files")
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {not_a_folder} is a file; --data-dir expects a folder holding the train, dev and test files"
+    )
 
 
 def test_a_leaderboard_that_cannot_be_written(tmp_path, capsys):
@@ -122,8 +130,21 @@ def test_a_leaderboard_that_cannot_be_written(tmp_path, capsys):
 
 
 def sample_run(tmp_path: Path, *flags: str) -> list[str]:
-    return ["--data-dir", str(SAMPLE_DIR), "--results-dir", str(tmp_path / "results"), "--offline",
-            "--batch-size", "16", "--max-steps", "4", "--eval-every", "2", "--no-group-by-length", *flags]
+    return [
+        "--data-dir",
+        str(SAMPLE_DIR),
+        "--results-dir",
+        str(tmp_path / "results"),
+        "--offline",
+        "--batch-size",
+        "16",
+        "--max-steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--no-group-by-length",
+        *flags,
+    ]
 
 
 @pytest.mark.usefixtures("one_torch_thread")
@@ -156,8 +177,9 @@ def test_damaged_weights_in_model_path(damage, tmp_path, capsys):
 
 
 @pytest.mark.usefixtures("one_torch_thread")
-@pytest.mark.parametrize("name, backbone", [("ernie-course", "ernie"), ("bert-course", "bert"),
-                                            ("nezha-lonepatient", "nezha")])
+@pytest.mark.parametrize(
+    "name, backbone", [("ernie-course", "ernie"), ("bert-course", "bert"), ("nezha-lonepatient", "nezha")]
+)
 def test_a_course_or_community_folder_trains_from_its_own_weights(name, backbone, tmp_path, capsys):
     source, _, expected = build(layout(name), tmp_path)
     assert main(["--model", backbone, "--model-path", source, *sample_run(tmp_path)]) == 0

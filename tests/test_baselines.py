@@ -22,6 +22,7 @@ from models._textcnn_modeling import TextCNNConfig, TextCNNModel
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
+
 @pytest.fixture(scope="module")
 def sample():
     return load_task(SAMPLE_DIR, "full")
@@ -75,16 +76,21 @@ def test_tfidf_features_are_those_of_scikit_learn(sample):
 
 
 def test_tfidf_fits_predicts_and_round_trips_without_pickle(sample, tmp_path):
-    model, history = fit_tfidf(sample.train.texts, sample.train.labels, sample.dev.texts, sample.dev.labels,
-                               len(sample.label_names), log=lambda _: None)
+    model, history = fit_tfidf(
+        sample.train.texts,
+        sample.train.labels,
+        sample.dev.texts,
+        sample.dev.labels,
+        len(sample.label_names),
+        log=lambda _: None,
+    )
     assert [h["step"] for h in history] == [1, 2, 3, 4] and all(h["dev_loss"] > 0 for h in history)
     logits = model.logits(sample.test.texts)
     accuracy = (logits.argmax(1) == sample.test.labels).mean()
     assert accuracy > 0.5, f"tfidf should beat chance (0.1) by far on the sample, got {accuracy:.2f}"
 
     model.save(tmp_path / "model", "tfidf", sample.label_names)
-    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["labels.json", "tfidf.json",
-                                                                      "tfidf.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["labels.json", "tfidf.json", "tfidf.safetensors"]
     loaded, labels = TfidfModel.load(tmp_path / "model")
     assert labels == sample.label_names
     assert np.array_equal(loaded.logits(sample.test.texts), logits)
@@ -97,8 +103,13 @@ def test_tfidf_fits_predicts_and_round_trips_without_pickle(sample, tmp_path):
 def test_tfidf_run_writes_the_usual_results_folder(sample, tmp_path):
     config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path))
     run_dir = run_sklearn(config, get_backbone("tfidf"), sample)
-    assert {p.name for p in run_dir.iterdir()} == {"metrics.json", "report.txt", "predictions.csv", "model",
-                                                   "run_config.json"}
+    assert {p.name for p in run_dir.iterdir()} == {
+        "metrics.json",
+        "report.txt",
+        "predictions.csv",
+        "model",
+        "run_config.json",
+    }
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "tfidf" and metrics["backbone"]["parameters"] > 1000
     assert metrics["training"]["best_step"] in {h["step"] for h in metrics["training"]["history"]}
@@ -125,8 +136,9 @@ def test_tfidf_through_the_command_line(tmp_path, capsys):
 
 def tiny_textcnn(**shape) -> TextCNNModel:
     torch.manual_seed(0)
-    return TextCNNModel(TextCNNConfig(vocab_size=50, embedding_size=8, num_filters=4, kernel_sizes=(2, 3, 4),
-                                      **shape)).eval()
+    return TextCNNModel(
+        TextCNNConfig(vocab_size=50, embedding_size=8, num_filters=4, kernel_sizes=(2, 3, 4), **shape)
+    ).eval()
 
 
 def test_textcnn_shapes_and_gradients():
@@ -184,10 +196,24 @@ def test_textcnn_smoke_run_end_to_end(tmp_path):
 def test_the_command_line_applies_recommended_settings_except_those_given(tmp_path):
     from benchmark.cli import main
 
-    assert main(["--model", "textcnn", "--smoke", "--epochs", "1", "--weight-decay", "0.02", "--results-dir",
-                 str(tmp_path), "--offline"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                "textcnn",
+                "--smoke",
+                "--epochs",
+                "1",
+                "--weight-decay",
+                "0.02",
+                "--results-dir",
+                str(tmp_path),
+                "--offline",
+            ]
+        )
+        == 0
+    )
     [metrics_path] = tmp_path.glob("textcnn-smoke-*/metrics.json")
     config = json.loads(metrics_path.read_text(encoding="utf-8"))["config"]
     assert config["dropout"] == 0.5 and config["group_by_length"] is False  # recommended
     assert config["weight_decay"] == 0.02 and config["epochs"] == 1  # given on the command line
-

@@ -52,8 +52,9 @@ def test_help_exits_zero_and_documents_the_main_flags(capsys):
 
 def test_a_missing_data_folder_is_one_error_line_naming_it(tmp_path, capsys, no_model_loading):
     missing = tmp_path / "no-such-data"
-    code = main(["--model", "bert", "--data-dir", str(missing), "--offline",
-                 "--results-dir", str(tmp_path / "results")])
+    code = main(
+        ["--model", "bert", "--data-dir", str(missing), "--offline", "--results-dir", str(tmp_path / "results")]
+    )
     assert code == 2
     assert one_error_line(capsys.readouterr().err) == f"error: {missing}: no such data folder"
     assert not (tmp_path / "results").exists()
@@ -61,8 +62,7 @@ def test_a_missing_data_folder_is_one_error_line_naming_it(tmp_path, capsys, no_
 
 def test_a_malformed_data_file_is_one_error_line_naming_file_and_line(tmp_path, capsys, no_model_loading):
     folder = data_folder(tmp_path / "data", train="央行宣布降准\t0\n北京房价回升\t1\n没有标签的一行\n")
-    code = main(["--model", "bert", "--data-dir", str(folder), "--offline",
-                 "--results-dir", str(tmp_path / "results")])
+    code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(tmp_path / "results")])
     assert code == 2
     captured = capsys.readouterr()
     line = one_error_line(captured.err)

@@ -36,8 +36,12 @@ def make_folder(folder: Path, train=None, dev=None, test=None, labels=LABELS) ->
     return folder
 
 
-TRAIN = [("央行宣布下调存款准备金率", 0), ("北京二手房成交量回升", 1), ("沪指收涨券商股领涨", 2),
-         ("人民币汇率创新高", 0)]
+TRAIN = [
+    ("央行宣布下调存款准备金率", 0),
+    ("北京二手房成交量回升", 1),
+    ("沪指收涨券商股领涨", 2),
+    ("人民币汇率创新高", 0),
+]
 DEV = [("房贷利率再次下调", 1), ("创业板指数大跌", 2)]
 TEST = [("外汇储备规模稳定", 0), ("新楼盘开盘即售罄", 1), ("港股科技股反弹", 2)]
 
@@ -146,11 +150,14 @@ def test_two_files_for_one_split_are_refused(tmp_path):
     assert "train.txt" in message and "train.csv" in message
 
 
-@pytest.mark.parametrize(("suffix", "header", "missing"), [
-    (".csv", "title,label", "text"),
-    (".csv", "text,category", "label"),
-    (".tsv", "title\tcategory", "text"),
-])
+@pytest.mark.parametrize(
+    ("suffix", "header", "missing"),
+    [
+        (".csv", "title,label", "text"),
+        (".csv", "text,category", "label"),
+        (".tsv", "title\tcategory", "text"),
+    ],
+)
 def test_a_table_without_the_named_column_names_file_line_the_header_and_the_flags(tmp_path, suffix, header, missing):
     folder = make_folder(tmp_path / "d", test=TEST)
     delimiter = "," if suffix == ".csv" else "\t"
@@ -195,9 +202,11 @@ def test_a_jsonl_line_that_is_a_list_is_refused(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".txt", ".csv", ".jsonl"])
 def test_non_utf8_bytes_are_a_harness_error_naming_the_file(tmp_path, suffix):
-    content = {".txt": "央行宣布降准\t0\n北京房价\t1\n",
-               ".csv": "text,label\n央行宣布降准,0\n北京房价,1\n",
-               ".jsonl": '{"text": "央行宣布降准", "label": 0}\n{"text": "北京房价", "label": 1}\n'}[suffix]
+    content = {
+        ".txt": "央行宣布降准\t0\n北京房价\t1\n",
+        ".csv": "text,label\n央行宣布降准,0\n北京房价,1\n",
+        ".jsonl": '{"text": "央行宣布降准", "label": 0}\n{"text": "北京房价", "label": 1}\n',
+    }[suffix]
     folder = make_folder(tmp_path / "d", test=TEST)
     train = folder / f"train{suffix}"
     train.write_bytes(content.encode("gbk"))  # a GBK file, as Windows tools often write Chinese text

@@ -95,11 +95,19 @@ def test_the_optimiser_is_the_fused_adamw_kernel_on_the_cpu(tmp_path):
     from benchmark.model.classifier import TextClassifier
     from benchmark.run.train import build_trainer
 
-    encoder = BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32))
+    encoder = BertModel(
+        BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     split = EncodedSplit(np.arange(8, dtype=np.int32) % 30, np.array([0, 2, 4, 6, 8]), np.array([0, 1, 0, 1]))
     config = RunConfig(model="bert", batch_size=2, max_steps=1)
-    trainer, _ = build_trainer(TextClassifier(encoder, 2), split, split, train.collator_for(config, 0), config,
-                               str(tmp_path), show_progress=False)
+    trainer, _ = build_trainer(
+        TextClassifier(encoder, 2),
+        split,
+        split,
+        train.collator_for(config, 0),
+        config,
+        str(tmp_path),
+        show_progress=False,
+    )
     trainer.create_optimizer()
     assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.optimizer.defaults["fused"] is True

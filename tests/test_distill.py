@@ -30,6 +30,7 @@ from benchmark.serve import predict
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
+
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     return tiny_bert_run(tmp_path_factory.mktemp("teacher"))
@@ -138,8 +139,11 @@ def test_rbt3_student_starts_from_the_teachers_lower_layers(teacher, tmp_path):
     folder = write_student_from_teacher(backbone, teacher, tmp_path / "student")
     student, _ = load_backbone(backbone, folder)
     assert student.config.num_hidden_layers == 3
-    weights = {k[len("encoder."):]: v for k, v in load_file(teacher / "model" / "model.safetensors").items()
-               if k.startswith("encoder.")}
+    weights = {
+        k[len("encoder.") :]: v
+        for k, v in load_file(teacher / "model" / "model.safetensors").items()
+        if k.startswith("encoder.")
+    }
     state = student.state_dict()
     for name, tensor in state.items():
         assert torch.equal(tensor, weights[name]), name
@@ -161,9 +165,19 @@ def test_a_teacher_of_another_architecture_or_kind_is_refused(tmp_path):
 def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
     from benchmark.run.pipeline import run
 
-    config = RunConfig(model="rbt3_student", teacher=str(teacher), temperature=3.0, alpha=0.6,
-                       data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path), batch_size=16, learning_rate=2e-3,
-                       max_steps=10, eval_every=5, offline=True)
+    config = RunConfig(
+        model="rbt3_student",
+        teacher=str(teacher),
+        temperature=3.0,
+        alpha=0.6,
+        data_dir=str(SAMPLE_DIR),
+        results_dir=str(tmp_path),
+        batch_size=16,
+        learning_rate=2e-3,
+        max_steps=10,
+        eval_every=5,
+        offline=True,
+    )
     run_dir = run(config, show_progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     record = metrics["distillation"]
@@ -182,8 +196,7 @@ def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
     from benchmark.run.pipeline import run
 
     teacher_run = tfidf_run(tmp_path / "teacher")
-    config = settings("textcnn", smoke=True, results_dir=str(tmp_path / "student"), teacher=str(teacher_run),
-                      epochs=1)
+    config = settings("textcnn", smoke=True, results_dir=str(tmp_path / "student"), teacher=str(teacher_run), epochs=1)
     run_dir = run(config, show_progress=False)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "textcnn-kd-tfidf"

@@ -60,7 +60,8 @@ sys.exit(main())
 
 needs_gloo = pytest.mark.skipif(
     not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
-    reason="this torch build has no gloo backend for CPU processes")
+    reason="this torch build has no gloo backend for CPU processes",
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +81,51 @@ def runs(tmp_path_factory) -> dict:
     (folder / "launched.py").write_text(LAUNCHED, encoding="utf-8")
 
     # 240 examples / (16 x 2) = 8 steps an epoch: step 12 is inside the second epoch, after checkpoint-10.
-    flags = ["--model", "bert", "--model-path", str(folder / "tiny"), "--data-dir", str(data), "--offline",
-             "--batch-size", "16", "--eval-batch-size", "8", "--learning-rate", "5e-3", "--warmup", "0.1",
-             "--max-steps", "20", "--eval-every", "5", "--save-every", "5"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
-           "BENCHMARK_CACHE": str(folder / "cache")}
+    flags = [
+        "--model",
+        "bert",
+        "--model-path",
+        str(folder / "tiny"),
+        "--data-dir",
+        str(data),
+        "--offline",
+        "--batch-size",
+        "16",
+        "--eval-batch-size",
+        "8",
+        "--learning-rate",
+        "5e-3",
+        "--warmup",
+        "0.1",
+        "--max-steps",
+        "20",
+        "--eval-every",
+        "5",
+        "--save-every",
+        "5",
+    ]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+        "BENCHMARK_CACHE": str(folder / "cache"),
+    }
 
     def launch(kill_at: int, results: Path) -> subprocess.CompletedProcess:
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                   str(folder / "launched.py"), str(kill_at), *flags, "--results-dir", str(results)]
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(folder / "launched.py"),
+            str(kill_at),
+            *flags,
+            "--results-dir",
+            str(results),
+        ]
         return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
 
     whole = launch(0, folder / "whole")
@@ -97,8 +134,12 @@ def runs(tmp_path_factory) -> dict:
     assert killed.returncode != 0, "the main process should have been killed"
     resumed = launch(0, folder / "resumed")
     assert resumed.returncode == 0, resumed.stderr[-4000:]
-    return {"whole": whole, "resumed": resumed, "folder": folder, "test_texts": [t.rsplit("\t", 1)[0]
-                                                                                   for t in test_lines]}
+    return {
+        "whole": whole,
+        "resumed": resumed,
+        "folder": folder,
+        "test_texts": [t.rsplit("\t", 1)[0] for t in test_lines],
+    }
 
 
 def only_folder(results: Path) -> Path:
@@ -196,8 +237,20 @@ def torchrun(folder: Path, script: str, *flags: str) -> tuple[subprocess.Complet
     """Two CPU processes; each rank's stderr is kept apart (torchrun's --log-dir) to tell who said what."""
     (folder / "launched.py").write_text(script, encoding="utf-8")
     logs = folder / "logs"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "--log-dir", str(logs), "--redirects", "2", str(folder / "launched.py"), *flags]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "2",
+        str(folder / "launched.py"),
+        *flags,
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     per_rank = {int(path.parent.name): path.read_text(encoding="utf-8") for path in logs.rglob("stderr.log")}
@@ -207,9 +260,19 @@ def torchrun(folder: Path, script: str, *flags: str) -> tuple[subprocess.Complet
 @needs_gloo
 @pytest.mark.slow
 def test_the_smoke_preset_runs_under_torchrun(tmp_path):
-    done, _ = torchrun(tmp_path, "import sys\nfrom benchmark.cli import main\nsys.exit(main())\n",
-                       "--model", "bert", "--smoke", "--max-steps", "6", "--eval-every", "3",
-                       "--results-dir", str(tmp_path / "results"))
+    done, _ = torchrun(
+        tmp_path,
+        "import sys\nfrom benchmark.cli import main\nsys.exit(main())\n",
+        "--model",
+        "bert",
+        "--smoke",
+        "--max-steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--results-dir",
+        str(tmp_path / "results"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = only_folder(tmp_path / "results")
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -220,14 +283,16 @@ def test_the_smoke_preset_runs_under_torchrun(tmp_path):
 @pytest.mark.slow
 def test_a_failing_rank_is_the_one_message_and_leaves_no_folder(tmp_path):
     results = tmp_path / "results"
-    done, per_rank = torchrun(tmp_path, RANK_ONE_FAILS, "--model", "bert", "--smoke", "--max-steps", "6",
-                              "--results-dir", str(results))
+    done, per_rank = torchrun(
+        tmp_path, RANK_ONE_FAILS, "--model", "bert", "--smoke", "--max-steps", "6", "--results-dir", str(results)
+    )
     assert done.returncode != 0
     assert set(per_rank) == {0, 1}, per_rank
     failed = [line for line in per_rank[1].splitlines() if line.strip()]
     assert failed == ["[rank 1] error: simulated: this process cannot read the model folder"], per_rank[1]
     assert "Traceback" not in per_rank[0], per_rank[0]
     healthy = [line for line in per_rank[0].splitlines() if "error:" in line]
-    assert len(healthy) <= 1 and all("another process of this run failed" in line or "SIGTERM" in line
-                                     for line in healthy), per_rank[0]
+    assert len(healthy) <= 1 and all(
+        "another process of this run failed" in line or "SIGTERM" in line for line in healthy
+    ), per_rank[0]
     assert not results.exists() or not any(results.iterdir()), "no folder is left by a run that trained nothing"

@@ -66,9 +66,7 @@ class _TruncatingHandler(_Handler):
 def _serve(root: Path, handler_class):
     requests: list[str] = []
     handler = type("Handler", (handler_class,), {"requests": requests})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(root))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     # A short poll keeps shutdown() from waiting half a second per test.
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()

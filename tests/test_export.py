@@ -16,6 +16,7 @@ from benchmark.serve.predict import QUANTIZATION_FILE, load_predictor
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     return tiny_bert_run(tmp_path_factory.mktemp("results"))
@@ -108,4 +109,3 @@ def test_export_from_the_command_line_names_a_missing_run(tmp_path, capsys):
     assert main(["--export", str(tmp_path / "no-run"), "--int8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{tmp_path / 'no-run'}: no such run folder" in err[0]
-

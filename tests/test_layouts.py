@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from benchmark.errors import HarnessError
 from benchmark.model import checkpoint
+from benchmark.model.tokenizer import normalisation
 from benchmark.registry import get_backbone
 
 SHARED_VOCAB = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "bert-base-chinese" / "vocab.txt"
@@ -69,7 +70,7 @@ def test_bert_lower_cases_with_the_real_vocabulary_whatever_the_hub_files_say(tm
     tokenizer = quiet_load("bert", source, **options).tokenizer
     for text in ("NBA", "A股", "iPhone"):
         assert tokenizer.unk_token_id not in tokenizer(text, add_special_tokens=False)["input_ids"], text
-    assert checkpoint.normalisation(tokenizer)["lowercase"] is True
+    assert normalisation(tokenizer)["lowercase"] is True
 
 
 # ---------------------------------------------------------------- refused, each in one line

@@ -32,10 +32,30 @@ FULL_SHA = "b" * 64
 REPORTED = [SimpleNamespace(name="alpha", hub_id="org/alpha", reported_accuracy=99.87, note="course figure")]
 
 
-def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(), gold=GOLD, labels=LABELS,
-              probability=None, dataset="thucnews", protocol="mini", sha=MINI_SHA, smoke=False,
-              texts=None, eval_speed=1000.0, device="cpu", config=None, source=None, processes=None,
-              train_sha=None, global_step=30, weights=None) -> Path:
+def write_run(
+    results: Path,
+    folder: str,
+    *,
+    backbone: str,
+    seed: int,
+    wrong=(),
+    gold=GOLD,
+    labels=LABELS,
+    probability=None,
+    dataset="thucnews",
+    protocol="mini",
+    sha=MINI_SHA,
+    smoke=False,
+    texts=None,
+    eval_speed=1000.0,
+    device="cpu",
+    config=None,
+    source=None,
+    processes=None,
+    train_sha=None,
+    global_step=30,
+    weights=None,
+) -> Path:
     """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
     k = len(labels)
     predicted = gold.copy()
@@ -50,29 +70,62 @@ def write_run(results: Path, folder: str, *, backbone: str, seed: int, wrong=(),
         "schema_version": 1,
         "run_id": f"{folder}-run",
         "smoke": smoke,
-        "backbone": {"name": backbone, "hub_id": f"org/{backbone}", "source": source or f"org/{backbone}",
-                     "architecture": "bert", "parameters": 102_000_000, **({"weights": weights} if weights else {})},
-        "task": {"dataset": dataset, "protocol": protocol, "labels": labels,
-                 "sizes": {"train": 10, "dev": 10, "test": len(gold)},
-                 "files": {"test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
-                           **({"train": {"sha256": train_sha}} if train_sha else {})}},
+        "backbone": {
+            "name": backbone,
+            "hub_id": f"org/{backbone}",
+            "source": source or f"org/{backbone}",
+            "architecture": "bert",
+            "parameters": 102_000_000,
+            **({"weights": weights} if weights else {}),
+        },
+        "task": {
+            "dataset": dataset,
+            "protocol": protocol,
+            "labels": labels,
+            "sizes": {"train": 10, "dev": 10, "test": len(gold)},
+            "files": {
+                "test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
+                **({"train": {"sha256": train_sha}} if train_sha else {}),
+            },
+        },
         "config": {"seed": seed, **(config or {})},
         "seed": seed,
         "environment": {"device": "cpu", "device_name": device, **({"num_processes": processes} if processes else {})},
-        "timing": {"wall_seconds": 100.0, "train_seconds": 90.0 + seed, "train_examples_per_second": 50.0,
-                   "eval_examples_per_second": eval_speed, "peak_memory_mb": 800.0 + seed},
-        "training": {"global_step": global_step, "max_steps": 40, "best_step": 20, "best_dev_loss": 0.5, "stopped_early": True,
-                     "history": [{"step": 10, "train_loss": 1.2}, {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
-                                 {"step": 20, "train_loss": 0.7}, {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
-                                 {"step": 30, "train_loss": 0.4}, {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79}]},
+        "timing": {
+            "wall_seconds": 100.0,
+            "train_seconds": 90.0 + seed,
+            "train_examples_per_second": 50.0,
+            "eval_examples_per_second": eval_speed,
+            "peak_memory_mb": 800.0 + seed,
+        },
+        "training": {
+            "global_step": global_step,
+            "max_steps": 40,
+            "best_step": 20,
+            "best_dev_loss": 0.5,
+            "stopped_early": True,
+            "history": [
+                {"step": 10, "train_loss": 1.2},
+                {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
+                {"step": 20, "train_loss": 0.7},
+                {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
+                {"step": 30, "train_loss": 0.4},
+                {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79},
+            ],
+        },
         "metrics": {
             "accuracy": float((gold == predicted).mean()),
             "loss": 0.3,
-            "macro": {"precision": 0.0, "recall": 0.0,
-                      "f1": float(f1_score(gold, predicted, labels=ids, average="macro", zero_division=0))},
+            "macro": {
+                "precision": 0.0,
+                "recall": 0.0,
+                "f1": float(f1_score(gold, predicted, labels=ids, average="macro", zero_division=0)),
+            },
             "weighted": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
-            "per_class": {name: {"precision": 0.0, "recall": 0.0, "f1": float(f1[i]), "support": int(support[i])}
-                          for i, name in enumerate(labels)},
+            "per_class": {
+                name: {"precision": 0.0, "recall": 0.0, "f1": float(f1[i]), "support": int(support[i])}
+                for i, name in enumerate(labels)
+            },
             "confusion_matrix": confusion.tolist(),
         },
     }
@@ -99,15 +152,17 @@ BETA_WRONG = [*range(10, 20), *range(8), 100]
 
 def build_results(results: Path, order=1, other_groups=True) -> Path:
     mini = [
-        *[(f"alpha-mini-seed{s}", dict(backbone="alpha", seed=s, wrong=w, eval_speed=500.0))
-          for s, w in ALPHA_WRONG.items()],
-        *[(f"gamma-mini-seed{s}", dict(backbone="gamma", seed=s, wrong=GAMMA_WRONG, eval_speed=2000.0))
-          for s in (1, 2, 3)],
-        *[(f"beta-mini-seed{s}", dict(backbone="beta", seed=s, wrong=BETA_WRONG, eval_speed=400.0))
-          for s in (1, 2)],
+        *[
+            (f"alpha-mini-seed{s}", dict(backbone="alpha", seed=s, wrong=w, eval_speed=500.0))
+            for s, w in ALPHA_WRONG.items()
+        ],
+        *[
+            (f"gamma-mini-seed{s}", dict(backbone="gamma", seed=s, wrong=GAMMA_WRONG, eval_speed=2000.0))
+            for s in (1, 2, 3)
+        ],
+        *[(f"beta-mini-seed{s}", dict(backbone="beta", seed=s, wrong=BETA_WRONG, eval_speed=400.0)) for s in (1, 2)],
         ("delta-mini-seed7", dict(backbone="delta", seed=7, wrong=range(40), eval_speed=4000.0)),
-        ("smoke-seed1", dict(backbone="alpha", seed=1, wrong=range(60), protocol="smoke", smoke=True,
-                             sha="c" * 64)),
+        ("smoke-seed1", dict(backbone="alpha", seed=1, wrong=range(60), protocol="smoke", smoke=True, sha="c" * 64)),
     ]
     others = [
         ("alpha-full-seed1", dict(backbone="alpha", seed=1, wrong=range(3), protocol="full", sha=FULL_SHA)),
@@ -131,9 +186,13 @@ def board(tmp_path_factory):
     results = build_results(tmp_path_factory.mktemp("results"), other_groups=False)
     written = write_leaderboard(results, reported=REPORTED)
     rows = list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8")))
-    return SimpleNamespace(results=results, written=written, rows=rows,
-                           md=(results / "leaderboard.md").read_text(encoding="utf-8"),
-                           errors=(results / "errors.md").read_text(encoding="utf-8"))
+    return SimpleNamespace(
+        results=results,
+        written=written,
+        rows=rows,
+        md=(results / "leaderboard.md").read_text(encoding="utf-8"),
+        errors=(results / "errors.md").read_text(encoding="utf-8"),
+    )
 
 
 def _rows(board, protocol, dataset="thucnews"):
@@ -143,10 +202,14 @@ def _rows(board, protocol, dataset="thucnews"):
 def test_groups_never_mix_protocols_or_datasets(tmp_path, no_plots):
     results = build_results(tmp_path)
     write_leaderboard(results, reported=[])
-    board = SimpleNamespace(rows=list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8"))),
-                            md=(results / "leaderboard.md").read_text(encoding="utf-8"))
-    groups = {g: {(r["dataset"], r["protocol"], r["test_sha256"]) for r in board.rows if r["group"] == g}
-              for g in {r["group"] for r in board.rows}}
+    board = SimpleNamespace(
+        rows=list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8"))),
+        md=(results / "leaderboard.md").read_text(encoding="utf-8"),
+    )
+    groups = {
+        g: {(r["dataset"], r["protocol"], r["test_sha256"]) for r in board.rows if r["group"] == g}
+        for g in {r["group"] for r in board.rows}
+    }
     assert len(groups) == 3
     assert all(len(keys) == 1 for keys in groups.values())
     assert [r["backbone"] for r in _rows(board, "full")] == ["alpha"]
@@ -166,7 +229,11 @@ def test_smoke_runs_are_kept_out_of_tables_and_listed_apart(board):
 def test_ranks_and_mean_std(board):
     mini = _rows(board, "mini")
     assert [(r["rank"], r["backbone"], r["runs"]) for r in mini] == [
-        ("1", "alpha", "3"), ("2", "gamma", "3"), ("3", "beta", "2"), ("4", "delta", "1")]
+        ("1", "alpha", "3"),
+        ("2", "gamma", "3"),
+        ("3", "beta", "2"),
+        ("4", "delta", "1"),
+    ]
     accuracies = [(N - len(w)) / N for w in ALPHA_WRONG.values()]
     alpha = mini[0]
     assert float(alpha["accuracy_mean"]) == pytest.approx(statistics.mean(accuracies))
@@ -181,8 +248,13 @@ def test_ranks_and_mean_std(board):
 
 def test_per_class_f1_is_the_mean_over_seeds(board):
     alpha = _rows(board, "mini")[0]
-    expected = np.mean([f1_score(GOLD, np.where(np.isin(np.arange(N), list(w)), (GOLD + 1) % 4, GOLD),
-                                 average=None) for w in ALPHA_WRONG.values()], axis=0)
+    expected = np.mean(
+        [
+            f1_score(GOLD, np.where(np.isin(np.arange(N), list(w)), (GOLD + 1) % 4, GOLD), average=None)
+            for w in ALPHA_WRONG.values()
+        ],
+        axis=0,
+    )
     assert [float(alpha[f"f1:{name}"]) for name in LABELS] == pytest.approx(expected)
 
 
@@ -227,8 +299,11 @@ def test_error_analysis_lists_confused_pairs_and_confident_mistakes(tmp_path, no
     errors = (tmp_path / "errors.md").read_text(encoding="utf-8")
     # Gold of 5, 9 is realty, of 2, 6 stocks, of 3 sports; each mistake predicts the next label.
     pairs = [line for line in errors.splitlines() if re.match(r"\| [a-z]+ \| [a-z]+ \| \d+ \|", line)]
-    assert pairs == ["| realty | stocks | 2 | 6.67% |", "| stocks | sports | 2 | 6.67% |",
-                     "| sports | finance | 1 | 3.33% |"]  # by count, ties in label order; 30 per class
+    assert pairs == [
+        "| realty | stocks | 2 | 6.67% |",
+        "| stocks | sports | 2 | 6.67% |",
+        "| sports | finance | 1 | 3.33% |",
+    ]  # by count, ties in label order; 30 per class
     indices = [int(line.split("|")[1]) for line in errors.splitlines() if re.match(r"\| \d+ \| ", line)]
     assert indices == [5, 9, 3, 2, 6]  # most confident first, ties by index
     assert "文本5\\|竖线" in errors  # a pipe in the text cannot break the table
@@ -260,7 +335,8 @@ def test_output_does_not_depend_on_folder_creation_order(tmp_path, no_plots):
     second = build_results(tmp_path / "second", order=-1)
     written = write_leaderboard(first, reported=REPORTED)
     assert [p.relative_to(second) for p in write_leaderboard(second, reported=REPORTED)] == [
-        p.relative_to(first) for p in written]
+        p.relative_to(first) for p in written
+    ]
     for path in written:
         assert (second / path.relative_to(first)).read_bytes() == path.read_bytes(), path.name
 
@@ -290,9 +366,15 @@ def test_unusable_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog,
     with caplog.at_level(logging.WARNING, logger="benchmark.report.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     messages = "\n".join(caplog.messages)
-    for name in ("truncated/metrics.json", "no-labels/metrics.json", "no-config/metrics.json",
-                 "no-predictions/predictions.csv",
-                 "garbled/predictions.csv", "swapped/predictions.csv", "bad-probability/predictions.csv"):
+    for name in (
+        "truncated/metrics.json",
+        "no-labels/metrics.json",
+        "no-config/metrics.json",
+        "no-predictions/predictions.csv",
+        "garbled/predictions.csv",
+        "swapped/predictions.csv",
+        "bad-probability/predictions.csv",
+    ):
         assert str(tmp_path / name) in messages
     assert "half-written" not in messages
     assert "'task.labels'" in messages
@@ -313,8 +395,17 @@ def test_repeated_seed_keeps_the_newest_run(tmp_path, caplog, no_plots):
     assert "alpha-seed1-20260101" in caplog.text
 
 
-BASE_CONFIG = {"max_length": 32, "batch_size": 128, "learning_rate": 5e-5, "epochs": 3.0, "max_steps": -1,
-               "results_dir": "results", "cache_dir": None, "data_dir": "data/thucnews", "num_workers": 0}
+BASE_CONFIG = {
+    "max_length": 32,
+    "batch_size": 128,
+    "learning_rate": 5e-5,
+    "epochs": 3.0,
+    "max_steps": -1,
+    "results_dir": "results",
+    "cache_dir": None,
+    "data_dir": "data/thucnews",
+    "num_workers": 0,
+}
 
 
 def _csv_rows(results: Path) -> list[dict]:
@@ -323,17 +414,26 @@ def _csv_rows(results: Path) -> list[dict]:
 
 def test_one_backbone_with_different_settings_makes_one_row_per_settings(tmp_path, caplog, no_plots):
     for seed in (1, 2):
-        write_run(tmp_path, f"alpha-lr5e-5-seed{seed}", backbone="alpha", seed=seed, wrong=range(seed),
-                  config=BASE_CONFIG)
+        write_run(
+            tmp_path, f"alpha-lr5e-5-seed{seed}", backbone="alpha", seed=seed, wrong=range(seed), config=BASE_CONFIG
+        )
         # The same seeds at another learning rate: different rows, so neither supersedes the other.
-        write_run(tmp_path, f"alpha-lr1e-3-seed{seed}", backbone="alpha", seed=seed, wrong=range(30 + seed),
-                  config={**BASE_CONFIG, "learning_rate": 1e-3})
+        write_run(
+            tmp_path,
+            f"alpha-lr1e-3-seed{seed}",
+            backbone="alpha",
+            seed=seed,
+            wrong=range(30 + seed),
+            config={**BASE_CONFIG, "learning_rate": 1e-3},
+        )
     with caplog.at_level(logging.WARNING, logger="benchmark.report.leaderboard"):
         write_leaderboard(tmp_path, reported=[])
     assert "skipped" not in caplog.text
     rows = _csv_rows(tmp_path)
     assert [(r["backbone"], r["settings"], r["runs"], r["seeds"]) for r in rows] == [
-        ("alpha", "learning_rate 5e-05", "2", "1 2"), ("alpha", "learning_rate 0.001", "2", "1 2")]
+        ("alpha", "learning_rate 5e-05", "2", "1 2"),
+        ("alpha", "learning_rate 0.001", "2", "1 2"),
+    ]
     assert rows[0]["settings_id"] != rows[1]["settings_id"]
     assert float(rows[1]["accuracy_mean"]) == pytest.approx((2 * N - 63) / (2 * N))
     # The runner-up is tested against the leader like any other row.
@@ -353,9 +453,21 @@ def test_one_backbone_with_different_settings_makes_one_row_per_settings(tmp_pat
 def test_identical_settings_with_different_seeds_pool_into_one_row(tmp_path, no_plots):
     # Paths and worker counts differ too: they do not change what is trained.
     write_run(tmp_path, "a1", backbone="alpha", seed=1, wrong=range(2), config=BASE_CONFIG)
-    write_run(tmp_path, "a2", backbone="alpha", seed=2, wrong=range(4),
-              config={**BASE_CONFIG, "results_dir": "/elsewhere", "cache_dir": "/hf", "num_workers": 4,
-                      "data_dir": "/copy/of/thucnews", "epochs": 3})
+    write_run(
+        tmp_path,
+        "a2",
+        backbone="alpha",
+        seed=2,
+        wrong=range(4),
+        config={
+            **BASE_CONFIG,
+            "results_dir": "/elsewhere",
+            "cache_dir": "/hf",
+            "num_workers": 4,
+            "data_dir": "/copy/of/thucnews",
+            "epochs": 3,
+        },
+    )
     write_leaderboard(tmp_path, reported=[])
     rows = _csv_rows(tmp_path)
     assert [(r["backbone"], r["settings"], r["runs"], r["seeds"]) for r in rows] == [("alpha", "", "2", "1 2")]
@@ -389,25 +501,45 @@ def test_settings_cover_the_model_source_and_size():
     def run(**settings):
         return SimpleNamespace(settings={"learning_rate": 5e-5, **settings}, settings_id="0123abcd")
 
-    assert differing_settings([
-        run(**{"backbone.parameters": 102_000_000}), run(**{"backbone.parameters": 110_000_000})]) == [
-        "parameters 102,000,000", "parameters 110,000,000"]
+    assert differing_settings(
+        [run(**{"backbone.parameters": 102_000_000}), run(**{"backbone.parameters": 110_000_000})]
+    ) == ["parameters 102,000,000", "parameters 110,000,000"]
     # Two folders with the same last part: the full paths tell them apart.
-    assert differing_settings([
-        run(**{"backbone.source": "/a/bert"}), run(**{"backbone.source": "/b/bert"})]) == [
-        "source /a/bert", "source /b/bert"]
+    assert differing_settings([run(**{"backbone.source": "/a/bert"}), run(**{"backbone.source": "/b/bert"})]) == [
+        "source /a/bert",
+        "source /b/bert",
+    ]
     # Values that only differ in type would read alike: the settings id is added.
     assert differing_settings([run(max_length=32), run(max_length="32")]) == [
-        "max_length 32 [0123abcd]", "max_length 32 [0123abcd]"]
+        "max_length 32 [0123abcd]",
+        "max_length 32 [0123abcd]",
+    ]
     assert differing_settings([run(), run(dropout=0.2)]) == ["dropout unset", "dropout 0.2"]
 
 
 def test_the_settings_leave_out_seed_and_paths():
-    config = {**BASE_CONFIG, "seed": 3, "model": "alpha", "model_path": "/m", "offline": True,
-              "keep_checkpoints": True, "resume": "auto", "save_every": 500, "epochs": 3.0}
+    config = {
+        **BASE_CONFIG,
+        "seed": 3,
+        "model": "alpha",
+        "model_path": "/m",
+        "offline": True,
+        "keep_checkpoints": True,
+        "resume": "auto",
+        "save_every": 500,
+        "epochs": 3.0,
+    }
     assert settings_of(config, "/m", 7, processes=2, data={"train": "f" * 64}) == {
-        "max_length": 32, "batch_size": 128, "learning_rate": 5e-5, "epochs": 3, "max_steps": -1,
-        "backbone.source": "/m", "backbone.parameters": 7, "environment.num_processes": 2, "data.train": "f" * 64}
+        "max_length": 32,
+        "batch_size": 128,
+        "learning_rate": 5e-5,
+        "epochs": 3,
+        "max_steps": -1,
+        "backbone.source": "/m",
+        "backbone.parameters": 7,
+        "environment.num_processes": 2,
+        "data.train": "f" * 64,
+    }
     # Every excluded name is a real flag: a renamed flag would otherwise silently start counting.
     assert not NOT_SETTINGS - {f.name for f in config_fields()}
 
@@ -419,8 +551,10 @@ def test_other_training_data_or_process_counts_make_other_rows(tmp_path, no_plot
     write_run(tmp_path, "a-data", backbone="alpha", seed=1, wrong=range(4), processes=1, train_sha="2" * 64)
     write_leaderboard(tmp_path, reported=[])
     assert [(r["settings"], r["runs"]) for r in _csv_rows(tmp_path)] == [
-        ("processes 1, train file 11111111", "2"), ("processes 4, train file 11111111", "1"),
-        ("processes 1, train file 22222222", "1")]
+        ("processes 1, train file 11111111", "2"),
+        ("processes 4, train file 11111111", "1"),
+        ("processes 1, train file 22222222", "1"),
+    ]
 
 
 def test_label_names_may_contain_dots(tmp_path, no_plots):
@@ -529,11 +663,25 @@ def test_runs_that_do_not_measure_their_backbone_are_listed_apart_never_ranked(t
     write_run(results, "alpha-mini-seed1", backbone="alpha", seed=1, wrong=range(30))
     # Better scores than alpha's, but nothing was trained, or the encoder was partly random.
     write_run(results, "untrained-mini-seed1", backbone="untrained", seed=1, wrong=range(5), global_step=0)
-    incomplete = {"complete": False, "missing": ["pooler.dense.weight", "pooler.dense.bias"], "mismatched": [],
-                  "unexpected": [], "loaded": 197, "ignored": 8, "folder": "x", "files": ["pytorch_model.bin"]}
+    incomplete = {
+        "complete": False,
+        "missing": ["pooler.dense.weight", "pooler.dense.bias"],
+        "mismatched": [],
+        "unexpected": [],
+        "loaded": 197,
+        "ignored": 8,
+        "folder": "x",
+        "files": ["pytorch_model.bin"],
+    }
     write_run(results, "partial-mini-seed1", backbone="partial", seed=1, wrong=range(2), weights=incomplete)
-    write_run(results, "whole-mini-seed1", backbone="whole", seed=1, wrong=range(20),
-              weights={**incomplete, "complete": True, "missing": []})
+    write_run(
+        results,
+        "whole-mini-seed1",
+        backbone="whole",
+        seed=1,
+        wrong=range(20),
+        weights={**incomplete, "complete": True, "missing": []},
+    )
     write_leaderboard(results, reported=[])
     board = (results / "leaderboard.md").read_text(encoding="utf-8")
     table = board.split("### Per-class F1")[0]
@@ -551,16 +699,54 @@ def test_the_columns_of_both_tables_are_pinned(board):
     from benchmark.report.columns import COLUMNS, csv_header
 
     assert [c.markdown for c in COLUMNS if c.markdown] == [
-        "rank", "backbone", "runs", "accuracy (%)", "macro-F1 (%)", "macro-F1 95% CI", "vs leader", "parameters",
-        "train time", "train ex/s", "inference ms/ex", "peak memory (MB)"]
+        "rank",
+        "backbone",
+        "runs",
+        "accuracy (%)",
+        "macro-F1 (%)",
+        "macro-F1 95% CI",
+        "vs leader",
+        "parameters",
+        "train time",
+        "train ex/s",
+        "inference ms/ex",
+        "peak memory (MB)",
+    ]
     assert csv_header() == [
-        "group", "dataset", "protocol", "test_sha256", "test_examples", "rank", "backbone", "settings", "settings_id",
-        "runs", "seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "macro_f1_ci_low",
-        "macro_f1_ci_high", "leader", "paired_seeds", "only_leader_right", "only_this_right", "mcnemar_p",
-        "tied_with_leader", "parameters", "train_seconds", "train_examples_per_second", "eval_ms_per_example",
-        "peak_memory_mb"]
-    assert "| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader | parameters " \
-           "| train time | train ex/s | inference ms/ex | peak memory (MB) |\n|" + "---|" * 12 in board.md
+        "group",
+        "dataset",
+        "protocol",
+        "test_sha256",
+        "test_examples",
+        "rank",
+        "backbone",
+        "settings",
+        "settings_id",
+        "runs",
+        "seeds",
+        "accuracy_mean",
+        "accuracy_std",
+        "macro_f1_mean",
+        "macro_f1_std",
+        "macro_f1_ci_low",
+        "macro_f1_ci_high",
+        "leader",
+        "paired_seeds",
+        "only_leader_right",
+        "only_this_right",
+        "mcnemar_p",
+        "tied_with_leader",
+        "parameters",
+        "train_seconds",
+        "train_examples_per_second",
+        "eval_ms_per_example",
+        "peak_memory_mb",
+    ]
+    assert (
+        "| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader | parameters "
+        "| train time | train ex/s | inference ms/ex | peak memory (MB) |\n|" + "---|" * 12 in board.md
+    )
     header = (board.results / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert header[:len(csv_header())] == csv_header() and header[len(csv_header()):] == [
-        f"f1:{label}" for label in LABELS]
+    assert header[: len(csv_header())] == csv_header() and header[len(csv_header()) :] == [
+        f"f1:{label}" for label in LABELS
+    ]

@@ -99,7 +99,7 @@ def matrix_rows(report: str, names: list[str]) -> dict[str, list[int]]:
     lines = report.splitlines()
     start = lines.index("Confusion matrix (rows: gold, columns: predicted)")
     rows = {}
-    for line in lines[start + 3:start + 3 + len(names)]:
+    for line in lines[start + 3 : start + 3 + len(names)]:
         name, *counts = line.split()
         rows[name] = [int(c) for c in counts]
     return rows
@@ -123,5 +123,7 @@ def test_format_report_with_long_names_and_large_counts():
     pred[:7] = 2  # seven finance texts predicted as stocks
     report = format_report(gold, pred, names, "header")
     assert matrix_rows(report, names) == {
-        "finance_and_economy": [1193, 0, 7], "realty": [0, 30, 0], "stocks": [0, 0, 5],
+        "finance_and_economy": [1193, 0, 7],
+        "realty": [0, 30, 0],
+        "stocks": [0, 0, 5],
     }

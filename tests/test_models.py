@@ -40,8 +40,13 @@ def test_loads_by_hub_id_and_trains_a_step(name, tmp_path):
 
     torch.manual_seed(0)
     model = TextClassifier(encoder, num_labels=3)
-    dataset = encode_split(tokenizer, ["央行宣布降准", "国足两球取胜", "楼市成交上涨"], torch.tensor([0, 1, 2]).numpy(),
-                           max_length=16, cache_dir=None)
+    dataset = encode_split(
+        tokenizer,
+        ["央行宣布降准", "国足两球取胜", "楼市成交上涨"],
+        torch.tensor([0, 1, 2]).numpy(),
+        max_length=16,
+        cache_dir=None,
+    )
     batch = PaddingCollator(tokenizer.pad_token_id)([dataset[i] for i in range(3)])
     assert batch["input_ids"].ne(tokenizer.unk_token_id).sum() > 6, "the tokenizer should know these characters"
 

@@ -17,8 +17,19 @@ from benchmark.model.classifier import load_classifier
 from benchmark.run.device import cpu_supports_bf16
 from benchmark.run.pipeline import run
 
-EXPECTED_KEYS = {"schema_version", "run_id", "smoke", "backbone", "task", "config", "seed", "environment", "timing",
-                 "training", "metrics"}
+EXPECTED_KEYS = {
+    "schema_version",
+    "run_id",
+    "smoke",
+    "backbone",
+    "task",
+    "config",
+    "seed",
+    "environment",
+    "timing",
+    "training",
+    "metrics",
+}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +89,19 @@ def test_report_is_readable(smoke_run):
 
 
 def test_smoke_command_runs_offline_for_another_architecture(tmp_path, capsys):
-    code = main(["--model", "ernie", "--smoke", "--epochs", "2", "--offline", "--results-dir", str(tmp_path),
-                 "--no-group-by-length"])
+    code = main(
+        [
+            "--model",
+            "ernie",
+            "--smoke",
+            "--epochs",
+            "2",
+            "--offline",
+            "--results-dir",
+            str(tmp_path),
+            "--no-group-by-length",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert out.count("NOT a benchmark") >= 2
@@ -89,8 +111,10 @@ def test_smoke_command_runs_offline_for_another_architecture(tmp_path, capsys):
 
 @pytest.mark.skipif(not cpu_supports_bf16(), reason="this CPU has no bf16 instructions")
 def test_bf16_runs_on_a_cpu_that_has_it(tmp_path):
-    assert main(["--model", "bert", "--smoke", "--epochs", "1", "--precision", "bf16", "--results-dir",
-                 str(tmp_path)]) == 0
+    assert (
+        main(["--model", "bert", "--smoke", "--epochs", "1", "--precision", "bf16", "--results-dir", str(tmp_path)])
+        == 0
+    )
     (folder,) = tmp_path.iterdir()
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["training"]["precision"] == "bf16" and 0 <= metrics["metrics"]["accuracy"] <= 1

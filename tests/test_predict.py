@@ -17,6 +17,7 @@ TEXTS = ["央行宣布下调存款准备金率", "国足热身赛两球取胜"]
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")

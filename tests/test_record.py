@@ -70,20 +70,45 @@ def test_the_doc_lists_every_declared_field_and_no_other():
 
 def record(**changes) -> RunRecord:
     labels = ["finance", "sports"]
-    return dataclasses.replace(RunRecord(
-        run_id="bert-full-seed1", smoke=False,
-        backbone=BackboneRecord(name="bert", hub_id="org/bert", source="org/bert", architecture="bert",
-                                parameters=10),
-        task=TaskRecord(dataset="d", protocol="full", labels=labels, sizes={"test": 3},
-                        files={"test": {"sha256": "a" * 64}}),
-        config={"max_length": 32}, seed=1, environment={"device": "cpu"},
-        timing=TimingRecord(wall_seconds=1.0, train_seconds=None, train_examples_per_second=None,
-                            eval_examples_per_second=10.0, peak_memory_mb=None),
-        training=TrainingRecord(global_step=3, max_steps=3, best_step=2, best_dev_loss=0.5, stopped_early=False,
-                                history=[{"step": 2, "dev_loss": 0.5}]),
-        metrics=MetricsRecord(accuracy=2 / 3, loss=0.4, macro={"f1": 0.6}, weighted={"f1": 0.6},
-                              per_class={"finance": {"f1": 0.5}, "sports": {"f1": 0.7}},
-                              confusion_matrix=[[1, 1], [0, 1]])), **changes)
+    return dataclasses.replace(
+        RunRecord(
+            run_id="bert-full-seed1",
+            smoke=False,
+            backbone=BackboneRecord(
+                name="bert", hub_id="org/bert", source="org/bert", architecture="bert", parameters=10
+            ),
+            task=TaskRecord(
+                dataset="d", protocol="full", labels=labels, sizes={"test": 3}, files={"test": {"sha256": "a" * 64}}
+            ),
+            config={"max_length": 32},
+            seed=1,
+            environment={"device": "cpu"},
+            timing=TimingRecord(
+                wall_seconds=1.0,
+                train_seconds=None,
+                train_examples_per_second=None,
+                eval_examples_per_second=10.0,
+                peak_memory_mb=None,
+            ),
+            training=TrainingRecord(
+                global_step=3,
+                max_steps=3,
+                best_step=2,
+                best_dev_loss=0.5,
+                stopped_early=False,
+                history=[{"step": 2, "dev_loss": 0.5}],
+            ),
+            metrics=MetricsRecord(
+                accuracy=2 / 3,
+                loss=0.4,
+                macro={"f1": 0.6},
+                weighted={"f1": 0.6},
+                per_class={"finance": {"f1": 0.5}, "sports": {"f1": 0.7}},
+                confusion_matrix=[[1, 1], [0, 1]],
+            ),
+        ),
+        **changes,
+    )
 
 
 def test_a_record_is_written_and_read_back_the_same(tmp_path):
@@ -98,15 +123,18 @@ def test_a_record_is_written_and_read_back_the_same(tmp_path):
     assert (tmp_path / "report.txt").read_text(encoding="utf-8").startswith("header\n")
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.pop("metrics"), "missing field 'metrics'"),
-    (lambda d: d["metrics"].update(accuracy="high"), "field 'metrics.accuracy' should be float, found 'high'"),
-    (lambda d: d["metrics"].update(accuracy=float("nan")), "field 'metrics.accuracy' should be float"),
-    (lambda d: d["training"].update(global_step=True), "field 'training.global_step' should be int"),
-    (lambda d: d["task"].update(labels=["a", 3]), "field 'task.labels[1]' should be str"),
-    (lambda d: d["backbone"].update(weights=[1]), "field 'backbone.weights' should be dict"),
-    (lambda d: d.update(schema_version=2), "unsupported schema_version 2"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.pop("metrics"), "missing field 'metrics'"),
+        (lambda d: d["metrics"].update(accuracy="high"), "field 'metrics.accuracy' should be float, found 'high'"),
+        (lambda d: d["metrics"].update(accuracy=float("nan")), "field 'metrics.accuracy' should be float"),
+        (lambda d: d["training"].update(global_step=True), "field 'training.global_step' should be int"),
+        (lambda d: d["task"].update(labels=["a", 3]), "field 'task.labels[1]' should be str"),
+        (lambda d: d["backbone"].update(weights=[1]), "field 'backbone.weights' should be dict"),
+        (lambda d: d.update(schema_version=2), "unsupported schema_version 2"),
+    ],
+)
 def test_reading_names_the_field_that_is_wrong(change, message):
     data = json.loads(json.dumps(record().to_dict()))
     change(data)

@@ -72,9 +72,29 @@ def task(tmp_path_factory) -> dict:
     (data / "dev.txt").write_text("\n".join(dev) + "\n", encoding="utf-8")
     texts = [line.split("\t")[0] for line in (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()]
     write_tiny_model(get_backbone("bert"), texts, folder / "tiny", seed=0)
-    flags = ["--model", "bert", "--model-path", str(folder / "tiny"), "--data-dir", str(data), "--offline",
-             "--batch-size", "16", "--learning-rate", "2e-3", "--warmup", "0", "--epochs", "6",
-             "--eval-every", "5", "--patience-steps", "15", "--save-every", "5"]
+    flags = [
+        "--model",
+        "bert",
+        "--model-path",
+        str(folder / "tiny"),
+        "--data-dir",
+        str(data),
+        "--offline",
+        "--batch-size",
+        "16",
+        "--learning-rate",
+        "2e-3",
+        "--warmup",
+        "0",
+        "--epochs",
+        "6",
+        "--eval-every",
+        "5",
+        "--patience-steps",
+        "15",
+        "--save-every",
+        "5",
+    ]
     return {"flags": flags, "folder": folder}
 
 
@@ -116,15 +136,19 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(task, 
     (whole_dir,) = (tmp_path / "whole").iterdir()
     reference = metrics_of(whole_dir)["training"]
     kill_after = first_step_without_improvement(reference["history"])
-    assert reference["stopped_early"] and kill_after is not None and kill_after < reference["global_step"], \
+    assert reference["stopped_early"] and kill_after is not None and kill_after < reference["global_step"], (
         "the crafted task should stop early, after an evaluation without improvement"
+    )
 
     # The same run in a child process, killed with SIGKILL once the checkpoint of that evaluation exists.
     results = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, str(kill_after), *task["flags"],
-                              "--results-dir", str(results)],
-                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CHILD, str(kill_after), *task["flags"], "--results-dir", str(results)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.monotonic() + 120
     while not list(results.glob(f"*/checkpoints/checkpoint-{kill_after}/trainer_state.json")):
         assert child.poll() is None, f"the run ended before it was killed:\n{child.stderr.read().decode()[-3000:]}"
@@ -237,8 +261,11 @@ def test_only_an_unfinished_free_run_of_the_same_configuration_is_continued(tmp_
     (finished / "metrics.json").write_text("{}", encoding="utf-8")
     older = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0005", RECORD)
     # Where results go and how often checkpoints are kept do not change what is trained.
-    newer = fake_run(tmp_path, "bert-full-seed1-20260101-000000-0006",
-                     run_config_of({**RECORD["config"], "results_dir": "b"}, DATA, 1))
+    newer = fake_run(
+        tmp_path,
+        "bert-full-seed1-20260101-000000-0006",
+        run_config_of({**RECORD["config"], "results_dir": "b"}, DATA, 1),
+    )
 
     lock, picked, _ = open_run_dir(tmp_path, "bert", "full", 1, RECORD, "auto")
     assert picked == newer
@@ -260,8 +287,11 @@ def test_resume_errors_say_why(tmp_path):
     with pytest.raises(HarnessError, match=r"nothing to resume: no unfinished run of this configuration"):
         open_run_dir(tmp_path, "bert", "full", 1, RECORD, "latest")
     other = fake_run(tmp_path, "other", run_config_of({**RECORD["config"], "batch_size": 32}, DATA, 1))
-    with pytest.raises(HarnessError, match=r"cannot resume .*other: it was started with other settings: "
-                                           r"--batch-size 32 there, 16 here"):
+    with pytest.raises(
+        HarnessError,
+        match=r"cannot resume .*other: it was started with other settings: "
+        r"--batch-size 32 there, 16 here",
+    ):
         open_run_dir(tmp_path, "bert", "full", 1, RECORD, str(other))
     same = fake_run(tmp_path, "same", RECORD)
     held = lock_run_dir(same)
@@ -282,8 +312,9 @@ def test_a_full_disk_is_recognised_in_each_library_s_own_words():
     assert write_failure(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))) == "No space left on device"
     full = SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
     assert write_failure(full) == "No space left on device"
-    assert "could not be written" in write_failure(RuntimeError("[enforce fail at inline_container.cc:672] . "
-                                                                "unexpected pos 9664 vs 9556"))
+    assert "could not be written" in write_failure(
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 9664 vs 9556")
+    )
     assert write_failure(RuntimeError("CUDA out of memory")) is None
     assert write_failure(ValueError("a bug")) is None
 
@@ -333,9 +364,13 @@ def add_callback(monkeypatch, callback) -> None:
 @pytest.mark.slow
 def test_a_kill_after_training_scores_the_saved_weights_without_training_again(task, tmp_path, monkeypatch, capsys):
     results = tmp_path / "results"
-    child = subprocess.run([sys.executable, "-c", KILLED_BEFORE_SCORING, *task["flags"], "--results-dir",
-                            str(results)], cwd=ROOT, capture_output=True, timeout=300,
-                           env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_SCORING, *task["flags"], "--results-dir", str(results)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     (run_dir,) = results.iterdir()
     assert (run_dir / "training.json").is_file() and (run_dir / "model" / "model.safetensors").is_file()

@@ -21,7 +21,7 @@ def lengths() -> list[int]:
 
 
 def batches_of(order: list[int]) -> list[list[int]]:
-    return [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
+    return [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
 
 
 def test_the_grouped_batches_are_dealt_in_a_random_order(lengths):
@@ -34,6 +34,7 @@ def test_the_grouped_batches_are_dealt_in_a_random_order(lengths):
     assert sorted(map(sorted, batches)) == sorted(map(sorted, grouped))
     spread = np.mean([np.ptp([lengths[i] for i in batch]) for batch in batches[:-1]])
     assert spread <= 1
+
     # ... but not from longest to shortest within each mega-batch: lengths no longer cycle with the step.
     def share_falling(order: list[list[int]]) -> float:
         longest = [max(lengths[i] for i in batch) for batch in order[1:-1]]
@@ -73,11 +74,13 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     dev = EncodedSplit(rng.integers(1, 30, size=offsets[-1]).astype(np.int32), offsets, rng.integers(0, 3, size=50))
     torch.manual_seed(0)
-    encoder = BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32))
+    encoder = BertModel(
+        BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     config = RunConfig(model="bert", eval_batch_size=8)
-    trainer, _ = build_trainer(TextClassifier(encoder, 3), dev, dev, collator_for(config, 0), config, str(tmp_path),
-                               show_progress=False)
+    trainer, _ = build_trainer(
+        TextClassifier(encoder, 3), dev, dev, collator_for(config, 0), config, str(tmp_path), show_progress=False
+    )
     in_file_order = trainer.evaluate(dev)
     by_length = trainer.evaluate(dev.subset(length_order(dev)))
     assert by_length["eval_loss"] == pytest.approx(in_file_order["eval_loss"], rel=1e-5)

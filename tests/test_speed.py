@@ -19,10 +19,18 @@ from benchmark.run.device import cpu_supports_bf16
 
 LABELS = ["finance", "realty", "stocks"]
 HEADLINES = [
-    "央行宣布降准0.5个百分点", "北京二手房成交量环比回升", "沪指收涨1.2% 券商股领涨", "iPhone 15 国行售价公布",
-    "ＮＢＡ常规赛：湖人胜勇士", "「独家」某银行理财产品调整", "房贷利率下调 [SEP] 首套房", "Café新品上市",
+    "央行宣布降准0.5个百分点",
+    "北京二手房成交量环比回升",
+    "沪指收涨1.2% 券商股领涨",
+    "iPhone 15 国行售价公布",
+    "ＮＢＡ常规赛：湖人胜勇士",
+    "「独家」某银行理财产品调整",
+    "房贷利率下调 [SEP] 首套房",
+    "Café新品上市",
     "A股三大指数集体高开，创业板指涨超2%，两市成交额突破一万亿元大关，北向资金净买入超过五十亿元",
-    "  前后有空格  ", "emoji😀表情", "混合English和中文123",
+    "  前后有空格  ",
+    "emoji😀表情",
+    "混合English和中文123",
 ]
 
 
@@ -70,8 +78,10 @@ def test_the_batched_encoder_gives_the_reference_encoders_ids(tokenizer, max_len
         assert mask == [1] * length + [0] * (max_length - length)
         assert padded[length:] == [tokenizer.pad_token_id] * (max_length - length)
         assert label == labels[i]
-        assert batched[i]["input_ids"].tolist() == tokenizer(HEADLINES[i], truncation=True,
-                                                             max_length=max_length)["input_ids"]
+        assert (
+            batched[i]["input_ids"].tolist()
+            == tokenizer(HEADLINES[i], truncation=True, max_length=max_length)["input_ids"]
+        )
     assert lengths.max() == max_length  # the long headline was truncated, keeping [SEP]
     assert tokenizer.unk_token_id in batched.ids  # characters outside the vocabulary
 
@@ -136,8 +146,7 @@ def test_the_reference_loop_and_the_harness_trainer_run_on_a_tiny_model(tokenize
 
     model = workload.make_model(TINY_SHAPE, 3, seed=1)
     same = workload.make_model(TINY_SHAPE, 3, seed=1)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values(),
-                                                  strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), same.state_dict().values(), strict=True))
     assert min(timing.time_reference_train(model, examples, warm=1, steps=2, learning_rate=1e-3)) > 0
     assert min(timing.time_harness_train(same, dataset, dataset, config, warm=1, steps=2)) > 0
 
@@ -153,8 +162,16 @@ def test_the_reference_loop_restores_its_best_dev_weights(tokenizer, tmp_path):
     labels = np.arange(len(HEADLINES)) % 3
     examples = reference.encode_lines(tokenizer, HEADLINES, labels)
     model = workload.make_model(TINY_SHAPE, 3, seed=2)
-    run = reference.train(model, examples, examples, steps=9, batch_size=4, eval_every=3, learning_rate=1e-3,
-                          checkpoint=tmp_path / "best.pt")
+    run = reference.train(
+        model,
+        examples,
+        examples,
+        steps=9,
+        batch_size=4,
+        eval_every=3,
+        learning_rate=1e-3,
+        checkpoint=tmp_path / "best.pt",
+    )
     losses = {h["step"]: h["dev_loss"] for h in run["history"]}
     assert sorted(losses) == [3, 6, 9] and run["steps"] == 9
     assert run["best_step"] == min(losses, key=losses.get)
@@ -167,14 +184,15 @@ def test_padding_figures_count_the_positions_each_pipeline_computes(tokenizer, t
     config = workload.harness_config(batch_size=4, eval_batch_size=4, save_every=0)
 
     def trainer(train, evaluation, cfg):
-        return workload.make_harness_trainer(workload.make_model(TINY_SHAPE, 3, 0), train, evaluation, cfg,
-                                          str(tmp_path / "t"))
+        return workload.make_harness_trainer(
+            workload.make_model(TINY_SHAPE, 3, 0), train, evaluation, cfg, str(tmp_path / "t")
+        )
 
     figures = timing.padding_figures(dataset, dataset, config, trainer)
     real = dataset.lengths.sum()
     assert figures["train_reference"] == pytest.approx(32 * len(HEADLINES) / real)
     ordered = dataset.lengths
-    by_hand = sum(ordered[i:i + 4].max() * len(ordered[i:i + 4]) for i in range(0, len(ordered), 4))
+    by_hand = sum(ordered[i : i + 4].max() * len(ordered[i : i + 4]) for i in range(0, len(ordered), 4))
     assert figures["eval_file_order"] == pytest.approx(by_hand / real)
     assert 1 <= figures["eval_sorted"] <= figures["eval_file_order"]
     assert 1 <= figures["train_grouped"] <= figures["train_reference"]
@@ -182,9 +200,27 @@ def test_padding_figures_count_the_positions_each_pipeline_computes(tokenizer, t
 
 def test_the_quick_benchmark_runs_end_to_end_on_a_few_lines(tmp_path, capsys):
     data_dir = write_data(tmp_path / "data")
-    code = speed.main(["--data-dir", str(data_dir), "--quick", "--lines", "300", "--repeats", "1",
-                       "--skip", "memory", "--train-steps", "1", "--reference-steps", "1", "--eval-examples", "10",
-                       "--json", str(tmp_path / "figures.json")])
+    code = speed.main(
+        [
+            "--data-dir",
+            str(data_dir),
+            "--quick",
+            "--lines",
+            "300",
+            "--repeats",
+            "1",
+            "--skip",
+            "memory",
+            "--train-steps",
+            "1",
+            "--reference-steps",
+            "1",
+            "--eval-examples",
+            "10",
+            "--json",
+            str(tmp_path / "figures.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     for row in ("encode, first", "encode, cached re-run", "train (examples/s)", "eval, test scoring"):

@@ -59,7 +59,8 @@ def test_macro_f1_matches_sklearn_including_a_class_never_seen():
     gold = rng.integers(0, 4, 300)
     predicted = np.where(rng.random(300) < 0.7, gold, rng.integers(0, 4, 300))
     assert stats.macro_f1(gold, predicted, 5) == pytest.approx(
-        f1_score(gold, predicted, labels=range(5), average="macro", zero_division=0))
+        f1_score(gold, predicted, labels=range(5), average="macro", zero_division=0)
+    )
 
 
 def _reference_bootstrap(gold, predictions, n_classes, n_resamples, seed):
@@ -68,8 +69,14 @@ def _reference_bootstrap(gold, predictions, n_classes, n_resamples, seed):
     values = []
     for _ in range(n_resamples):
         index = rng.integers(0, len(gold), size=len(gold))
-        values.append(np.mean([f1_score(gold[index], p[index], labels=range(n_classes), average="macro",
-                                         zero_division=0) for p in predictions]))
+        values.append(
+            np.mean(
+                [
+                    f1_score(gold[index], p[index], labels=range(n_classes), average="macro", zero_division=0)
+                    for p in predictions
+                ]
+            )
+        )
     return np.array(values)
 
 

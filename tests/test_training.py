@@ -41,10 +41,28 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     # the best dev loss comes early and patience runs out long before the step budget.
     dev = random_split(train_labels[:32], seed=1)
     dev.labels = (dev.labels + 2) % 4
-    config = RunConfig(model="bert", batch_size=8, eval_batch_size=32, learning_rate=5e-3, warmup=0.0,
-                       max_steps=400, eval_every=5, patience_steps=15, seed=3, group_by_length=False)
-    encoder = BertModel(BertConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                   intermediate_size=32, max_position_embeddings=16))
+    config = RunConfig(
+        model="bert",
+        batch_size=8,
+        eval_batch_size=32,
+        learning_rate=5e-3,
+        warmup=0.0,
+        max_steps=400,
+        eval_every=5,
+        patience_steps=15,
+        seed=3,
+        group_by_length=False,
+    )
+    encoder = BertModel(
+        BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=32,
+            max_position_embeddings=16,
+        )
+    )
     model = TextClassifier(encoder, num_labels=4, dropout=0.0)
     trainer, stopwatch = build_trainer(model, train, dev, PaddingCollator(0), config, str(tmp_path), False)
     snapshots = WeightSnapshots()

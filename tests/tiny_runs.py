@@ -18,8 +18,15 @@ from benchmark.registry import get_backbone
 
 # Four layers, so a 3-layer student can be cut from it; narrow and without dropout, so 100 steps take it to
 # about 50% test accuracy on the sample in seconds.
-TEACHER_SHAPE = {"hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 64,
-                 "max_position_embeddings": 64, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+TEACHER_SHAPE = {
+    "hidden_size": 32,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+    "hidden_dropout_prob": 0.0,
+    "attention_probs_dropout_prob": 0.0,
+}
 
 
 def one_torch_thread():
@@ -35,11 +42,22 @@ def tiny_bert_run(results: Path, steps: int = 100) -> Path:
     from benchmark.run.pipeline import run
 
     task = load_task(SAMPLE_DIR, "full")
-    init = write_tiny_model(get_backbone("bert"), task.train.texts + task.dev.texts, results / "init", seed=1,
-                            shape=TEACHER_SHAPE)
-    config = RunConfig(model="bert", model_path=str(init), data_dir=str(SAMPLE_DIR), results_dir=str(results),
-                       batch_size=16, learning_rate=5e-3, max_steps=steps, eval_every=20, warmup=0.1, dropout=0.0,
-                       offline=True)
+    init = write_tiny_model(
+        get_backbone("bert"), task.train.texts + task.dev.texts, results / "init", seed=1, shape=TEACHER_SHAPE
+    )
+    config = RunConfig(
+        model="bert",
+        model_path=str(init),
+        data_dir=str(SAMPLE_DIR),
+        results_dir=str(results),
+        batch_size=16,
+        learning_rate=5e-3,
+        max_steps=steps,
+        eval_every=20,
+        warmup=0.1,
+        dropout=0.0,
+        offline=True,
+    )
     return run(config, show_progress=False)
 
 

@@ -49,17 +49,22 @@ class TfidfSettings:
     sublinear_tf: bool = True
 
     def to_dict(self) -> dict:
-        return {"word_ngrams": list(self.word_ngrams), "char_ngrams": list(self.char_ngrams),
-                "min_df": self.min_df, "sublinear_tf": self.sublinear_tf}
+        return {
+            "word_ngrams": list(self.word_ngrams),
+            "char_ngrams": list(self.char_ngrams),
+            "min_df": self.min_df,
+            "sublinear_tf": self.sublinear_tf,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> TfidfSettings:
-        return cls(tuple(data["word_ngrams"]), tuple(data["char_ngrams"]), int(data["min_df"]),
-                   bool(data["sublinear_tf"]))
+        return cls(
+            tuple(data["word_ngrams"]), tuple(data["char_ngrams"]), int(data["min_df"]), bool(data["sublinear_tf"])
+        )
 
 
 def _ngrams(tokens: list[str] | str, low: int, high: int, joiner: str) -> list[str]:
-    return [joiner.join(tokens[i:i + n]) for n in range(low, high + 1) for i in range(len(tokens) - n + 1)]
+    return [joiner.join(tokens[i : i + n]) for n in range(low, high + 1) for i in range(len(tokens) - n + 1)]
 
 
 def analyze(text: str, settings: TfidfSettings) -> list[str]:
@@ -70,8 +75,9 @@ def analyze(text: str, settings: TfidfSettings) -> list[str]:
     text = text.lower()
     words = [word for word in _jieba().lcut(text) if not word.isspace()]
     chars = "".join(text.split())
-    return (["w:" + t for t in _ngrams(words, *settings.word_ngrams, " ")]
-            + ["c:" + t for t in _ngrams(chars, *settings.char_ngrams, "")])
+    return ["w:" + t for t in _ngrams(words, *settings.word_ngrams, " ")] + [
+        "c:" + t for t in _ngrams(chars, *settings.char_ngrams, "")
+    ]
 
 
 @dataclass
@@ -105,8 +111,9 @@ class TfidfModel:
         settings = {"format": FORMAT, **self.settings.to_dict(), "jieba": _version("jieba"), "terms": self.terms}
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, ensure_ascii=False), encoding="utf-8")
         save_file({"idf": self.idf, "coef": self.coef, "intercept": self.intercept}, str(folder / ARRAYS_FILE))
-        (folder / "labels.json").write_text(json.dumps({"backbone": backbone, "labels": labels},
-                                                       ensure_ascii=False, indent=1), encoding="utf-8")
+        (folder / "labels.json").write_text(
+            json.dumps({"backbone": backbone, "labels": labels}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, folder: Path) -> tuple[TfidfModel, list[str]]:
@@ -119,16 +126,21 @@ class TfidfModel:
             labels = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["labels"]
             arrays = load_file(str(folder / ARRAYS_FILE))
         except (OSError, ValueError, KeyError, SafetensorError) as error:
-            raise HarnessError(f"{folder}: cannot read the saved tfidf model ({error}); expected {SETTINGS_FILE}, "
-                               f"{ARRAYS_FILE} and labels.json as written by a tfidf run") from None
+            raise HarnessError(
+                f"{folder}: cannot read the saved tfidf model ({error}); expected {SETTINGS_FILE}, "
+                f"{ARRAYS_FILE} and labels.json as written by a tfidf run"
+            ) from None
         if settings.get("format") != FORMAT:
             raise HarnessError(f"{folder / SETTINGS_FILE}: format {settings.get('format')!r}, expected {FORMAT!r}")
-        model = cls(TfidfSettings.from_dict(settings), settings["terms"], arrays["idf"], arrays["coef"],
-                    arrays["intercept"])
+        model = cls(
+            TfidfSettings.from_dict(settings), settings["terms"], arrays["idf"], arrays["coef"], arrays["intercept"]
+        )
         n = len(model.terms)
         if model.idf.shape != (n,) or model.coef.shape != (len(labels), n) or model.intercept.shape != (len(labels),):
-            raise HarnessError(f"{folder / ARRAYS_FILE}: array shapes {model.idf.shape}, {model.coef.shape}, "
-                               f"{model.intercept.shape} do not match {n} terms and {len(labels)} labels")
+            raise HarnessError(
+                f"{folder / ARRAYS_FILE}: array shapes {model.idf.shape}, {model.coef.shape}, "
+                f"{model.intercept.shape} do not match {n} terms and {len(labels)} labels"
+            )
         return model, labels
 
 
@@ -139,8 +151,9 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _matrix(analysed: list[list[str]], index: dict[str, int], idf: np.ndarray,
-            settings: TfidfSettings) -> sparse.csr_matrix:
+def _matrix(
+    analysed: list[list[str]], index: dict[str, int], idf: np.ndarray, settings: TfidfSettings
+) -> sparse.csr_matrix:
     """Sublinear term frequency times idf, each row scaled to unit length (scikit-learn's TfidfVectorizer)."""
     rows, columns, counts = [], [], []
     for row, terms in enumerate(analysed):
@@ -153,8 +166,11 @@ def _matrix(analysed: list[list[str]], index: dict[str, int], idf: np.ndarray,
     tf = np.asarray(counts, dtype=np.float64)
     if settings.sublinear_tf:
         tf = 1.0 + np.log(tf)
-    matrix = sparse.csr_matrix((tf * idf[np.asarray(columns, dtype=np.int64)], (rows, columns)),
-                               shape=(len(analysed), len(idf)), dtype=np.float64)
+    matrix = sparse.csr_matrix(
+        (tf * idf[np.asarray(columns, dtype=np.int64)], (rows, columns)),
+        shape=(len(analysed), len(idf)),
+        dtype=np.float64,
+    )
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sparse.csr_matrix(sparse.diags(1.0 / norms) @ matrix)
@@ -181,14 +197,22 @@ def calibrate(margins: np.ndarray, labels: np.ndarray) -> float:
     (temperature scaling, Guo et al. 2017). It never changes which label wins."""
     from scipy.optimize import minimize_scalar
 
-    found = minimize_scalar(lambda log_t: cross_entropy(margins * np.exp(log_t), labels), bounds=(-5.0, 5.0),
-                            method="bounded")
+    found = minimize_scalar(
+        lambda log_t: cross_entropy(margins * np.exp(log_t), labels), bounds=(-5.0, 5.0), method="bounded"
+    )
     return float(np.exp(found.x))
 
 
-def fit_tfidf(train_texts: list[str], train_labels: np.ndarray, dev_texts: list[str], dev_labels: np.ndarray,
-              num_labels: int, settings: TfidfSettings | None = None, c_grid=C_GRID,
-              log=print) -> tuple[TfidfModel, list[dict]]:
+def fit_tfidf(
+    train_texts: list[str],
+    train_labels: np.ndarray,
+    dev_texts: list[str],
+    dev_labels: np.ndarray,
+    num_labels: int,
+    settings: TfidfSettings | None = None,
+    c_grid=C_GRID,
+    log=print,
+) -> tuple[TfidfModel, list[dict]]:
     """Fit the features on train and a linear SVM per C; keep the C with the lowest (calibrated) dev loss.
 
     The SVM's margins, scaled by the calibration factor fitted on dev, are the model's logits; the factor is
@@ -208,8 +232,13 @@ def fit_tfidf(train_texts: list[str], train_labels: np.ndarray, dev_texts: list[
         coef, intercept = _full_coefficients(classifier, num_labels, len(terms))
         margins = np.asarray(x_dev @ coef.T, dtype=np.float64) + intercept
         scale = calibrate(margins, dev_labels)
-        point = {"step": step, "C": c, "scale": scale, "dev_loss": cross_entropy(margins * scale, dev_labels),
-                 "dev_accuracy": float((margins.argmax(-1) == dev_labels).mean())}
+        point = {
+            "step": step,
+            "C": c,
+            "scale": scale,
+            "dev_loss": cross_entropy(margins * scale, dev_labels),
+            "dev_accuracy": float((margins.argmax(-1) == dev_labels).mean()),
+        }
         history.append(point)
         log(f"tfidf: C={c:g}: dev loss {point['dev_loss']:.4f}, dev accuracy {point['dev_accuracy']:.4f}")
         if best is None or point["dev_loss"] < best[0]["dev_loss"]:

@@ -83,9 +83,7 @@ def _one_line(reason: object) -> str:
     return " ".join(str(reason).split())
 
 
-def ensure_thucnews(
-    data_dir: Path, base_url: str = DEFAULT_URL, files: Iterable[str] = DEFAULT_FILES
-) -> Path:
+def ensure_thucnews(data_dir: Path, base_url: str = DEFAULT_URL, files: Iterable[str] = DEFAULT_FILES) -> Path:
     """Make `data_dir` hold the THUCNews files, each matching its published git blob id.
 
     A present, matching file is kept; a present file that does not match is an error (it
@@ -111,9 +109,7 @@ def ensure_thucnews(
             missing.append(name)
             continue
         if not path.is_file():
-            raise HarnessError(
-                f"{path}: exists but is not a file; remove it so THUCNews {name} can be downloaded"
-            )
+            raise HarnessError(f"{path}: exists but is not a file; remove it so THUCNews {name} can be downloaded")
         expected, actual = THUCNEWS_FILES[name], git_blob_id(path)
         if actual != expected:
             raise HarnessError(

@@ -51,7 +51,7 @@ class EncodedSplit(Dataset):
         return np.diff(self.offsets)
 
     def __getitem__(self, i: int) -> dict:
-        return {"input_ids": self.ids[self.offsets[i]: self.offsets[i + 1]], "labels": int(self.labels[i])}
+        return {"input_ids": self.ids[self.offsets[i] : self.offsets[i + 1]], "labels": int(self.labels[i])}
 
     def subset(self, order: np.ndarray) -> EncodedSplit:
         """The same examples in another order (e.g. sorted by length for evaluation)."""
@@ -95,8 +95,9 @@ def _batch_settings(tokenizer: PreTrainedTokenizerBase, backend, max_length: int
     """The backend set as `tokenizer(texts, truncation=True, max_length=...)` sets it; restored afterwards."""
     truncation, padding = backend.truncation, backend.padding
     special = backend.encode_special_tokens
-    backend.enable_truncation(max_length, stride=0, strategy="longest_first",
-                              direction=getattr(tokenizer, "truncation_side", "right"))
+    backend.enable_truncation(
+        max_length, stride=0, strategy="longest_first", direction=getattr(tokenizer, "truncation_side", "right")
+    )
     backend.no_padding()
     backend.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
     try:
@@ -119,15 +120,21 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: i
     pieces = []
     if backend is None:  # a tokenizer without a Rust backend: its own batched call
         for start in range(0, len(texts), CHUNK_LINES):
-            rows = tokenizer(texts[start:start + CHUNK_LINES], truncation=True, max_length=max_length,
-                             padding=False, return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            rows = tokenizer(
+                texts[start : start + CHUNK_LINES],
+                truncation=True,
+                max_length=max_length,
+                padding=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+            )["input_ids"]
             pieces.append(_ragged(rows))
     else:
         # encode_batch_fast skips the character offsets nothing here reads (faster than encode_batch in a one-off
         # check with tokenizers 0.23).
         with _batch_settings(tokenizer, backend, max_length):
             for start in range(0, len(texts), CHUNK_LINES):
-                pieces.append(_ragged([e.ids for e in backend.encode_batch_fast(texts[start:start + CHUNK_LINES])]))
+                pieces.append(_ragged([e.ids for e in backend.encode_batch_fast(texts[start : start + CHUNK_LINES])]))
     ids = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int32)
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     if pieces:
@@ -135,8 +142,9 @@ def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: i
     return ids, offsets
 
 
-def encode_split(tokenizer, texts: list[str], labels: np.ndarray, max_length: int,
-                 cache_dir: Path | None | str = "default") -> EncodedSplit:
+def encode_split(
+    tokenizer, texts: list[str], labels: np.ndarray, max_length: int, cache_dir: Path | None | str = "default"
+) -> EncodedSplit:
     """The split's token ids, read from the cache (`cache_root()/encodings` by default; None: no cache)."""
     if cache_dir == "default":
         cache_dir = cache_root() / "encodings"
@@ -183,12 +191,19 @@ def token_statistics(split: EncodedSplit, unk_id: int | None, special_ids: set[i
 def unknown_pieces(tokenizer: PreTrainedTokenizerBase, text: str) -> list[str]:
     """The parts of `text` the tokenizer turns into [UNK], as written in the text."""
     encoded = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False)
-    return [text[start:end] for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"],
-                                                           strict=True) if token == tokenizer.unk_token_id]
+    return [
+        text[start:end]
+        for token, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+        if token == tokenizer.unk_token_id
+    ]
 
 
-def tokenisation_report(tokenizer: PreTrainedTokenizerBase, splits: dict[str, tuple[EncodedSplit, list[str]]],
-                        normalisation: dict, log=print) -> dict:
+def tokenisation_report(
+    tokenizer: PreTrainedTokenizerBase,
+    splits: dict[str, tuple[EncodedSplit, list[str]]],
+    normalisation: dict,
+    log=print,
+) -> dict:
     """Per split: tokens per text and the [UNK] rate, printed, with a warning and examples above 1%."""
     special = {i for i in (tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id) if i is not None}
     record = {**normalisation, "splits": {}}
@@ -196,14 +211,20 @@ def tokenisation_report(tokenizer: PreTrainedTokenizerBase, splits: dict[str, tu
         stats = token_statistics(encoded, tokenizer.unk_token_id, special)
         examples = stats.pop("unk_texts")
         record["splits"][name] = stats
-        log(f"{name}: {stats['mean_tokens']:.1f} tokens per text; [UNK] {100 * stats['unk_share']:.2f}% of tokens, "
-            f"in {stats['texts_with_unk']:,} of {stats['texts']:,} texts")
+        log(
+            f"{name}: {stats['mean_tokens']:.1f} tokens per text; [UNK] {100 * stats['unk_share']:.2f}% of tokens, "
+            f"in {stats['texts_with_unk']:,} of {stats['texts']:,} texts"
+        )
         if stats["unk_share"] > UNK_WARNING_SHARE:
-            shown = "; ".join(f"{', '.join(map(repr, unknown_pieces(tokenizer, texts[i]))) or '?'} in "
-                              f"{texts[i][:40]!r}" for i in examples)
-            log(f"WARNING: {100 * stats['unk_share']:.1f}% of the {name} tokens are [UNK] (above "
+            shown = "; ".join(
+                f"{', '.join(map(repr, unknown_pieces(tokenizer, texts[i]))) or '?'} in {texts[i][:40]!r}"
+                for i in examples
+            )
+            log(
+                f"WARNING: {100 * stats['unk_share']:.1f}% of the {name} tokens are [UNK] (above "
                 f"{100 * UNK_WARNING_SHARE:g}%): the vocabulary does not cover this text as it is tokenised "
-                f"(lower-casing: {normalisation.get('lowercase')}). For example {shown}")
+                f"(lower-casing: {normalisation.get('lowercase')}). For example {shown}"
+            )
     return record
 
 

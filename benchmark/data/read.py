@@ -64,8 +64,10 @@ def _read_table(path: Path, text_col: str, label_col: str):
         columns = reader.fieldnames or []
         repeated = sorted({name for name in columns if columns.count(name) > 1})
         if repeated:
-            raise HarnessError(f"{path}:1: the header names the column {', '.join(map(repr, repeated))} more than "
-                               f"once; every column needs its own name")
+            raise HarnessError(
+                f"{path}:1: the header names the column {', '.join(map(repr, repeated))} more than "
+                f"once; every column needs its own name"
+            )
         for needed in (text_col, label_col):
             if needed not in columns:
                 raise HarnessError(
@@ -100,8 +102,9 @@ def _read_jsonl(path: Path, text_col: str, label_col: str):
             if not isinstance(text, str):
                 raise HarnessError(f"{path}:{number}: expected the {text_col!r} value to be a string, found {text!r}")
             if not isinstance(label, str | int) or isinstance(label, bool):
-                raise HarnessError(f"{path}:{number}: expected the {label_col!r} value to be a name or an id, "
-                                   f"found {label!r}")
+                raise HarnessError(
+                    f"{path}:{number}: expected the {label_col!r} value to be a name or an id, found {label!r}"
+                )
             yield number, text, str(label)
 
 
@@ -113,8 +116,10 @@ def _describe_bad_utf8(path: Path) -> str:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                return (f"{path}:{number}: not UTF-8 text ({error.reason} at byte {offset + error.start} of the "
-                        f"file); save the file as UTF-8")
+                return (
+                    f"{path}:{number}: not UTF-8 text ({error.reason} at byte {offset + error.start} of the "
+                    f"file); save the file as UTF-8"
+                )
             offset += len(raw)
     return f"{path}: not UTF-8 text; save the file as UTF-8"
 

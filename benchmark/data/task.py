@@ -36,9 +36,13 @@ class Task:
 
     def record(self) -> TaskRecord:
         """What the results file says about the task."""
-        return TaskRecord(dataset=self.dataset, protocol=self.protocol, labels=self.label_names,
-                          sizes={"train": len(self.train.texts), "dev": len(self.dev.texts),
-                                 "test": len(self.test.texts)}, files=self.files)
+        return TaskRecord(
+            dataset=self.dataset,
+            protocol=self.protocol,
+            labels=self.label_names,
+            sizes={"train": len(self.train.texts), "dev": len(self.dev.texts), "test": len(self.test.texts)},
+            files=self.files,
+        )
 
 
 def _is_integer(text: str) -> bool:
@@ -91,13 +95,19 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     counts = np.bincount(split.labels)
     n_held = int(np.ceil(fraction * len(split.texts)))
     if n_held < 1 or n_held >= len(split.texts):
-        raise HarnessError(f"{split.source}: {len(split.texts)} examples are too few to hold out {fraction:.0%} "
-                           f"for early stopping; add examples, change --dev-split, or provide a dev file")
+        raise HarnessError(
+            f"{split.source}: {len(split.texts)} examples are too few to hold out {fraction:.0%} "
+            f"for early stopping; add examples, change --dev-split, or provide a dev file"
+        )
     # Stratify when every class can be on both sides; tiny or skewed data falls back to a plain random split.
     classes = int((counts > 0).sum())
     can_stratify = counts[counts > 0].min() >= 2 and classes <= n_held <= len(split.texts) - classes
-    keep, held = train_test_split(np.arange(len(split.texts)), test_size=n_held, random_state=seed,
-                                  stratify=split.labels if can_stratify else None)
+    keep, held = train_test_split(
+        np.arange(len(split.texts)),
+        test_size=n_held,
+        random_state=seed,
+        stratify=split.labels if can_stratify else None,
+    )
     keep, held = np.sort(keep), np.sort(held)
 
     def subset(indices, what):
@@ -132,9 +142,7 @@ def load_task(
     for split in needed:
         if paths[split] is None:
             hint = " (without a train file, try --protocol mini)" if split == "train" else ""
-            raise HarnessError(
-                f"{data_dir}: no {split} file; expected {split}.txt, .tsv, .csv or .jsonl{hint}"
-            )
+            raise HarnessError(f"{data_dir}: no {split} file; expected {split}.txt, .tsv, .csv or .jsonl{hint}")
     if protocol == "mini":
         paths["train"] = None
 
@@ -144,8 +152,9 @@ def load_task(
         read_label_names(label_file) if label_file else _infer_label_names({paths[s]: r for s, r in rows.items()})
     )
     loaded = {
-        split: Split([text for _, text, _ in split_rows], _label_ids(split_rows, paths[split], label_names),
-                     str(paths[split]))
+        split: Split(
+            [text for _, text, _ in split_rows], _label_ids(split_rows, paths[split], label_names), str(paths[split])
+        )
         for split, split_rows in rows.items()
     }
     if protocol == "mini":
@@ -193,5 +202,11 @@ def read_task(config: RunConfig) -> Task:
     if config.data_dir == DEFAULT_DATA_DIR and not config.smoke:
         files = ("class.txt", "dev.txt", "test.txt") if config.protocol == "mini" else None
         ensure_thucnews(data_dir, **({"files": files} if files else {}))
-    return load_task(data_dir, config.protocol, dev_split=config.dev_split, split_seed=config.split_seed,
-                     text_col=config.text_col, label_col=config.label_col)
+    return load_task(
+        data_dir,
+        config.protocol,
+        dev_split=config.dev_split,
+        split_seed=config.split_seed,
+        text_col=config.text_col,
+        label_col=config.label_col,
+    )

@@ -29,6 +29,7 @@ from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerB
 
 from benchmark.errors import HarnessError, first_line
 from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
+from benchmark.model.tokenizer import load_tokenizer
 from benchmark.registry import Backbone
 
 SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES
@@ -59,9 +60,16 @@ class WeightsReport:
         return not self.missing and not self.mismatched and not self.unexpected
 
     def record(self) -> dict:
-        return {"folder": self.folder, "files": self.files, "loaded": self.loaded, "ignored": self.ignored,
-                "missing": self.missing, "mismatched": self.mismatched, "unexpected": self.unexpected,
-                "complete": self.complete}
+        return {
+            "folder": self.folder,
+            "files": self.files,
+            "loaded": self.loaded,
+            "ignored": self.ignored,
+            "missing": self.missing,
+            "mismatched": self.mismatched,
+            "unexpected": self.unexpected,
+            "complete": self.complete,
+        }
 
 
 # ---------------------------------------------------------------- the config
@@ -77,16 +85,19 @@ def read_config(backbone: Backbone, folder: Path) -> PretrainedConfig:
     except UnicodeDecodeError:
         raise HarnessError(f"{path}: not UTF-8 text; expected the model's JSON config") from None
     except json.JSONDecodeError as error:
-        raise HarnessError(f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file may be truncated, "
-                           f"download it again") from None
+        raise HarnessError(
+            f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file may be truncated, download it again"
+        ) from None
     if not isinstance(fields, dict):
         raise HarnessError(f"{path}: expected a JSON object of config fields, found {type(fields).__name__}")
     model_type = fields.get("model_type")
     accepted = (backbone.architecture, *backbone.accepts_configs)
     if model_type and model_type not in accepted:
-        raise HarnessError(f"{path} describes a {model_type!r} model, but {backbone.name} is {backbone.architecture!r}"
-                           f"; loading one as the other silently loses weights. Choose the backbone that matches "
-                           f"the checkpoint (see --list)")
+        raise HarnessError(
+            f"{path} describes a {model_type!r} model, but {backbone.name} is {backbone.architecture!r}"
+            f"; loading one as the other silently loses weights. Choose the backbone that matches "
+            f"the checkpoint (see --list)"
+        )
     fields.pop("model_type", None)
     try:
         return backbone.config_class(**fields)
@@ -103,8 +114,10 @@ def position_limit(backbone: Backbone, config: PretrainedConfig) -> int | None:
 
 
 def _corrupt(path: Path, error: BaseException) -> HarnessError:
-    return HarnessError(f"{path}: cannot read the weights ({first_line(error)}); the file is damaged or was cut "
-                        f"short: download it again")
+    return HarnessError(
+        f"{path}: cannot read the weights ({first_line(error)}); the file is damaged or was cut "
+        f"short: download it again"
+    )
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -129,8 +142,10 @@ def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as error:
         if "allowed global" not in str(error) and "Unsupported global" not in str(error):
             raise _corrupt(path, error) from None
-        raise HarnessError(f"{path}: holds objects other than tensors, which this harness does not unpickle "
-                           f"(weights_only); convert it to safetensors where you trust it") from None
+        raise HarnessError(
+            f"{path}: holds objects other than tensors, which this harness does not unpickle "
+            f"(weights_only); convert it to safetensors where you trust it"
+        ) from None
     except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise _corrupt(path, error) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -157,8 +172,9 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
             state = {}
             for shard in shards:
                 if not (folder / shard).is_file():
-                    raise HarnessError(f"{folder / index} lists {shard}, which is not in {folder}; the download "
-                                       f"is incomplete")
+                    raise HarnessError(
+                        f"{folder / index} lists {shard}, which is not in {folder}; the download is incomplete"
+                    )
                 state.update(_read_one(folder / shard))
             return state, [folder / index, *(folder / shard for shard in shards)]
     raise HarnessError(f"{folder}: no weights; expected {' or '.join(WEIGHT_FILES[::2])}")
@@ -187,21 +203,31 @@ def _shown(keys: list[str]) -> str:
     return ", ".join(keys[:SHOWN_KEYS]) + (f", … ({len(keys) - SHOWN_KEYS} more)" if len(keys) > SHOWN_KEYS else "")
 
 
-def load_encoder(backbone: Backbone, folder: Path, config: PretrainedConfig | None = None, *,
-                 allow_missing: bool = False, log=print) -> tuple[PreTrainedModel, WeightsReport]:
+def load_encoder(
+    backbone: Backbone, folder: Path, config: PretrainedConfig | None = None, *, allow_missing: bool = False, log=print
+) -> tuple[PreTrainedModel, WeightsReport]:
     """The encoder with every tensor from the folder's checkpoint, or a HarnessError saying what is missing."""
     config = config if config is not None else read_config(backbone, folder)
     state, files = read_weights(folder)
     model = backbone.model_class(config)
     mapped, ignored, unexpected = map_names(state, model)
     own = model.state_dict()
-    mismatched = [f"{name}: file {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
-                  for name, tensor in sorted(mapped.items()) if tensor.shape != own[name].shape]
+    mismatched = [
+        f"{name}: file {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
+        for name, tensor in sorted(mapped.items())
+        if tensor.shape != own[name].shape
+    ]
     for entry in mismatched:
         del mapped[entry.split(":", 1)[0]]
-    report = WeightsReport(str(folder), [path.name for path in files], loaded=len(mapped), ignored=ignored,
-                           missing=sorted(set(own) - set(mapped) - {m.split(":", 1)[0] for m in mismatched}),
-                           mismatched=mismatched, unexpected=unexpected)
+    report = WeightsReport(
+        str(folder),
+        [path.name for path in files],
+        loaded=len(mapped),
+        ignored=ignored,
+        missing=sorted(set(own) - set(mapped) - {m.split(":", 1)[0] for m in mismatched}),
+        mismatched=mismatched,
+        unexpected=unexpected,
+    )
     model.load_state_dict(mapped, strict=False)
     if not report.complete:
         problems = []
@@ -212,54 +238,21 @@ def load_encoder(backbone: Backbone, folder: Path, config: PretrainedConfig | No
         if report.unexpected:
             # Tensors with no place in the model: most likely another architecture's checkpoint (a BERT one
             # loaded as NeZha would leave its position embeddings unused).
-            problems.append(f"{len(report.unexpected)} tensors of the file have no place in it "
-                            f"({_shown(report.unexpected)})")
-        message = (f"{folder} does not hold a complete {backbone.name} encoder: {'; '.join(problems)}. Training "
-                   f"would start those from random values under a pretrained name. Check that the folder is a "
-                   f"{backbone.architecture} checkpoint and the backbone is the right one (see --list)")
+            problems.append(
+                f"{len(report.unexpected)} tensors of the file have no place in it ({_shown(report.unexpected)})"
+            )
+        message = (
+            f"{folder} does not hold a complete {backbone.name} encoder: {'; '.join(problems)}. Training "
+            f"would start those from random values under a pretrained name. Check that the folder is a "
+            f"{backbone.architecture} checkpoint and the backbone is the right one (see --list)"
+        )
         if not allow_missing:
-            raise HarnessError(message + "; --allow-missing-weights goes on anyway, and the run is then never "
-                                         "ranked")
-        log(f"WARNING: {message}. Going on (--allow-missing-weights): the run is recorded as incomplete and the "
-            f"leaderboard lists it apart.")
+            raise HarnessError(message + "; --allow-missing-weights goes on anyway, and the run is then never ranked")
+        log(
+            f"WARNING: {message}. Going on (--allow-missing-weights): the run is recorded as incomplete and the "
+            f"leaderboard lists it apart."
+        )
     return model, report
-
-
-# ---------------------------------------------------------------- the tokenizer
-
-
-def load_tokenizer(backbone: Backbone, folder: Path) -> PreTrainedTokenizerBase:
-    """The folder's tokenizer, with the backbone's declared normalisation whatever its files say.
-
-    bert-base-chinese's hub files say `do_lower_case: false` while its vocabulary holds no upper-case Latin
-    letter, so "NBA" would become [UNK]; each backbone declares how its vocabulary must be used instead.
-    """
-    options = {}
-    if backbone.lowercase is not None:
-        options = {"do_lower_case": backbone.lowercase, "strip_accents": backbone.strip_accents}
-    try:
-        tokenizer = backbone.tokenizer_class.from_pretrained(str(folder), **options)
-    except Exception as error:  # tokenizers reports damaged files as bare Exceptions
-        raise HarnessError(f"{folder}: cannot load the tokenizer ({type(error).__name__}: {first_line(error)}); "
-                           f"expected vocab.txt or tokenizer.json as the checkpoint ships them") from None
-    if backbone.lowercase is not None:
-        state = _normaliser(tokenizer)
-        if state.get("lowercase") != backbone.lowercase:
-            raise HarnessError(f"{folder}: the tokenizer did not take lowercase={backbone.lowercase} as declared for "
-                               f"{backbone.name} (its normaliser: {state or 'none'})")
-    return tokenizer
-
-
-def _normaliser(tokenizer: PreTrainedTokenizerBase) -> dict:
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    return (json.loads(backend.to_str()).get("normalizer") or {}) if backend is not None else {}
-
-
-def normalisation(tokenizer: PreTrainedTokenizerBase) -> dict:
-    """How the tokenizer normalises text before splitting it, for the results file."""
-    state = _normaliser(tokenizer)
-    return {"lowercase": state.get("lowercase"), "strip_accents": state.get("strip_accents"),
-            "normalizer": state.get("type")}
 
 
 @dataclass
@@ -272,15 +265,25 @@ class Pretrained:
     weights: WeightsReport
 
 
-def load_pretrained(backbone: Backbone, source: str, *, cache_dir: str | None = None, offline: bool = False,
-                    allow_missing: bool = False, max_length: int | None = None, log=print) -> Pretrained:
+def load_pretrained(
+    backbone: Backbone,
+    source: str,
+    *,
+    cache_dir: str | None = None,
+    offline: bool = False,
+    allow_missing: bool = False,
+    max_length: int | None = None,
+    log=print,
+) -> Pretrained:
     """Find `source` (hub id or folder), read its config, check `max_length` against the model's positions
     before anything heavy, and load the encoder completely (or refuse) and the tokenizer as declared."""
     folder = locate(backbone, source, cache_dir=cache_dir, offline=offline)
     config = read_config(backbone, folder)
     limit = position_limit(backbone, config)
     if max_length is not None and limit is not None and max_length > limit:
-        raise HarnessError(f"--max-length {max_length}: expected at most {limit}, the position limit of "
-                           f"{backbone.name} (max_position_embeddings in the config in {folder})")
+        raise HarnessError(
+            f"--max-length {max_length}: expected at most {limit}, the position limit of "
+            f"{backbone.name} (max_position_embeddings in the config in {folder})"
+        )
     encoder, weights = load_encoder(backbone, folder, config, allow_missing=allow_missing, log=log)
     return Pretrained(folder, encoder, load_tokenizer(backbone, folder), weights)

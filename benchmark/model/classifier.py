@@ -21,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from benchmark.atomic import replace_folder
 from benchmark.errors import HarnessError, first_line
 from benchmark.model import checkpoint
+from benchmark.model.tokenizer import load_tokenizer
 from benchmark.registry import Backbone, get_backbone
 
 WEIGHTS_FILE = "model.safetensors"
@@ -53,10 +54,20 @@ class Classifier:
     weights: checkpoint.WeightsReport | None = None  # how a pretrained checkpoint was loaded
 
 
-def create_classifier(backbone: Backbone, num_labels: int, *, source: str | Path | None = None, config=None,
-                      dropout: float = 0.1, seed: int | None = None, cache_dir: str | None = None,
-                      offline: bool = False, allow_missing: bool = False, max_length: int | None = None,
-                      log=print) -> Classifier:
+def create_classifier(
+    backbone: Backbone,
+    num_labels: int,
+    *,
+    source: str | Path | None = None,
+    config=None,
+    dropout: float = 0.1,
+    seed: int | None = None,
+    cache_dir: str | None = None,
+    offline: bool = False,
+    allow_missing: bool = False,
+    max_length: int | None = None,
+    log=print,
+) -> Classifier:
     """The backbone's encoder with a new head of `num_labels` outputs.
 
     source: a hub id or a folder holding a pretrained checkpoint, loaded completely or refused
@@ -67,8 +78,15 @@ def create_classifier(backbone: Backbone, num_labels: int, *, source: str | Path
         raise ValueError("create_classifier needs a source or a config, not both")
     tokenizer, weights = None, None
     if source is not None:
-        pretrained = checkpoint.load_pretrained(backbone, str(source), cache_dir=cache_dir, offline=offline,
-                                                allow_missing=allow_missing, max_length=max_length, log=log)
+        pretrained = checkpoint.load_pretrained(
+            backbone,
+            str(source),
+            cache_dir=cache_dir,
+            offline=offline,
+            allow_missing=allow_missing,
+            max_length=max_length,
+            log=log,
+        )
         encoder, tokenizer, weights = pretrained.encoder, pretrained.tokenizer, pretrained.weights
     else:
         encoder = backbone.model_class(config)
@@ -77,8 +95,9 @@ def create_classifier(backbone: Backbone, num_labels: int, *, source: str | Path
     return Classifier(TextClassifier(encoder, num_labels, dropout), tokenizer, weights)
 
 
-def save_classifier(model: TextClassifier, tokenizer: PreTrainedTokenizerBase, backbone: Backbone,
-                    label_names: list[str], folder: Path) -> None:
+def save_classifier(
+    model: TextClassifier, tokenizer: PreTrainedTokenizerBase, backbone: Backbone, label_names: list[str], folder: Path
+) -> None:
     """A self-contained fine-tuned model: encoder config, tokenizer, weights (safetensors), labels.
 
     Written into a temporary folder beside `folder` and renamed into place, so `folder` is never half-written.
@@ -107,17 +126,20 @@ def load_classifier(folder: Path) -> tuple[TextClassifier, PreTrainedTokenizerBa
         saved = json.loads(labels_path.read_text(encoding="utf-8"))
         backbone, labels = get_backbone(str(saved["backbone"])), list(saved["labels"])
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise HarnessError(f"{labels_path}: unreadable ({error}); expected {{\"backbone\": NAME, \"labels\": "
-                           f"[...]}}") from None
+        raise HarnessError(
+            f'{labels_path}: unreadable ({error}); expected {{"backbone": NAME, "labels": [...]}}'
+        ) from None
     model = create_classifier(backbone, len(labels), config=checkpoint.read_config(backbone, folder)).model
     state = checkpoint.read_weights(folder)[0]
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise HarnessError(f"{folder / WEIGHTS_FILE}: does not fit the {backbone.name} classifier its config "
-                           f"describes ({first_line(error)})") from None
+        raise HarnessError(
+            f"{folder / WEIGHTS_FILE}: does not fit the {backbone.name} classifier its config "
+            f"describes ({first_line(error)})"
+        ) from None
     model.eval()
-    return model, checkpoint.load_tokenizer(backbone, folder), labels
+    return model, load_tokenizer(backbone, folder), labels
 
 
 def count_parameters(model: torch.nn.Module) -> int:

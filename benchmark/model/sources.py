@@ -19,18 +19,25 @@ from benchmark.config import RunConfig
 from benchmark.data.encode import cache_root
 from benchmark.errors import HarnessError
 from benchmark.model import checkpoint
+from benchmark.model.tokenizer import load_tokenizer
 from benchmark.record import model_folder
 from benchmark.registry import Backbone, get_backbone
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-TINY_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-              "max_position_embeddings": 64}
+TINY_SHAPE = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "max_position_embeddings": 64,
+}
 
 
 def _is_cjk(char: str) -> bool:
     code = ord(char)
-    return 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or \
-        0xF900 <= code <= 0xFAFF
+    return (
+        0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2FA1F or 0xF900 <= code <= 0xFAFF
+    )
 
 
 def build_vocab(texts: list[str], word_pieces: bool = False) -> list[str]:
@@ -50,8 +57,9 @@ def build_vocab(texts: list[str], word_pieces: bool = False) -> list[str]:
     return SPECIAL_TOKENS + sorted(pieces)
 
 
-def write_tiny_model(backbone: Backbone, texts: list[str], folder: Path, seed: int = 0,
-                     shape: dict | None = None) -> Path:
+def write_tiny_model(
+    backbone: Backbone, texts: list[str], folder: Path, seed: int = 0, shape: dict | None = None
+) -> Path:
     """A randomly initialised model of the backbone's architecture, saved like a pretrained checkpoint.
 
     `shape` holds config fields; None gives the backbone's tiny smoke shape, and {} its config's own defaults
@@ -80,31 +88,42 @@ def write_student_from_teacher(backbone, teacher: Path, folder: Path) -> Path:
 
     source = model_folder(teacher)
     if not (source / "model.safetensors").is_file():
-        raise HarnessError(f"{teacher}: {backbone.name} starts from the teacher's layers, so the teacher must be "
-                           f"a fine-tuned transformer run (model/model.safetensors); this one is not")
+        raise HarnessError(
+            f"{teacher}: {backbone.name} starts from the teacher's layers, so the teacher must be "
+            f"a fine-tuned transformer run (model/model.safetensors); this one is not"
+        )
     saved = json.loads((source / "labels.json").read_text(encoding="utf-8"))
     teacher_backbone = get_backbone(saved["backbone"])
     if teacher_backbone.architecture != backbone.architecture:
-        raise HarnessError(f"{backbone.name} is a {backbone.architecture} model and starts from its teacher's "
-                           f"layers, but the teacher {teacher.name} is {teacher_backbone.architecture}; use a "
-                           f"{backbone.architecture} teacher, or a student that trains from scratch (textcnn)")
+        raise HarnessError(
+            f"{backbone.name} is a {backbone.architecture} model and starts from its teacher's "
+            f"layers, but the teacher {teacher.name} is {teacher_backbone.architecture}; use a "
+            f"{backbone.architecture} teacher, or a student that trains from scratch (textcnn)"
+        )
     config = checkpoint.read_config(backbone, source)
     layers = backbone.student_layers
     if layers > config.num_hidden_layers:
-        raise HarnessError(f"the teacher {teacher.name} has {config.num_hidden_layers} layers, fewer than the "
-                           f"{layers} of {backbone.name}")
+        raise HarnessError(
+            f"the teacher {teacher.name} has {config.num_hidden_layers} layers, fewer than the "
+            f"{layers} of {backbone.name}"
+        )
     config.num_hidden_layers = layers
     student = create_classifier(backbone, len(saved["labels"]), config=config).model.encoder
     prefix = "encoder."
-    weights = {key[len(prefix):]: value for key, value in checkpoint.read_weights(source)[0].items()
-               if key.startswith(prefix) and _layer(key) < layers}
+    weights = {
+        key[len(prefix) :]: value
+        for key, value in checkpoint.read_weights(source)[0].items()
+        if key.startswith(prefix) and _layer(key) < layers
+    }
     missing, unexpected = student.load_state_dict(weights, strict=False)
     if missing or unexpected:
-        raise HarnessError(f"{teacher}: the teacher's weights do not fit {backbone.name} (missing: "
-                           f"{', '.join(missing[:4]) or '-'}; unexpected: {', '.join(unexpected[:4]) or '-'})")
+        raise HarnessError(
+            f"{teacher}: the teacher's weights do not fit {backbone.name} (missing: "
+            f"{', '.join(missing[:4]) or '-'}; unexpected: {', '.join(unexpected[:4]) or '-'})"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     student.save_pretrained(folder)
-    checkpoint.load_tokenizer(backbone, source).save_pretrained(folder)
+    load_tokenizer(backbone, source).save_pretrained(folder)
     return folder
 
 

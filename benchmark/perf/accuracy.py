@@ -28,23 +28,40 @@ def accuracy_check(task, tokenizer, args) -> dict:
     encoded = {name: encode_split(tokenizer, s.texts, s.labels, 32, cache_dir=None) for name, s in splits.items()}
     examples = {name: reference.encode_lines(tokenizer, s.texts, s.labels) for name, s in splits.items()}
     arms = getattr(args, "accuracy_arms", None) or ["reference", "harness", "harness-ungrouped"]
-    results = {"steps": args.accuracy_steps, "learning_rate": args.learning_rate, "seeds": args.seeds,
-               "shape": QUICK_SHAPE, "arms": {arm: ARMS[arm] for arm in arms},
-               "accuracy": {arm: [] for arm in arms}, "best_step": {arm: [] for arm in arms}}
+    results = {
+        "steps": args.accuracy_steps,
+        "learning_rate": args.learning_rate,
+        "seeds": args.seeds,
+        "shape": QUICK_SHAPE,
+        "arms": {arm: ARMS[arm] for arm in arms},
+        "accuracy": {arm: [] for arm in arms},
+        "best_step": {arm: [] for arm in arms},
+    }
     for seed in args.seeds:
         for arm in arms:
             with tempfile.TemporaryDirectory(prefix="speed-accuracy-") as folder:
                 model = make_model(QUICK_SHAPE, len(task.label_names), seed)  # the same start in every arm
                 started = time.perf_counter()
                 if arm == "reference":
-                    run = reference.train(model, examples["train"], examples["dev"], args.accuracy_steps,
-                                          learning_rate=args.learning_rate, checkpoint=Path(folder) / "best.pt")
+                    run = reference.train(
+                        model,
+                        examples["train"],
+                        examples["dev"],
+                        args.accuracy_steps,
+                        learning_rate=args.learning_rate,
+                        checkpoint=Path(folder) / "best.pt",
+                    )
                     accuracy, best = reference.evaluate(model, examples["test"])[0], run["best_step"]
                 else:
-                    config = harness_config(max_steps=args.accuracy_steps, eval_every=100, seed=seed, save_every=0,
-                                            learning_rate=args.learning_rate,
-                                            group_by_length=arm != "harness-ungrouped",
-                                            precision="bf16" if arm == "harness-bf16" else "auto")
+                    config = harness_config(
+                        max_steps=args.accuracy_steps,
+                        eval_every=100,
+                        seed=seed,
+                        save_every=0,
+                        learning_rate=args.learning_rate,
+                        group_by_length=arm != "harness-ungrouped",
+                        precision="bf16" if arm == "harness-bf16" else "auto",
+                    )
                     trainer = make_harness_trainer(model, encoded["train"], encoded["dev"], config, folder)
                     trainer.train()
                     logits, _, _ = predict_logits(trainer, encoded["test"])

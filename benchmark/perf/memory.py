@@ -19,6 +19,7 @@ from benchmark.perf.workload import (
     build_tokenizer,
     harness_config,
     load_task,
+    log,
     make_harness_trainer,
     make_model,
     repeat_to,
@@ -74,7 +75,7 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
         else:
             # Every batch 32 wide: the widest batch of a dynamic-padding epoch, here from the first step on, so the
             # optimiser state and a full-width batch's activations are both present by the second step.
-            config = harness_config(max_steps=steps, eval_every=10 ** 9, save_every=0, pad_to_max_length=True)
+            config = harness_config(max_steps=steps, eval_every=10**9, save_every=0, pad_to_max_length=True)
             widths = []
             with tempfile.TemporaryDirectory(prefix="speed-trainer-") as output:
                 trainer = make_harness_trainer(model, train_set, train_set, config, output)
@@ -91,13 +92,31 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
                 trainer.train()
                 times = clock.times
         # Seconds of each step after the first, to see that the steps measured were ordinary ones.
-        return {"kind": kind, "before_mib": before, "peak_mib": peak_rss_mib(), "widths": widths[:steps],
-                "batch_size": 128, "threads": torch.get_num_threads(), "step_seconds": np.diff(times).tolist()}
+        return {
+            "kind": kind,
+            "before_mib": before,
+            "peak_mib": peak_rss_mib(),
+            "widths": widths[:steps],
+            "batch_size": 128,
+            "threads": torch.get_num_threads(),
+            "step_seconds": np.diff(times).tolist(),
+        }
 
 
 def run_probe(kind: str, args) -> dict:
-    command = [sys.executable, "-m", "benchmark.perf.speed", "--probe", kind, "--data-dir", str(args.data_dir),
-               "--lines", str(args.lines), "--memory-steps", str(args.memory_steps)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmark.perf.speed",
+        "--probe",
+        kind,
+        "--data-dir",
+        str(args.data_dir),
+        "--lines",
+        str(args.lines),
+        "--memory-steps",
+        str(args.memory_steps),
+    ]
     if args.quick:
         command.append("--quick")
     if args.threads:
@@ -106,3 +125,23 @@ def run_probe(kind: str, args) -> dict:
     if done.returncode != 0:
         raise HarnessError(f"memory probe {kind} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(args) -> dict:
+    """Peak memory of both pipelines' encoding and training, each in a subprocess of its own."""
+    log(
+        f"\npeak memory, one subprocess each ({args.memory_steps} training steps at batch 128; encoding "
+        f"{args.lines:,} lines)"
+    )
+    figures = {}
+    for kind in ("encode-reference", "encode-harness", "train-reference", "train-harness"):
+        figures[kind] = found = run_probe(kind, args)
+        extra = ""
+        if "widths" in found:
+            extra = (
+                f", batch widths {found['widths']}, steps after the first took "
+                f"{', '.join(f'{t:.1f}' for t in found['step_seconds'])} s"
+            )
+        peak, before = found["peak_mib"], found["before_mib"]
+        log(f"  {kind}: {peak:,.0f} MiB peak, {before:,.0f} MiB before the measured part{extra}")
+    return figures

@@ -46,9 +46,12 @@ def encode_lines(tokenizer, texts: list[str], labels, pad_size: int = PAD_SIZE) 
 def batches(examples: list[Example], batch_size: int = BATCH_SIZE):
     """Batches in file order, each turned into tensors from the Python lists when it is needed."""
     for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
-        yield (torch.LongTensor([e[0] for e in chunk]), torch.LongTensor([e[3] for e in chunk]),
-               torch.LongTensor([e[1] for e in chunk]))
+        chunk = examples[start : start + batch_size]
+        yield (
+            torch.LongTensor([e[0] for e in chunk]),
+            torch.LongTensor([e[3] for e in chunk]),
+            torch.LongTensor([e[1] for e in chunk]),
+        )
 
 
 def evaluate(model, examples: list[Example], batch_size: int = BATCH_SIZE) -> tuple[float, float, np.ndarray]:
@@ -64,16 +67,21 @@ def evaluate(model, examples: list[Example], batch_size: int = BATCH_SIZE) -> tu
     predicted_all = np.concatenate(predicted) if predicted else np.zeros(0, dtype=np.int64)
     gold_all = np.concatenate(gold) if gold else np.zeros(0, dtype=np.int64)
     n_batches = max(1, math.ceil(len(examples) / batch_size))
-    return float((predicted_all == gold_all).mean()) if len(gold_all) else math.nan, total_loss / n_batches, \
-        predicted_all
+    return (
+        float((predicted_all == gold_all).mean()) if len(gold_all) else math.nan,
+        total_loss / n_batches,
+        predicted_all,
+    )
 
 
 def _optimizer(model, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
     # Biases and LayerNorm weights are not decayed, as in the course (and in Trainer).
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
-         "weight_decay": weight_decay},
+        {
+            "params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+            "weight_decay": weight_decay,
+        },
         {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=learning_rate)
@@ -88,10 +96,20 @@ def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def train(model, train_examples: list[Example], dev_examples: list[Example] | None, steps: int, *,
-          learning_rate: float = 5e-5, weight_decay: float = 0.01, warmup: float = 0.05,
-          batch_size: int = BATCH_SIZE, eval_every: int = EVAL_EVERY, checkpoint: Path | None = None,
-          on_step: Callable[[int], None] | None = None) -> dict:
+def train(
+    model,
+    train_examples: list[Example],
+    dev_examples: list[Example] | None,
+    steps: int,
+    *,
+    learning_rate: float = 5e-5,
+    weight_decay: float = 0.01,
+    warmup: float = 0.05,
+    batch_size: int = BATCH_SIZE,
+    eval_every: int = EVAL_EVERY,
+    checkpoint: Path | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> dict:
     """The course's loop for a fixed number of steps; returns the dev history and the best step.
 
     With a checkpoint path the best dev-loss weights are saved there (as the course saved its model) and
@@ -115,8 +133,9 @@ def train(model, train_examples: list[Example], dev_examples: list[Example] | No
                 on_step(step)
             if dev_examples is not None and step % eval_every == 0:
                 dev_accuracy, dev_loss, _ = evaluate(model, dev_examples, batch_size)
-                history.append({"step": step, "train_loss": loss.item(), "dev_loss": dev_loss,
-                                "dev_accuracy": dev_accuracy})
+                history.append(
+                    {"step": step, "train_loss": loss.item(), "dev_loss": dev_loss, "dev_accuracy": dev_accuracy}
+                )
                 if dev_loss < best_loss:
                     best_loss, best_step = dev_loss, step
                     if checkpoint is not None:

@@ -50,8 +50,10 @@ def format_table(figures: dict) -> str:
             label += " (ex/s)" if arm == "harness" else f", {arm}"
             rows.append(_speed_row(label, n, ref, n, (ev[key], c.get(key))))
     memory = figures.get("memory") or {}
-    for harness, label in (("train-harness", "peak memory, training 128x32 (GiB)"),
-                           ("encode-harness", "encode memory beyond start (MiB)")):
+    for harness, label in (
+        ("train-harness", "peak memory, training 128x32 (GiB)"),
+        ("encode-harness", "encode memory beyond start (MiB)"),
+    ):
         ref, har = memory.get(harness.split("-")[0] + "-reference"), memory.get(harness)
         if ref and har:
             if harness.startswith("train"):
@@ -76,28 +78,34 @@ def _fmt(value: float) -> str:
 
 
 def format_padding(p: dict) -> str:
-    return "\n".join([
-        f"token positions computed per real token ({p['train_examples']:,} training texts, mean "
-        f"{p['mean_tokens']:.1f} tokens with [CLS]/[SEP]; {p['eval_examples']:,} evaluation texts):",
-        f"  training, batch {p['batch_size']}: reference (all padded to 32) {p['train_reference']:.2f}; harness "
-        f"length-grouped {p['train_grouped']:.2f}; random batches padded to their longest "
-        f"{p['train_random_dynamic']:.2f}",
-        f"  evaluation, batch {p['eval_batch_size']}: reference (32, batch 128) {p['eval_reference']:.2f}; harness "
-        f"length-sorted (test scoring and dev evaluation) {p['eval_sorted']:.2f}; in file order "
-        f"{p['eval_file_order']:.2f}",
-    ])
+    return "\n".join(
+        [
+            f"token positions computed per real token ({p['train_examples']:,} training texts, mean "
+            f"{p['mean_tokens']:.1f} tokens with [CLS]/[SEP]; {p['eval_examples']:,} evaluation texts):",
+            f"  training, batch {p['batch_size']}: reference (all padded to 32) {p['train_reference']:.2f}; harness "
+            f"length-grouped {p['train_grouped']:.2f}; random batches padded to their longest "
+            f"{p['train_random_dynamic']:.2f}",
+            f"  evaluation, batch {p['eval_batch_size']}: reference (32, batch 128) {p['eval_reference']:.2f}; harness "
+            f"length-sorted (test scoring and dev evaluation) {p['eval_sorted']:.2f}; in file order "
+            f"{p['eval_file_order']:.2f}",
+        ]
+    )
 
 
 def format_accuracy(result: dict) -> str:
     def std(values: np.ndarray) -> float:
         return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
-    lines = [f"test accuracy after {result['steps']} steps (shape {result['shape']}, lr {result['learning_rate']}, "
-             f"seeds {' '.join(map(str, result['seeds']))}; best dev-loss weights, dev evaluated every 100 steps):"]
+    lines = [
+        f"test accuracy after {result['steps']} steps (shape {result['shape']}, lr {result['learning_rate']}, "
+        f"seeds {' '.join(map(str, result['seeds']))}; best dev-loss weights, dev evaluated every 100 steps):"
+    ]
     by_arm = {arm: np.array(values) for arm, values in result["accuracy"].items()}
     for arm, values in by_arm.items():
-        lines.append(f"  {arm:17} {values.mean():.4f} ± {std(values):.4f}   [{' '.join(f'{a:.4f}' for a in values)}]"
-                     f"   {result['arms'].get(arm, '')}")
+        lines.append(
+            f"  {arm:17} {values.mean():.4f} ± {std(values):.4f}   [{' '.join(f'{a:.4f}' for a in values)}]"
+            f"   {result['arms'].get(arm, '')}"
+        )
     ref = by_arm.get("reference")
     for arm, values in by_arm.items():
         if arm == "reference" or ref is None:
@@ -105,6 +113,7 @@ def format_accuracy(result: dict) -> str:
         noise = math.sqrt(std(ref) ** 2 / len(ref) + std(values) ** 2 / len(values))
         difference = float(values.mean() - ref.mean())
         verdict = "within" if abs(difference) <= 2 * noise else "NOT within"
-        lines.append(f"  {arm} - reference: {difference:+.4f}, {verdict} run-to-run noise (2 x standard error "
-                     f"{2 * noise:.4f})")
+        lines.append(
+            f"  {arm} - reference: {difference:+.4f}, {verdict} run-to-run noise (2 x standard error {2 * noise:.4f})"
+        )
     return "\n".join(lines)

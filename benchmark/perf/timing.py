@@ -15,6 +15,7 @@ from benchmark.perf.workload import (
     log,
     make_harness_trainer,
     make_model,
+    repeat_to,
     step_clock,
     variant_config,
 )
@@ -25,7 +26,7 @@ from benchmark.perf.workload import (
 def reference_ids(examples) -> tuple[np.ndarray, np.ndarray]:
     """The reference's padded rows as the harness's flat ids and lengths, for comparison."""
     lengths = np.fromiter((e[2] for e in examples), dtype=np.int64, count=len(examples))
-    ids = np.fromiter((t for e in examples for t in e[0][:e[2]]), dtype=np.int32, count=int(lengths.sum()))
+    ids = np.fromiter((t for e in examples for t in e[0][: e[2]]), dtype=np.int32, count=int(lengths.sum()))
     return ids, lengths
 
 
@@ -51,10 +52,19 @@ def bench_encoding(tokenizer, texts: list[str], repeats: int, max_length: int) -
             with Stopwatch(times["cached"], cpu["cached"]):
                 cached = encode_split(tokenizer, texts, labels, max_length, cache_dir=Path(cache))
         if repeat == 0:
-            identical = all(np.array_equal(a, b) for a, b in ((expected[0], first.ids), (expected[1], first.lengths),
-                                                              (first.ids, cached.ids), (first.offsets, cached.offsets)))
-        log(f"  encode repeat {repeat + 1}: reference {len(texts) / times['reference'][-1]:,.0f}, "
-            f"first {len(texts) / times['first'][-1]:,.0f}, cached {len(texts) / times['cached'][-1]:,.0f} lines/s")
+            identical = all(
+                np.array_equal(a, b)
+                for a, b in (
+                    (expected[0], first.ids),
+                    (expected[1], first.lengths),
+                    (first.ids, cached.ids),
+                    (first.offsets, cached.offsets),
+                )
+            )
+        log(
+            f"  encode repeat {repeat + 1}: reference {len(texts) / times['reference'][-1]:,.0f}, "
+            f"first {len(texts) / times['first'][-1]:,.0f}, cached {len(texts) / times['cached'][-1]:,.0f} lines/s"
+        )
     return {"lines": len(texts), "seconds": times, "cpu_seconds": cpu, "identical_ids": identical}
 
 
@@ -76,12 +86,14 @@ def padding_figures(train_set, eval_set, config, make_trainer) -> dict:
     sorted_eval = _padded(np.sort(eval_set.lengths, kind="stable"), eval_batch)
     file_order_eval = _padded(eval_set.lengths, eval_batch)
     return {
-        "train_examples": len(train_set), "batch_size": config.batch_size,
+        "train_examples": len(train_set),
+        "batch_size": config.batch_size,
         "mean_tokens": float(train_set.lengths.mean()),
         "train_reference": config.max_length * len(train_set) / real_train,
         "train_grouped": grouped / real_train,
         "train_random_dynamic": random_dynamic / real_train,
-        "eval_examples": len(eval_set), "eval_batch_size": eval_batch,
+        "eval_examples": len(eval_set),
+        "eval_batch_size": eval_batch,
         "eval_reference": config.max_length * len(eval_set) / real_eval,
         "eval_sorted": sorted_eval / real_eval,
         "eval_file_order": file_order_eval / real_eval,
@@ -89,8 +101,12 @@ def padding_figures(train_set, eval_set, config, make_trainer) -> dict:
 
 
 def _padded(lengths: np.ndarray, batch_size: int) -> int:
-    return int(sum(lengths[i:i + batch_size].max() * len(lengths[i:i + batch_size])
-                   for i in range(0, len(lengths), batch_size)))
+    return int(
+        sum(
+            lengths[i : i + batch_size].max() * len(lengths[i : i + batch_size])
+            for i in range(0, len(lengths), batch_size)
+        )
+    )
 
 
 # Training and evaluation speed
@@ -105,17 +121,20 @@ def time_reference_train(model, examples, warm: int, steps: int, learning_rate: 
     return clock.seconds(warm, warm + steps)
 
 
-def time_harness_train(model, train_set, eval_set, config, warm: int, steps: int, variant: str | None = None
-                       ) -> tuple[float, float]:
+def time_harness_train(
+    model, train_set, eval_set, config, warm: int, steps: int, variant: str | None = None
+) -> tuple[float, float]:
     # No dev evaluation inside the timed steps: both pipelines' training is timed alone, evaluation separately.
-    config = dataclasses.replace(variant_config(config, variant), max_steps=warm + steps, eval_every=10 ** 9)
+    config = dataclasses.replace(variant_config(config, variant), max_steps=warm + steps, eval_every=10**9)
     with tempfile.TemporaryDirectory(prefix="speed-trainer-") as folder:
         trainer = make_harness_trainer(model, train_set, eval_set, config, folder)
         clock = step_clock()
         trainer.add_callback(clock)
         trainer.train()
-    return (clock.times[warm + steps - 1] - clock.times[warm - 1],
-            clock.cpu_times[warm + steps - 1] - clock.cpu_times[warm - 1])
+    return (
+        clock.times[warm + steps - 1] - clock.times[warm - 1],
+        clock.cpu_times[warm + steps - 1] - clock.cpu_times[warm - 1],
+    )
 
 
 def time_reference_eval(model, examples) -> tuple[tuple[float, float], np.ndarray]:
@@ -127,8 +146,9 @@ def time_reference_eval(model, examples) -> tuple[tuple[float, float], np.ndarra
     return (wall[0], cpu[0]), predicted
 
 
-def time_harness_eval(model, train_set, eval_set, config, variant: str | None = None
-                      ) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
+def time_harness_eval(
+    model, train_set, eval_set, config, variant: str | None = None
+) -> tuple[tuple[float, float], tuple[float, float], np.ndarray]:
     """(wall, CPU) seconds for test scoring and for a dev evaluation as Trainer runs it during training (on the
     set sorted once by length, as the pipeline sorts its dev set), and the predictions."""
     from benchmark.run.evaluate import length_order, predict_logits
@@ -153,22 +173,29 @@ def measure_training(args, task, tokenizer, train_set, eval_set, config, shape: 
     reference_steps = args.reference_steps or (steps if args.quick else 4)
     examples = reference.encode_lines(tokenizer, task.train.texts, task.train.labels)
     arms = ("harness", *args.variants)
-    train = {"reference": [], **{arm: [] for arm in arms},
-             "harness_examples": steps * config.batch_size,
-             "reference_examples": reference_steps * reference.BATCH_SIZE,
-             "steps": {"harness": steps, "reference": reference_steps, "warm_up": 1},
-             "cpu": {name: [] for name in ("reference", *arms)}}
-    log(f"\ntraining: {steps} timed harness steps and {reference_steps} reference steps at batch "
-        f"{config.batch_size}, after one untimed step each, {repeats} repeats")
+    train = {
+        "reference": [],
+        **{arm: [] for arm in arms},
+        "harness_examples": steps * config.batch_size,
+        "reference_examples": reference_steps * reference.BATCH_SIZE,
+        "steps": {"harness": steps, "reference": reference_steps, "warm_up": 1},
+        "cpu": {name: [] for name in ("reference", *arms)},
+    }
+    log(
+        f"\ntraining: {steps} timed harness steps and {reference_steps} reference steps at batch "
+        f"{config.batch_size}, after one untimed step each, {repeats} repeats"
+    )
     for repeat in range(repeats):
-        seconds, cpu = time_reference_train(make_model(shape, n_labels, 1), examples, 1, reference_steps,
-                                            args.learning_rate)
+        seconds, cpu = time_reference_train(
+            make_model(shape, n_labels, 1), examples, 1, reference_steps, args.learning_rate
+        )
         train["reference"].append(seconds)
         train["cpu"]["reference"].append(cpu)
         line = f"  train repeat {repeat + 1}: reference {train['reference_examples'] / seconds:.2f}"
         for arm in arms:
-            seconds, cpu = time_harness_train(make_model(shape, n_labels, 1), train_set, eval_set, config, 1, steps,
-                                              None if arm == "harness" else arm)
+            seconds, cpu = time_harness_train(
+                make_model(shape, n_labels, 1), train_set, eval_set, config, 1, steps, None if arm == "harness" else arm
+            )
             train[arm].append(seconds)
             train["cpu"][arm].append(cpu)
             line += f", {arm} {train['harness_examples'] / seconds:.2f}"
@@ -201,8 +228,9 @@ def measure_evaluation(args, task, tokenizer, train_set, eval_set, pick, config,
         ev["cpu"]["reference"].append(cpu)
         line = f"  eval repeat {repeat + 1}: reference {len(eval_set) / seconds:.2f}"
         for arm in arms:
-            test, dev, predicted = time_harness_eval(model, train_set, eval_set, config,
-                                                     None if arm == "harness" else arm)
+            test, dev, predicted = time_harness_eval(
+                model, train_set, eval_set, config, None if arm == "harness" else arm
+            )
             for kind, (seconds, cpu) in (("test", test), ("dev", dev)):
                 ev[f"{arm}/{kind}"].append(seconds)
                 ev["cpu"][f"{arm}/{kind}"].append(cpu)
@@ -210,6 +238,40 @@ def measure_evaluation(args, task, tokenizer, train_set, eval_set, pick, config,
             line += f", {arm} test scoring {len(eval_set) / test[0]:.2f} dev {len(eval_set) / dev[0]:.2f}"
         log(line + f" examples/s; load {os.getloadavg()[0]:.2f}")
     for arm in arms:
-        log(f"  {arm} and the reference predict the same label, with the same weights, for "
-            f"{ev[f'agreement/{arm}']:.2%} of texts")
+        log(
+            f"  {arm} and the reference predict the same label, with the same weights, for "
+            f"{ev[f'agreement/{arm}']:.2%} of texts"
+        )
     return ev
+
+
+def measure_padding(args, task, tokenizer, train_set, test_set, eval_set, config, scratch: str) -> dict:
+    """Token positions per real token of both pipelines: on the training split, on it repeated to --lines, and on
+    the evaluation texts the timing uses."""
+    from benchmark.data.encode import encode_split
+    from benchmark.model.sources import TINY_SHAPE
+    from benchmark.perf.report import format_padding
+
+    def tiny_trainer(train, evaluation, cfg):
+        model = make_model(TINY_SHAPE, len(task.label_names), 0)
+        return make_harness_trainer(model, train, evaluation, cfg, str(Path(scratch) / "padding"))
+
+    big = encode_split(
+        tokenizer, repeat_to(task.train.texts, args.lines), np.resize(task.train.labels, args.lines), 32, cache_dir=None
+    )
+    figures = {
+        "padding": padding_figures(train_set, test_set, config, tiny_trainer),
+        "padding_large": padding_figures(big, test_set, config, tiny_trainer),
+        "padding_eval_subset": padding_figures(train_set, eval_set, config, tiny_trainer),
+    }
+    log("\n" + format_padding(figures["padding"]))
+    log(
+        f"  at {args.lines:,} training texts (mini train repeated): harness length-grouped "
+        f"{figures['padding_large']['train_grouped']:.2f}"
+    )
+    subset = figures["padding_eval_subset"]
+    log(
+        f"  the {subset['eval_examples']:,} timed evaluation texts: reference {subset['eval_reference']:.2f}, "
+        f"harness sorted {subset['eval_sorted']:.2f}, in file order {subset['eval_file_order']:.2f}"
+    )
+    return figures

@@ -21,8 +21,10 @@ ENCODE_LINES = 180_000  # the size of THUCNews-10's train split
 # Timed harness steps: the grouped batches are dealt in a random order, so any 17 of them sample the lengths an
 # epoch sees (with the longest batch, which comes first, in the untimed warm-up step).
 TRAIN_STEPS = 17
-VOCAB_NOTE = ("vocabulary: built from the characters of dev.txt (benchmark.smoke.build_vocab); the real "
-              "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights")
+VOCAB_NOTE = (
+    "vocabulary: built from the characters of dev.txt (benchmark.smoke.build_vocab); the real "
+    "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights"
+)
 
 
 def log(message: str = "") -> None:
@@ -104,8 +106,9 @@ def load_average() -> str:
 def make_harness_trainer(model, train_set, eval_set, config, output_dir: str):
     from benchmark.run.train import build_trainer, collator_for
 
-    trainer, _ = build_trainer(model, train_set, eval_set, collator_for(config, 0), config, output_dir,
-                               show_progress=False)
+    trainer, _ = build_trainer(
+        model, train_set, eval_set, collator_for(config, 0), config, output_dir, show_progress=False
+    )
     return trainer
 
 
@@ -119,8 +122,10 @@ def variant_config(config, variant: str | None):
     name, _, text = variant.partition("=")
     spec = {f.name: f for f in dataclasses.fields(config)}.get(name.replace("-", "_"))
     if spec is None or not text:
-        raise HarnessError(f"--variants {variant!r}: expected FIELD=VALUE with a run option such as precision=bf16 "
-                           f"or eval_batch_size=512")
+        raise HarnessError(
+            f"--variants {variant!r}: expected FIELD=VALUE with a run option such as precision=bf16 "
+            f"or eval_batch_size=512"
+        )
     if spec.type == "bool":
         value = text.lower() in ("1", "true", "yes", "on")
     else:

@@ -47,36 +47,82 @@ def _test(field: str):
 
 
 COLUMNS = [
-    Column(csv=(("group", lambda r: r.group.slug), ("dataset", lambda r: r.group.dataset),
-                ("protocol", lambda r: r.group.protocol), ("test_sha256", lambda r: r.group.test_sha256),
-                ("test_examples", lambda r: r.group.n_examples))),
+    Column(
+        csv=(
+            ("group", lambda r: r.group.slug),
+            ("dataset", lambda r: r.group.dataset),
+            ("protocol", lambda r: r.group.protocol),
+            ("test_sha256", lambda r: r.group.test_sha256),
+            ("test_examples", lambda r: r.group.n_examples),
+        )
+    ),
     Column("rank", lambda r: str(r.entry.rank), (("rank", lambda r: r.entry.rank),)),
-    Column("backbone", lambda r: cell(r.entry.label),
-           (("backbone", lambda r: r.entry.backbone), ("settings", lambda r: r.entry.settings),
-            ("settings_id", lambda r: r.entry.settings_id))),
-    Column("runs", lambda r: str(len(r.entry.runs)),
-           (("runs", lambda r: len(r.entry.runs)), ("seeds", lambda r: " ".join(map(str, r.entry.seeds))))),
-    Column("accuracy (%)", lambda r: pct_std(r.entry.accuracy),
-           (("accuracy_mean", lambda r: r.entry.accuracy[0]), ("accuracy_std", lambda r: r.entry.accuracy[1]))),
-    Column("macro-F1 (%)", lambda r: pct_std(r.entry.macro_f1),
-           (("macro_f1_mean", lambda r: r.entry.macro_f1[0]), ("macro_f1_std", lambda r: r.entry.macro_f1[1]))),
-    Column("macro-F1 95% CI", lambda r: f"[{pct(r.entry.macro_f1_ci[0])}, {pct(r.entry.macro_f1_ci[1])}]",
-           (("macro_f1_ci_low", lambda r: r.entry.macro_f1_ci[0]),
-            ("macro_f1_ci_high", lambda r: r.entry.macro_f1_ci[1]))),
-    Column("vs leader", _versus,
-           (("leader", lambda r: r.leader), ("paired_seeds", lambda r: " ".join(map(str, r.entry.paired_seeds))),
-            ("only_leader_right", _test("only_first")), ("only_this_right", _test("only_second")),
-            ("mcnemar_p", _test("p_value")), ("tied_with_leader", lambda r: r.entry.tied))),
-    Column("parameters", lambda r: count(r.entry.runs[0].parameters),
-           (("parameters", lambda r: r.entry.runs[0].parameters),)),
-    Column("train time", lambda r: duration(r.entry.mean("train_seconds")),
-           (("train_seconds", lambda r: r.entry.mean("train_seconds")),)),
-    Column("train ex/s", lambda r: number(r.entry.mean("train_examples_per_second"), ",.0f"),
-           (("train_examples_per_second", lambda r: r.entry.mean("train_examples_per_second")),)),
-    Column("inference ms/ex", lambda r: number(r.entry.eval_ms_per_example, ".3g"),
-           (("eval_ms_per_example", lambda r: r.entry.eval_ms_per_example),)),
-    Column("peak memory (MB)", lambda r: number(r.entry.peak_memory_mb, ",.0f"),
-           (("peak_memory_mb", lambda r: r.entry.peak_memory_mb),)),
+    Column(
+        "backbone",
+        lambda r: cell(r.entry.label),
+        (
+            ("backbone", lambda r: r.entry.backbone),
+            ("settings", lambda r: r.entry.settings),
+            ("settings_id", lambda r: r.entry.settings_id),
+        ),
+    ),
+    Column(
+        "runs",
+        lambda r: str(len(r.entry.runs)),
+        (("runs", lambda r: len(r.entry.runs)), ("seeds", lambda r: " ".join(map(str, r.entry.seeds)))),
+    ),
+    Column(
+        "accuracy (%)",
+        lambda r: pct_std(r.entry.accuracy),
+        (("accuracy_mean", lambda r: r.entry.accuracy[0]), ("accuracy_std", lambda r: r.entry.accuracy[1])),
+    ),
+    Column(
+        "macro-F1 (%)",
+        lambda r: pct_std(r.entry.macro_f1),
+        (("macro_f1_mean", lambda r: r.entry.macro_f1[0]), ("macro_f1_std", lambda r: r.entry.macro_f1[1])),
+    ),
+    Column(
+        "macro-F1 95% CI",
+        lambda r: f"[{pct(r.entry.macro_f1_ci[0])}, {pct(r.entry.macro_f1_ci[1])}]",
+        (("macro_f1_ci_low", lambda r: r.entry.macro_f1_ci[0]), ("macro_f1_ci_high", lambda r: r.entry.macro_f1_ci[1])),
+    ),
+    Column(
+        "vs leader",
+        _versus,
+        (
+            ("leader", lambda r: r.leader),
+            ("paired_seeds", lambda r: " ".join(map(str, r.entry.paired_seeds))),
+            ("only_leader_right", _test("only_first")),
+            ("only_this_right", _test("only_second")),
+            ("mcnemar_p", _test("p_value")),
+            ("tied_with_leader", lambda r: r.entry.tied),
+        ),
+    ),
+    Column(
+        "parameters",
+        lambda r: count(r.entry.runs[0].parameters),
+        (("parameters", lambda r: r.entry.runs[0].parameters),),
+    ),
+    Column(
+        "train time",
+        lambda r: duration(r.entry.mean("train_seconds")),
+        (("train_seconds", lambda r: r.entry.mean("train_seconds")),),
+    ),
+    Column(
+        "train ex/s",
+        lambda r: number(r.entry.mean("train_examples_per_second"), ",.0f"),
+        (("train_examples_per_second", lambda r: r.entry.mean("train_examples_per_second")),),
+    ),
+    Column(
+        "inference ms/ex",
+        lambda r: number(r.entry.eval_ms_per_example, ".3g"),
+        (("eval_ms_per_example", lambda r: r.entry.eval_ms_per_example),),
+    ),
+    Column(
+        "peak memory (MB)",
+        lambda r: number(r.entry.peak_memory_mb, ",.0f"),
+        (("peak_memory_mb", lambda r: r.entry.peak_memory_mb),),
+    ),
 ]
 
 
@@ -112,6 +158,8 @@ def leaderboard_csv(groups: Sequence[Group], columns: Sequence[Column] = COLUMNS
     for group in groups:
         for row in rows(group):
             per_class = dict(zip(group.labels, row.entry.per_class_f1.tolist(), strict=True))
-            writer.writerow([_csv_value(value(row)) for column in columns for _, value in column.csv]
-                            + [_csv_value(per_class.get(label)) for label in labels])
+            writer.writerow(
+                [_csv_value(value(row)) for column in columns for _, value in column.csv]
+                + [_csv_value(per_class.get(label)) for label in labels]
+            )
     return buffer.getvalue()

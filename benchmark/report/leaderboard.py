@@ -42,25 +42,49 @@ def _write_plots(group: Group, plots_dir: Path, font: str | None) -> list[Path]:
     out = plots_dir / group.slug
     names, fell_back = plots.plot_labels(group.labels, font)
     if fell_back:
-        log.warning("leaderboard: no CJK font found; plots of %s show label ids (see the per-class table "
-                    "for names). Install e.g. fonts-noto-cjk to see names.", group.slug)
+        log.warning(
+            "leaderboard: no CJK font found; plots of %s show label ids (see the per-class table "
+            "for names). Install e.g. fonts-noto-cjk to see names.",
+            group.slug,
+        )
     written = [
         plots.accuracy_vs_cost(
             out / plot_name("accuracy-vs-cost"),
-            [(e.label, e.eval_ms_per_example, e.accuracy[0]) for e in group.entries
-             if e.eval_ms_per_example is not None],
-            f"{group.protocol} protocol, {group.n_examples} test examples", font),
-        plots.per_class_f1(out / plot_name("per-class-f1"), names,
-                           {e.label: e.per_class_f1 for e in group.entries}, "Per-class F1", font),
+            [
+                (e.label, e.eval_ms_per_example, e.accuracy[0])
+                for e in group.entries
+                if e.eval_ms_per_example is not None
+            ],
+            f"{group.protocol} protocol, {group.n_examples} test examples",
+            font,
+        ),
+        plots.per_class_f1(
+            out / plot_name("per-class-f1"),
+            names,
+            {e.label: e.per_class_f1 for e in group.entries},
+            "Per-class F1",
+            font,
+        ),
     ]
     for e in group.entries:
         confusion = np.sum([r.confusion for r in e.runs], axis=0)
-        written.append(plots.confusion_matrix(
-            out / plot_name("confusion", e), confusion, names,
-            f"{e.label}: counts summed over {plural(len(e.runs), 'run')}, colour = row share", font))
-        written.append(plots.training_curves(
-            out / plot_name("curves", e), [(r.seed, r.history, r.best_step) for r in e.runs],
-            f"{e.label}: training curves ({group.protocol} protocol)", font))
+        written.append(
+            plots.confusion_matrix(
+                out / plot_name("confusion", e),
+                confusion,
+                names,
+                f"{e.label}: counts summed over {plural(len(e.runs), 'run')}, colour = row share",
+                font,
+            )
+        )
+        written.append(
+            plots.training_curves(
+                out / plot_name("curves", e),
+                [(r.seed, r.history, r.best_step) for r in e.runs],
+                f"{e.label}: training curves ({group.protocol} protocol)",
+                font,
+            )
+        )
     return written
 
 
@@ -110,5 +134,7 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         ]
     except OSError as error:
         where = error.filename or results_dir
-        raise HarnessError(f"cannot write the leaderboard: {where}: {error.strerror or error}; the run folders are "
-                           f"untouched. Regenerate it where the results folder is writable") from None
+        raise HarnessError(
+            f"cannot write the leaderboard: {where}: {error.strerror or error}; the run folders are "
+            f"untouched. Regenerate it where the results folder is writable"
+        ) from None

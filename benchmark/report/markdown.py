@@ -29,20 +29,27 @@ def _notes(group: Group) -> list[str]:
         f"right; ≈ tied = p ≥ {ALPHA}. Times and throughputs: means over runs; memory: the largest peak.",
     ]
     if any(e.settings for e in group.entries):
-        lines += ["", "A backbone run with different settings has a row per settings, named by the settings that "
-                  "differ between its rows (config fields as in metrics.json; source = the model loaded). "
-                  "Only runs with identical settings are pooled as seeds."]
+        lines += [
+            "",
+            "A backbone run with different settings has a row per settings, named by the settings that "
+            "differ between its rows (config fields as in metrics.json; source = the model loaded). "
+            "Only runs with identical settings are pooled as seeds.",
+        ]
     lines += ["", f"Measured on: {devices}."]
     if len(group.devices) > 1:
-        lines.append("**Runs in this group ran on different devices: compare times and throughputs "
-                     "with care.**")
+        lines.append("**Runs in this group ran on different devices: compare times and throughputs with care.**")
     return lines
 
 
 def _per_class(group: Group) -> list[str]:
     names = [e.label for e in group.entries]
-    lines = ["", "### Per-class F1 (%), mean over runs", "",
-             "| id | class | " + " | ".join(cell(n) for n in names) + " |", "|" + "---|" * (len(names) + 2)]
+    lines = [
+        "",
+        "### Per-class F1 (%), mean over runs",
+        "",
+        "| id | class | " + " | ".join(cell(n) for n in names) + " |",
+        "|" + "---|" * (len(names) + 2),
+    ]
     for i, label in enumerate(group.labels):
         values = [e.per_class_f1[i] for e in group.entries]
         best = max(round(v, 12) for v in values)
@@ -79,8 +86,17 @@ def _group_markdown(group: Group) -> list[str]:
     if any(e.settings for e in group.entries):
         backbones += f" ({len(group.entries)} rows)"
     summary = f"{plural(group.n_examples, 'test example')} · {backbones} · {plural(n_runs, 'run')}"
-    return [group_heading(group), "", summary, "", *markdown_table(group), *_notes(group), *_per_class(group),
-            *_plot_links(group), ""]
+    return [
+        group_heading(group),
+        "",
+        summary,
+        "",
+        *markdown_table(group),
+        *_notes(group),
+        *_per_class(group),
+        *_plot_links(group),
+        "",
+    ]
 
 
 def _reported_markdown(reported: Sequence) -> list[str]:
@@ -96,8 +112,7 @@ def _reported_markdown(reported: Sequence) -> list[str]:
     if not rows:
         return lines + ["No registered backbone carries a reported figure.", ""]
     lines += ["| backbone | hub id | reported accuracy (%) | note |", "|---|---|---|---|"]
-    lines += [f"| {cell(b.name)} | {cell(b.hub_id)} | {b.reported_accuracy:.2f} | {cell(b.note)} |"
-              for b in rows]
+    lines += [f"| {cell(b.name)} | {cell(b.hub_id)} | {b.reported_accuracy:.2f} | {cell(b.note)} |" for b in rows]
     return lines + [""]
 
 
@@ -105,40 +120,57 @@ def _runs_apart(heading: str, intro: str, runs: Sequence[Run], why: bool = False
     """A list of runs left out of every table, test, plot and the CSV, in run-id order."""
     if not runs:
         return []
-    lines = ["## " + heading, "", intro, "",
-             "| run id | backbone | dataset | protocol | accuracy (%) |" + (" why |" if why else ""),
-             "|---|---|---|---|---|" + ("---|" if why else "")]
+    lines = [
+        "## " + heading,
+        "",
+        intro,
+        "",
+        "| run id | backbone | dataset | protocol | accuracy (%) |" + (" why |" if why else ""),
+        "|---|---|---|---|---|" + ("---|" if why else ""),
+    ]
     for r in sorted(runs, key=lambda r: (r.run_id, r.folder)):
-        lines.append(f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
-                     f"| {pct(r.accuracy)} |" + (f" {cell(r.unranked)} |" if why else ""))
+        lines.append(
+            f"| {cell(r.run_id)} | {cell(r.backbone)} | {cell(r.dataset)} | {cell(r.protocol)} "
+            f"| {pct(r.accuracy)} |" + (f" {cell(r.unranked)} |" if why else "")
+        )
     return lines + [""]
 
 
 def _smoke_markdown(runs: Sequence[Run]) -> list[str]:
-    return _runs_apart("Smoke runs (pipeline checks, not benchmarks)",
-                       "These runs used a tiny random model (`smoke: true`); they are left out of every table, "
-                       "test, plot and the CSV above.", [r for r in runs if r.smoke])
+    return _runs_apart(
+        "Smoke runs (pipeline checks, not benchmarks)",
+        "These runs used a tiny random model (`smoke: true`); they are left out of every table, "
+        "test, plot and the CSV above.",
+        [r for r in runs if r.smoke],
+    )
 
 
 def _unranked_markdown(runs: Sequence[Run]) -> list[str]:
-    return _runs_apart("Not ranked", "These runs finished, but their numbers do not measure the backbone they name; "
-                       "they are left out of every table, test, plot and the CSV above.",
-                       [r for r in runs if r.unranked and not r.smoke], why=True)
+    return _runs_apart(
+        "Not ranked",
+        "These runs finished, but their numbers do not measure the backbone they name; "
+        "they are left out of every table, test, plot and the CSV above.",
+        [r for r in runs if r.unranked and not r.smoke],
+        why=True,
+    )
 
 
-def leaderboard_markdown(groups: Sequence[Group], runs: Sequence[Run], reported: Sequence,
-                         skipped: Sequence[str]) -> str:
+def leaderboard_markdown(
+    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str]
+) -> str:
     lines = [
         "# Leaderboard",
         "",
         "Generated by `python run.py --leaderboard` from the run folders beside this file; "
         "regenerating overwrites it. Each table holds runs on one dataset, protocol and test file, "
-        "never mixed. How to read it: README, \"Reading the leaderboard\".",
+        'never mixed. How to read it: README, "Reading the leaderboard".',
         "",
     ]
     if not groups:
-        lines += ["No runs yet. Run `python run.py --model NAME --seeds 1 2 3`, then "
-                  "`python run.py --leaderboard`.", ""]
+        lines += [
+            "No runs yet. Run `python run.py --model NAME --seeds 1 2 3`, then `python run.py --leaderboard`.",
+            "",
+        ]
     for group in groups:
         lines += _group_markdown(group)
     lines += _unranked_markdown(runs)

@@ -21,12 +21,33 @@ from benchmark.atomic import write_atomic
 
 # Font families known to cover Chinese, best first; matched as substrings of the font name.
 _CJK_HINTS = (
-    "noto sans cjk sc", "noto sans sc", "source han sans sc", "source han sans cn", "wenquanyi", "wqy",
-    "microsoft yahei", "pingfang", "simhei", "heiti", "noto sans cjk", "source han sans", "cjk",
+    "noto sans cjk sc",
+    "noto sans sc",
+    "source han sans sc",
+    "source han sans cn",
+    "wenquanyi",
+    "wqy",
+    "microsoft yahei",
+    "pingfang",
+    "simhei",
+    "heiti",
+    "noto sans cjk",
+    "source han sans",
+    "cjk",
 )
 _CJK_FILE_HINTS = ("cjk", "wqy", "sourcehan", "simhei", "msyh", "pingfang", "notosanssc", "notoserifsc")
-_SEED_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
-                 "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+_SEED_COLOURS = (
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:gray",
+    "tab:olive",
+    "tab:cyan",
+)
 _MARKERS = "osD^v<>pP*Xh"
 # Above this many classes the count annotations would overlap.
 _MAX_ANNOTATED_CLASSES = 20
@@ -87,8 +108,7 @@ def _draw(path: Path, font: str | None, size: tuple[float, float], draw) -> Path
         return _save(figure, path)
 
 
-def confusion_matrix(path: Path, matrix: np.ndarray, labels: Sequence[str], title: str,
-                     font: str | None) -> Path:
+def confusion_matrix(path: Path, matrix: np.ndarray, labels: Sequence[str], title: str, font: str | None) -> Path:
     """Heatmap coloured by row share (recall per gold class), annotated with the counts."""
     matrix = np.asarray(matrix)
     k = len(labels)
@@ -108,15 +128,15 @@ def confusion_matrix(path: Path, matrix: np.ndarray, labels: Sequence[str], titl
             for i in range(k):
                 for j in range(k):
                     colour = "white" if shares[i, j] > 0.5 else "black"
-                    ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour,
-                            fontsize=8)
+                    ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=colour, fontsize=8)
         figure.colorbar(image, ax=ax, label="share of the gold class", shrink=0.8)
 
     return _draw(path, font, (side + 1.5, side), draw)
 
 
-def per_class_f1(path: Path, labels: Sequence[str], series: dict[str, Sequence[float]], title: str,
-                 font: str | None) -> Path:
+def per_class_f1(
+    path: Path, labels: Sequence[str], series: dict[str, Sequence[float]], title: str, font: str | None
+) -> Path:
     """Dot chart: one row per class, one marker per backbone (F1 in %)."""
     k = len(labels)
 
@@ -124,8 +144,15 @@ def per_class_f1(path: Path, labels: Sequence[str], series: dict[str, Sequence[f
         ax = figure.add_subplot()
         rows = np.arange(k)
         for n, (name, values) in enumerate(series.items()):
-            ax.plot(100 * np.asarray(values), rows, linestyle="none", marker=_MARKERS[n % len(_MARKERS)],
-                    color=_SEED_COLOURS[n % len(_SEED_COLOURS)], label=name, alpha=0.85)
+            ax.plot(
+                100 * np.asarray(values),
+                rows,
+                linestyle="none",
+                marker=_MARKERS[n % len(_MARKERS)],
+                color=_SEED_COLOURS[n % len(_SEED_COLOURS)],
+                label=name,
+                alpha=0.85,
+            )
         ax.set_yticks(rows, labels)
         ax.invert_yaxis()
         ax.set_xlabel("F1 (%), mean over runs")
@@ -137,13 +164,17 @@ def per_class_f1(path: Path, labels: Sequence[str], series: dict[str, Sequence[f
 
 
 def _series(history: Sequence[dict], key: str) -> tuple[list[float], list[float]]:
-    points = [(entry["step"], entry[key]) for entry in history
-              if isinstance(entry.get(key), int | float) and np.isfinite(entry[key])]
+    points = [
+        (entry["step"], entry[key])
+        for entry in history
+        if isinstance(entry.get(key), int | float) and np.isfinite(entry[key])
+    ]
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def training_curves(path: Path, runs: Sequence[tuple[int, Sequence[dict], int | None]], title: str,
-                    font: str | None) -> Path:
+def training_curves(
+    path: Path, runs: Sequence[tuple[int, Sequence[dict], int | None]], title: str, font: str | None
+) -> Path:
     """Losses and dev accuracy against step, one colour per seed; the restored step marked."""
 
     def draw(figure: Figure) -> None:
@@ -151,16 +182,24 @@ def training_curves(path: Path, runs: Sequence[tuple[int, Sequence[dict], int | 
         for n, (seed, history, best_step) in enumerate(runs):
             colour = _SEED_COLOURS[n % len(_SEED_COLOURS)]
             loss_ax.plot(*_series(history, "train_loss"), color=colour, alpha=0.6, label=f"seed {seed} train")
-            loss_ax.plot(*_series(history, "dev_loss"), color=colour, linestyle="--", marker=".",
-                         label=f"seed {seed} dev")
+            loss_ax.plot(
+                *_series(history, "dev_loss"), color=colour, linestyle="--", marker=".", label=f"seed {seed} dev"
+            )
             steps, accuracy = _series(history, "dev_accuracy")
             acc_ax.plot(steps, [100 * a for a in accuracy], color=colour, marker=".", label=f"seed {seed}")
             if best_step is not None:
                 for ax in (loss_ax, acc_ax):
                     ax.axvline(best_step, color=colour, linestyle=":", linewidth=1)
                 if best_step in steps:
-                    acc_ax.plot(best_step, 100 * accuracy[steps.index(best_step)], marker="*", markersize=14,
-                                color=colour, markeredgecolor="black", linestyle="none")
+                    acc_ax.plot(
+                        best_step,
+                        100 * accuracy[steps.index(best_step)],
+                        marker="*",
+                        markersize=14,
+                        color=colour,
+                        markeredgecolor="black",
+                        linestyle="none",
+                    )
         loss_ax.set(xlabel="step", ylabel="loss", title="train (solid) and dev (dashed) loss")
         acc_ax.set(xlabel="step", ylabel="dev accuracy (%)", title="dev accuracy (★ = restored step)")
         for ax in (loss_ax, acc_ax):
@@ -180,16 +219,13 @@ def pareto_front(points: Sequence[tuple[str, float, float]]) -> list[str]:
     """
     front = []
     for name, cost, accuracy in points:
-        dominated = any(
-            c <= cost and a >= accuracy and (c < cost or a > accuracy) for _, c, a in points
-        )
+        dominated = any(c <= cost and a >= accuracy and (c < cost or a > accuracy) for _, c, a in points)
         if not dominated:
             front.append((cost, -accuracy, name))
     return [name for _, _, name in sorted(front)]
 
 
-def accuracy_vs_cost(path: Path, points: Sequence[tuple[str, float, float]], title: str,
-                     font: str | None) -> Path:
+def accuracy_vs_cost(path: Path, points: Sequence[tuple[str, float, float]], title: str, font: str | None) -> Path:
     """Accuracy (%) against inference time per example (ms), Pareto front joined by a step line."""
     front = pareto_front(points)
     by_name = {name: (cost, accuracy) for name, cost, accuracy in points}
@@ -198,8 +234,14 @@ def accuracy_vs_cost(path: Path, points: Sequence[tuple[str, float, float]], tit
         ax = figure.add_subplot()
         for name, cost, accuracy in points:
             on_front = name in front
-            ax.plot(cost, 100 * accuracy, marker="o", linestyle="none", markersize=7,
-                    color="tab:red" if on_front else "tab:gray")
+            ax.plot(
+                cost,
+                100 * accuracy,
+                marker="o",
+                linestyle="none",
+                markersize=7,
+                color="tab:red" if on_front else "tab:gray",
+            )
             ax.annotate(name, (cost, 100 * accuracy), textcoords="offset points", xytext=(6, 4), fontsize=9)
         if front:
             xs = [by_name[n][0] for n in front]

@@ -23,8 +23,11 @@ from benchmark.report.runs import Run, skip
 ALPHA = 0.05
 
 # How settings are named in labels: the config's own field names, and these from elsewhere in metrics.json.
-_SETTING_NAMES = {"backbone.source": "source", "backbone.parameters": "parameters",
-                  "environment.num_processes": "processes"}
+_SETTING_NAMES = {
+    "backbone.source": "source",
+    "backbone.parameters": "parameters",
+    "environment.num_processes": "processes",
+}
 # A hub id such as `hfl/chinese-macbert-base`; any other source is a local folder.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
@@ -132,9 +135,12 @@ def differing_settings(variants: Sequence[Run]) -> list[str]:
     """For runs of one backbone with different settings, one per variant: the settings that differ, as text."""
     # In the order of the names shown, so labels read alphabetically.
     keys = sorted({key for run in variants for key in run.settings}, key=lambda k: (_name(k), k))
-    differing = [key for key in keys
-                 if len({json.dumps(run.settings.get(key), sort_keys=True) if key in run.settings else None
-                         for run in variants}) > 1]
+    differing = [
+        key
+        for key in keys
+        if len({json.dumps(run.settings.get(key), sort_keys=True) if key in run.settings else None for run in variants})
+        > 1
+    ]
 
     def describe(run: Run, shorten: bool) -> str:
         return ", ".join(f"{_name(key)} {_show(key, run.settings, shorten)}" for key in differing)
@@ -164,8 +170,12 @@ def _consistent(runs: list[Run], results_dir: Path, skipped: list[str]) -> list[
         previous = kept.get(row_seed)
         if previous is not None:
             # Run ids end in a timestamp, so the id sorting last is the newest run of this seed.
-            skip(skipped, results_dir, results_dir / previous.folder / "metrics.json",
-                 f"same backbone, settings and seed as run {run.run_id}, which supersedes it")
+            skip(
+                skipped,
+                results_dir,
+                results_dir / previous.folder / "metrics.json",
+                f"same backbone, settings and seed as run {run.run_id}, which supersedes it",
+            )
         kept[row_seed] = run
     return list(kept.values())
 
@@ -227,7 +237,7 @@ def build_groups(runs: Sequence[Run], results_dir: Path, skipped: list[str]) -> 
         if not run.smoke and run.unranked is None:
             by_key[(run.dataset, run.protocol, run.test_sha256)].append(run)
     groups, slugs = [], set()
-    for (dataset, protocol, sha256) in sorted(by_key):
+    for dataset, protocol, sha256 in sorted(by_key):
         members = _consistent(by_key[(dataset, protocol, sha256)], results_dir, skipped)
         labels = members[0].labels
         entries = _rank(_entries(members, len(labels)))

@@ -28,7 +28,9 @@ NOT_SETTINGS = OUTPUT_ONLY | {
     "seed",
     "model",  # the backbone name, already the first half of a row's key
     "model_path",  # what was loaded is recorded as backbone.source, which also covers hub ids
-    "data_dir", "text_col", "label_col",  # where the data lives and its columns; the test file's hash pins the data
+    "data_dir",
+    "text_col",
+    "label_col",  # where the data lives and its columns; the test file's hash pins the data
 }
 
 
@@ -81,8 +83,14 @@ class Run:
         return hashlib.sha256(self.settings_key.encode("utf-8")).hexdigest()[:8]
 
 
-def settings_of(config: dict, source: str, parameters: int | None, *, processes: int | None = None,
-                data: dict[str, str] | None = None) -> dict:
+def settings_of(
+    config: dict,
+    source: str,
+    parameters: int | None,
+    *,
+    processes: int | None = None,
+    data: dict[str, str] | None = None,
+) -> dict:
     """The run's settings: its config minus NOT_SETTINGS, plus the model actually loaded and its size.
 
     When recorded, also the number of processes (with the per-device batch it fixes the effective
@@ -102,8 +110,11 @@ def settings_of(config: dict, source: str, parameters: int | None, *, processes:
 
 def _data_hashes(files: dict) -> dict[str, str]:
     # Optional, like the environment: runs that do not record a file are compared without it.
-    return {name: record["sha256"] for name, record in sorted(files.items())
-            if name != "test" and isinstance(record, dict) and isinstance(record.get("sha256"), str)}
+    return {
+        name: record["sha256"]
+        for name, record in sorted(files.items())
+        if name != "test" and isinstance(record, dict) and isinstance(record.get("sha256"), str)
+    }
 
 
 def _canonical(value: object) -> object:
@@ -162,8 +173,13 @@ def parse_metrics(data: object, folder: str) -> Run:
     processes = environment.get("num_processes")
     if not isinstance(processes, int) or isinstance(processes, bool):
         processes = None  # optional, like the rest of the environment
-    settings = settings_of(record.config, record.backbone.source, record.backbone.parameters,
-                           processes=processes, data=_data_hashes(record.task.files))
+    settings = settings_of(
+        record.config,
+        record.backbone.source,
+        record.backbone.parameters,
+        processes=processes,
+        data=_data_hashes(record.task.files),
+    )
     return Run(
         folder=folder,
         run_id=record.run_id,
@@ -203,8 +219,9 @@ def _unranked(record: RunRecord) -> str | None:
     weights = record.backbone.weights
     if isinstance(weights, dict) and weights.get("complete") is False:
         missing, mismatched = len(weights.get("missing") or []), len(weights.get("mismatched") or [])
-        return (f"incomplete pretrained weights ({missing} missing, {mismatched} of another shape; "
-                f"--allow-missing-weights)")
+        return (
+            f"incomplete pretrained weights ({missing} missing, {mismatched} of another shape; --allow-missing-weights)"
+        )
     if record.training.global_step < 1:
         return "nothing was trained (0 optimiser steps)"
     return None
@@ -241,8 +258,15 @@ def read_predictions(path: Path, run: Run) -> Run:
     rebuilt = np.bincount(gold_ids * k + predicted_ids, minlength=k * k).reshape(k, k)
     if not np.array_equal(rebuilt, run.confusion):
         raise Unusable("disagrees with the confusion matrix in metrics.json (from another run?)")
-    return Run(**{**run.__dict__, "texts": tuple(texts), "gold": gold_ids, "predicted": predicted_ids,
-                  "probability": np.array(probability)})
+    return Run(
+        **{
+            **run.__dict__,
+            "texts": tuple(texts),
+            "gold": gold_ids,
+            "predicted": predicted_ids,
+            "probability": np.array(probability),
+        }
+    )
 
 
 # ---------------------------------------------------------------- folders

@@ -24,40 +24,63 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
     if backbone.name != "tfidf":
         raise HarnessError(f"no scikit-learn recipe for backbone {backbone.name!r}; expected tfidf")
     if config.teacher:
-        raise HarnessError("tfidf cannot be a distillation student (it learns from gold labels only); choose a "
-                           "torch student such as rbt3_student or textcnn, or drop --teacher")
+        raise HarnessError(
+            "tfidf cannot be a distillation student (it learns from gold labels only); choose a "
+            "torch student such as rbt3_student or textcnn, or drop --teacher"
+        )
     run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
     write_json(run_dir / RUN_CONFIG, run_config_of(config.to_dict(), task.files, 1))  # lets --skip-finished find it
     log(f"run folder: {run_dir}")
     fit_started = time.perf_counter()
-    model, history = fit_tfidf(task.train.texts, task.train.labels, task.dev.texts, task.dev.labels,
-                               len(task.label_names), log=log)
+    model, history = fit_tfidf(
+        task.train.texts, task.train.labels, task.dev.texts, task.dev.labels, len(task.label_names), log=log
+    )
     train_seconds = time.perf_counter() - fit_started
     scored = time.perf_counter()
     logits = model.logits(task.test.texts)
     eval_seconds = time.perf_counter() - scored
-    metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names),
-               "loss": cross_entropy(logits, task.test.labels)}
+    metrics = {
+        **score(task.test.labels, logits.argmax(axis=-1), task.label_names),
+        "loss": cross_entropy(logits, task.test.labels),
+    }
     best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
     record = RunRecord(
         run_id=run_dir.name,
         smoke=config.smoke,
-        backbone=BackboneRecord(name=backbone.name, hub_id=None, source="fitted from the training texts",
-                                architecture=backbone.architecture, parameters=model.parameters),
+        backbone=BackboneRecord(
+            name=backbone.name,
+            hub_id=None,
+            source="fitted from the training texts",
+            architecture=backbone.architecture,
+            parameters=model.parameters,
+        ),
         task=task.record(),
         config=config.to_dict(),
         seed=config.seed,
         environment=environment(extra_packages=("jieba",)),
-        timing=TimingRecord(wall_seconds=time.perf_counter() - started, train_seconds=train_seconds,
-                            train_examples_per_second=len(task.train.texts) / train_seconds,
-                            eval_examples_per_second=len(task.test.texts) / eval_seconds,
-                            peak_memory_mb=peak_memory_mb()),
+        timing=TimingRecord(
+            wall_seconds=time.perf_counter() - started,
+            train_seconds=train_seconds,
+            train_examples_per_second=len(task.train.texts) / train_seconds,
+            eval_examples_per_second=len(task.test.texts) / eval_seconds,
+            peak_memory_mb=peak_memory_mb(),
+        ),
         # Each "step" is one value of C tried (see C_GRID), not an optimiser step.
-        training=TrainingRecord(global_step=len(history), max_steps=len(history), best_step=best["step"],
-                                best_dev_loss=best["dev_loss"], stopped_early=False, history=history,
-                                estimator={"classifier": "LinearSVC, margins scaled to logits on dev",
-                                           "C": best["C"], "scale": best["scale"], "features": len(model.terms),
-                                           **model.settings.to_dict()}),
+        training=TrainingRecord(
+            global_step=len(history),
+            max_steps=len(history),
+            best_step=best["step"],
+            best_dev_loss=best["dev_loss"],
+            stopped_early=False,
+            history=history,
+            estimator={
+                "classifier": "LinearSVC, margins scaled to logits on dev",
+                "C": best["C"],
+                "scale": best["scale"],
+                "features": len(model.terms),
+                **model.settings.to_dict(),
+            },
+        ),
         metrics=MetricsRecord(**metrics),
     )
     try:
@@ -65,8 +88,16 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
     except OSError as error:
         shutil.rmtree(run_dir, ignore_errors=True)
         raise HarnessError(f"cannot write the model to {run_dir / 'model'}: {error.strerror or error}") from None
-    write_results(run_dir, record, task.test.texts, task.test.labels, logits,
-                  f"{backbone.name} on {task.dataset} ({task.protocol}), run {run_dir.name}")
-    log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f} (C={best['C']:g}, "
-        f"{train_seconds:.1f} s to fit); results in {run_dir}")
+    write_results(
+        run_dir,
+        record,
+        task.test.texts,
+        task.test.labels,
+        logits,
+        f"{backbone.name} on {task.dataset} ({task.protocol}), run {run_dir.name}",
+    )
+    log(
+        f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f} (C={best['C']:g}, "
+        f"{train_seconds:.1f} s to fit); results in {run_dir}"
+    )
     return run_dir

@@ -44,8 +44,10 @@ def resolve_precision(config: RunConfig) -> str:
         if config.precision == "fp16":
             raise HarnessError("--precision fp16 needs a GPU; on a CPU use fp32, or bf16 where the CPU has it")
         if config.precision == "bf16" and not cpu_supports_bf16():
-            raise HarnessError("--precision bf16: this CPU has no bf16 instructions (AVX-512 BF16 or AMX), so "
-                               "bf16 would be emulated and slower than fp32; use --precision fp32")
+            raise HarnessError(
+                "--precision bf16: this CPU has no bf16 instructions (AVX-512 BF16 or AMX), so "
+                "bf16 would be emulated and slower than fp32; use --precision fp32"
+            )
     return config.precision
 
 

@@ -37,8 +37,13 @@ from benchmark.serve.predict import load_predictor
 CACHE_FOLDER = "teacher-logits"
 
 
-def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor | None,
-                      temperature: float, alpha: float) -> torch.Tensor:
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None,
+    temperature: float,
+    alpha: float,
+) -> torch.Tensor:
     """alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(labels, p_student), batch means."""
     student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
     loss = student_logits.new_zeros(())
@@ -54,8 +59,9 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 
 def check_settings(temperature: float, alpha: float) -> None:
     if not temperature > 0:
-        raise HarnessError(f"--temperature must be positive (1 leaves the outputs as they are; 2 to 10 soften "
-                           f"them), got {temperature}")
+        raise HarnessError(
+            f"--temperature must be positive (1 leaves the outputs as they are; 2 to 10 soften them), got {temperature}"
+        )
     if not 0 <= alpha <= 1:
         raise HarnessError(f"--alpha must lie between 0 (gold labels only) and 1 (teacher only), got {alpha}")
 
@@ -73,12 +79,12 @@ class DistillingClassifier(TextClassifier):
         self.num_labels = student.num_labels
         self.temperature, self.alpha = temperature, alpha
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, teacher_logits=None,
-                **_) -> dict:
+    def forward(
+        self, input_ids, attention_mask=None, token_type_ids=None, labels=None, teacher_logits=None, **_
+    ) -> dict:
         output = super().forward(input_ids, attention_mask, token_type_ids, labels=labels)
         if labels is not None and teacher_logits is not None:
-            output["loss"] = distillation_loss(output["logits"], teacher_logits, labels, self.temperature,
-                                               self.alpha)
+            output["loss"] = distillation_loss(output["logits"], teacher_logits, labels, self.temperature, self.alpha)
         return output
 
 
@@ -177,25 +183,35 @@ def attach_teacher(config, backbone, model: TextClassifier, task, train_set, col
     """
     check_settings(config.temperature, config.alpha)
     if backbone.kind == "sklearn":
-        raise HarnessError(f"{backbone.name} cannot be a distillation student; choose a torch student such as "
-                           f"rbt3_student or textcnn")
+        raise HarnessError(
+            f"{backbone.name} cannot be a distillation student; choose a torch student such as rbt3_student or textcnn"
+        )
     teacher = Path(config.teacher)
     record = teacher_record(teacher)
     labels = json.loads((model_folder(teacher) / "labels.json").read_text(encoding="utf-8"))["labels"]
     if list(labels) != list(task.label_names):
-        raise HarnessError(f"{teacher}: the teacher's labels {labels} differ from this task's {task.label_names}; "
-                           f"the teacher must be trained on the same labels, in the same order")
+        raise HarnessError(
+            f"{teacher}: the teacher's labels {labels} differ from this task's {task.label_names}; "
+            f"the teacher must be trained on the same labels, in the same order"
+        )
     test_sha = (task.files.get("test") or {}).get("sha256")
     if record["test_sha256"] and test_sha and record["test_sha256"] != test_sha:
-        log(f"warning: the teacher {record['run_id']} was scored on another test file; make sure it never "
-            f"trained on this run's test texts")
+        log(
+            f"warning: the teacher {record['run_id']} was scored on another test file; make sure it never "
+            f"trained on this run's test texts"
+        )
     logits = teacher_logits(teacher, task.train.texts, record.pop("max_length"), log)
     record["train_accuracy"] = float((logits.argmax(axis=1) == task.train.labels).mean())
     distilled = DistillingClassifier(model, config.temperature, config.alpha)
-    return distilled, DistillationSplit(train_set, logits), DistillationCollator(collator), {
-        "teacher": record,
-        "temperature": config.temperature,
-        "alpha": config.alpha,
-        "student": backbone.name,
-        "backbone_name": f"{backbone.name}-kd-{record['backbone'] or 'teacher'}",
-    }
+    return (
+        distilled,
+        DistillationSplit(train_set, logits),
+        DistillationCollator(collator),
+        {
+            "teacher": record,
+            "temperature": config.temperature,
+            "alpha": config.alpha,
+            "student": backbone.name,
+            "backbone_name": f"{backbone.name}-kd-{record['backbone'] or 'teacher'}",
+        },
+    )

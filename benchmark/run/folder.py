@@ -34,8 +34,11 @@ def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path
 def run_config_of(config: dict, data_files: dict, num_processes: int) -> dict:
     """What run_config.json holds: every flag, the data files' hashes, and the number of processes (with the
     per-device batch it fixes the effective batch, and so the step count and learning-rate schedule)."""
-    return {"config": config, "data": {name: f["sha256"] for name, f in sorted(data_files.items())},
-            "num_processes": num_processes}
+    return {
+        "config": config,
+        "data": {name: f["sha256"] for name, f in sorted(data_files.items())},
+        "num_processes": num_processes,
+    }
 
 
 def read_run_config(folder: Path) -> dict | None:
@@ -55,8 +58,11 @@ def identity(record: dict) -> dict:
 def differences(saved: dict, current: dict) -> list[str]:
     """Human-readable differences between two run records, for the message when a folder cannot be resumed."""
     a, b = identity(saved), identity(current)
-    found = [f"--{key.replace('_', '-')} {a['config'].get(key)!r} there, {b['config'].get(key)!r} here"
-             for key in sorted(a["config"].keys() | b["config"].keys()) if a["config"].get(key) != b["config"].get(key)]
+    found = [
+        f"--{key.replace('_', '-')} {a['config'].get(key)!r} there, {b['config'].get(key)!r} here"
+        for key in sorted(a["config"].keys() | b["config"].keys())
+        if a["config"].get(key) != b["config"].get(key)
+    ]
     if a["data"] != b["data"]:
         found.append("the data files differ (sha256)")
     if a["num_processes"] != b["num_processes"]:
@@ -89,5 +95,3 @@ def finished_run(results_dir: Path, record: dict) -> Path | None:
         if saved is not None and not differences(saved, record):
             return folder
     return None
-
-

@@ -26,6 +26,7 @@ from benchmark.metrics import score
 from benchmark.model import checkpoint
 from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
+from benchmark.model.tokenizer import normalisation
 from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
 from benchmark.registry import get_backbone
 from benchmark.run.baseline import run_sklearn
@@ -65,8 +66,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     if skip_finished:
         done = [None]
         if state.is_main_process:
-            found = finished_run(Path(config.results_dir), run_config_of(config.to_dict(), task.files,
-                                                                      state.num_processes))
+            found = finished_run(
+                Path(config.results_dir), run_config_of(config.to_dict(), task.files, state.num_processes)
+            )
             done = [str(found) if found else None]
         broadcast_object_list(done)
         if done[0]:
@@ -80,9 +82,17 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
         classifier = create_classifier(
-            backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed,
-            cache_dir=config.cache_dir, offline=config.offline, allow_missing=config.allow_missing_weights,
-            max_length=config.max_length, log=log)
+            backbone,
+            len(task.label_names),
+            source=source,
+            dropout=config.dropout,
+            seed=config.seed,
+            cache_dir=config.cache_dir,
+            offline=config.offline,
+            allow_missing=config.allow_missing_weights,
+            max_length=config.max_length,
+            log=log,
+        )
         model, tokenizer = classifier.model, classifier.tokenizer
 
         # Encode each split in one batched call (cached on disk).
@@ -91,8 +101,11 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             for split in (task.train, task.dev, task.test)
         )
     tokenisation = tokenisation_report(
-        tokenizer, {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts),
-                    "test": (test_set, task.test.texts)}, checkpoint.normalisation(tokenizer), log)
+        tokenizer,
+        {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts), "test": (test_set, task.test.texts)},
+        normalisation(tokenizer),
+        log,
+    )
     # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
     # training pads as little as the test scoring does.
     dev_set = dev_set.subset(length_order(dev_set))
@@ -101,18 +114,22 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     distillation, listed_name = None, backbone.name
     if config.teacher:
         with state.main_process_first():
-            model, train_set, collator, distillation = attach_teacher(config, backbone, model, task, train_set,
-                                                                      collator, log)
+            model, train_set, collator, distillation = attach_teacher(
+                config, backbone, model, task, train_set, collator, log
+            )
         listed_name = distillation.pop("backbone_name")
-    log(f"effective batch: {config.batch_size} per device x {state.num_processes} process(es) x "
+    log(
+        f"effective batch: {config.batch_size} per device x {state.num_processes} process(es) x "
         f"{config.grad_accum} accumulation = {config.batch_size * state.num_processes * config.grad_accum} "
-        f"examples per optimiser step")
+        f"examples per optimiser step"
+    )
 
     with claim_run_dir(config, listed_name, task, state, log) as (run_dir, start):
         trained = start is not None and Path(start).name == TRAINED_FILE
         log(f"run folder: {run_dir}" + (f" (resuming from {Path(start).name})" if start else ""))
-        trainer, stopwatch = build_trainer(model, train_set, dev_set, collator, config,
-                                           str(run_dir / "checkpoints"), show_progress)
+        trainer, stopwatch = build_trainer(
+            model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress
+        )
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
             log("training had finished; scoring the best weights saved in model/")
@@ -131,8 +148,10 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 except Exception as error:
                     if write_failure(error) is None:
                         raise
-                    raise HarnessError(f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
-                                       f"in {run_dir / 'checkpoints'} are intact") from None
+                    raise HarnessError(
+                        f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
+                        f"in {run_dir / 'checkpoints'} are intact"
+                    ) from None
                 write_json(run_dir / TRAINED_FILE, training)
             state.wait_for_everyone()
 
@@ -144,18 +163,26 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         record = RunRecord(
             run_id=run_dir.name,
             smoke=config.smoke,
-            backbone=BackboneRecord(name=listed_name, hub_id=backbone.hub_id, source=source_record,
-                                    architecture=backbone.architecture, parameters=count_parameters(model),
-                                    weights=classifier.weights.record()),
+            backbone=BackboneRecord(
+                name=listed_name,
+                hub_id=backbone.hub_id,
+                source=source_record,
+                architecture=backbone.architecture,
+                parameters=count_parameters(model),
+                weights=classifier.weights.record(),
+            ),
             task=task.record(),
             config=config.to_dict(),
             seed=config.seed,
             environment=environment(),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
-            timing=TimingRecord(wall_seconds=time.perf_counter() - started,
-                                train_seconds=training.pop("train_seconds"),
-                                train_examples_per_second=training.pop("train_examples_per_second"),
-                                eval_examples_per_second=eval_speed, peak_memory_mb=peak_memory_mb()),
+            timing=TimingRecord(
+                wall_seconds=time.perf_counter() - started,
+                train_seconds=training.pop("train_seconds"),
+                train_examples_per_second=training.pop("train_examples_per_second"),
+                eval_examples_per_second=eval_speed,
+                peak_memory_mb=peak_memory_mb(),
+            ),
             tokenization=tokenisation,
             training=TrainingRecord(**training),
             metrics=MetricsRecord(**metrics),
@@ -170,8 +197,10 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             (run_dir / TRAINED_FILE).unlink(missing_ok=True)
             if not config.keep_checkpoints:
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    log(f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "
-        f"best step {training['best_step']} of {training['global_step']}; results in {run_dir}")
+    log(
+        f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "
+        f"best step {training['best_step']} of {training['global_step']}; results in {run_dir}"
+    )
     if config.smoke:
         log(SMOKE_BANNER)
     return run_dir

@@ -42,8 +42,15 @@ def peer_failed(error: BaseException) -> bool:
 
     text = str(error)
     return isinstance(error, getattr(torch.distributed, "DistError", ())) or any(
-        marker in text for marker in ("Connection closed by peer", "Connection reset by peer", "Broken pipe",
-                                      "NCCL communicator", "ProcessGroupGloo"))
+        marker in text
+        for marker in (
+            "Connection closed by peer",
+            "Connection reset by peer",
+            "Broken pipe",
+            "NCCL communicator",
+            "ProcessGroupGloo",
+        )
+    )
 
 
 def foreseen(error: BaseException) -> bool:
@@ -79,8 +86,11 @@ def run_queue(queue: list[tuple[RunConfig, str]], skip_finished: bool = False) -
     finished = sum(message is None for *_, message in outcomes)
     lines = [f"\nqueue summary: {finished} of {len(queue)} runs finished"]
     for config, folder, message in outcomes:
-        lines.append(f"  ok      {config.model} seed {config.seed}: {folder}" if message is None
-                     else f"  FAILED  {config.model} seed {config.seed}: {message}")
-    lines += [f"  not run {config.model} seed {config.seed}" for config, _ in queue[len(outcomes):]]
+        lines.append(
+            f"  ok      {config.model} seed {config.seed}: {folder}"
+            if message is None
+            else f"  FAILED  {config.model} seed {config.seed}: {message}"
+        )
+    lines += [f"  not run {config.model} seed {config.seed}" for config, _ in queue[len(outcomes) :]]
     log("\n".join(lines))
     return 0 if finished == len(queue) else 1

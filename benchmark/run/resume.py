@@ -148,8 +148,10 @@ def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record
                 remove_incomplete_checkpoints(folder, log)
                 return lock, folder, checkpoint
     if resume == "latest":
-        raise HarnessError(f"nothing to resume: no unfinished run of this configuration with a checkpoint in "
-                           f"{results_dir} (run without --resume to start one)")
+        raise HarnessError(
+            f"nothing to resume: no unfinished run of this configuration with a checkpoint in "
+            f"{results_dir} (run without --resume to start one)"
+        )
     folder = new_run_dir(results_dir, model, protocol, seed)
     lock = lock_run_dir(folder)
     write_json(folder / RUN_CONFIG, record)
@@ -167,16 +169,19 @@ def claim_run_dir(config: RunConfig, backbone_name: str, task, state: PartialSta
     record = run_config_of(config.to_dict(), task.files, state.num_processes)
     lock, picked = None, [None, None]
     if state.is_main_process:
-        lock, folder, start = open_run_dir(Path(config.results_dir), backbone_name, task.protocol, config.seed,
-                                           record, config.resume, log)
+        lock, folder, start = open_run_dir(
+            Path(config.results_dir), backbone_name, task.protocol, config.seed, record, config.resume, log
+        )
         picked = [str(folder), str(start) if start else None]
     run_dir = Path(picked[0]) if picked[0] else None
     try:
         broadcast_object_list(picked)  # fails when another process has failed: the folder goes too
         run_dir = Path(picked[0])
         if not run_dir.is_dir():
-            raise HarnessError(f"the run folder {run_dir} is not visible from this process; with several "
-                               f"machines, --results-dir must be on storage they all share")
+            raise HarnessError(
+                f"the run folder {run_dir} is not visible from this process; with several "
+                f"machines, --results-dir must be on storage they all share"
+            )
         yield run_dir, picked[1]
     except BaseException:
         if lock is not None and not (run_dir / METRICS_FILE).exists() and not has_progress(run_dir):

@@ -26,7 +26,7 @@ class SeededLengthGroupedSampler(LengthGroupedSampler):
         self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
         grouped = list(super().__iter__())
         size = self.batch_size
-        batches = [grouped[i:i + size] for i in range(0, len(grouped), size)]
+        batches = [grouped[i : i + size] for i in range(0, len(grouped), size)]
         # Trainer's grouping runs each mega-batch from its longest batch to its shortest, so the length of the
         # texts (and whatever goes with it) would cycle with the step; the batches are dealt at random instead.
         # The longest stays first, so that a batch too large for memory fails at once, and a short one last, so

@@ -226,8 +226,9 @@ def dev_accuracy(prediction) -> dict:
     return {"accuracy": float((np.argmax(logits, axis=-1) == prediction.label_ids).mean())}
 
 
-def build_trainer(model, train_set, dev_set, collator, config: RunConfig, output_dir: str,
-                  show_progress: bool = True) -> tuple[BenchmarkTrainer, StopwatchCallback]:
+def build_trainer(
+    model, train_set, dev_set, collator, config: RunConfig, output_dir: str, show_progress: bool = True
+) -> tuple[BenchmarkTrainer, StopwatchCallback]:
     stopwatch = StopwatchCallback()
     trainer = BenchmarkTrainer(
         model=model,
@@ -236,8 +237,12 @@ def build_trainer(model, train_set, dev_set, collator, config: RunConfig, output
         eval_dataset=dev_set,
         data_collator=collator,
         compute_metrics=dev_accuracy,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
-                   CheckpointCadence(config.save_every), SamplerEpoch(), stopwatch],
+        callbacks=[
+            EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
+            CheckpointCadence(config.save_every),
+            SamplerEpoch(),
+            stopwatch,
+        ],
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
@@ -254,8 +259,9 @@ def training_summary(trainer: Trainer, stopwatch: StopwatchCallback) -> dict:
         if "loss" in entry:
             history.append({"step": entry["step"], "train_loss": entry["loss"]})
         elif "eval_loss" in entry:
-            history.append({"step": entry["step"], "dev_loss": entry["eval_loss"],
-                            "dev_accuracy": entry.get("eval_accuracy")})
+            history.append(
+                {"step": entry["step"], "dev_loss": entry["eval_loss"], "dev_accuracy": entry.get("eval_accuracy")}
+            )
     dev_points = [h for h in history if "dev_loss" in h]
     best = min(dev_points, key=lambda h: (h["dev_loss"], h["step"])) if dev_points else None
     effective_batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps

@@ -52,7 +52,7 @@ def _chunks(texts: list[str], batch_size: int, sort: bool):
     """Batches of (positions, texts); sorted by length, batches carry little padding (positions restore order)."""
     order = np.argsort([len(t) for t in texts], kind="stable") if sort else np.arange(len(texts))
     for start in range(0, len(texts), batch_size):
-        positions = order[start:start + batch_size]
+        positions = order[start : start + batch_size]
         yield positions, [texts[i] for i in positions]
 
 
@@ -64,8 +64,14 @@ class TorchPredictor(Predictor):
         self.backbone, self.max_length = backbone, max_length
 
     def encode(self, texts: list[str]) -> dict:
-        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True,
-                                 return_tensors="pt", return_token_type_ids=False)
+        encoded = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+            return_token_type_ids=False,
+        )
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
 
     def logits(self, texts: list[str], batch_size: int = 64, sort: bool = True) -> np.ndarray:
@@ -113,12 +119,14 @@ def trained_max_length(folder: Path) -> int:
     return int(config.get("max_length") or default_of("max_length"))
 
 
-def _onnx_session(path: Path):
+def onnx_session(path: Path):
     try:
         import onnxruntime
     except ImportError:
-        raise HarnessError(f"{path} is an ONNX model and onnxruntime is not installed; install the serving extra: "
-                           f"pip install -e \".[serve]\"") from None
+        raise HarnessError(
+            f"{path} is an ONNX model and onnxruntime is not installed; install the serving extra: "
+            f'pip install -e ".[serve]"'
+        ) from None
     import torch
 
     options = onnxruntime.SessionOptions()
@@ -153,8 +161,9 @@ def load_predictor(path: Path) -> Predictor:
         saved = json.loads((folder / "labels.json").read_text(encoding="utf-8"))
         labels, backbone = list(saved["labels"]), str(saved["backbone"])
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise HarnessError(f"{folder / 'labels.json'}: unreadable ({error}); expected "
-                           f"{{\"backbone\": NAME, \"labels\": [...]}}") from None
+        raise HarnessError(
+            f'{folder / "labels.json"}: unreadable ({error}); expected {{"backbone": NAME, "labels": [...]}}'
+        ) from None
     if (folder / "tfidf.json").is_file():
         from benchmark.baselines.tfidf import TfidfModel
 
@@ -168,7 +177,7 @@ def load_predictor(path: Path) -> Predictor:
         from benchmark.model.checkpoint import load_tokenizer
 
         tokenizer = load_tokenizer(get_backbone(backbone), folder)
-        return OnnxPredictor(_onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length)
+        return OnnxPredictor(onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length)
     from benchmark.model.classifier import load_classifier
 
     model, tokenizer, labels = load_classifier(folder)
@@ -191,7 +200,7 @@ def read_texts(path: Path) -> list[str]:
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise HarnessError(f"{path}:{line}: not UTF-8 text ({error.reason}); save the file as UTF-8") from None
     texts = []
     for number, line in enumerate(content.splitlines(), 1):
@@ -220,8 +229,9 @@ def predictions_table(texts: list[str], labels: list[str], probabilities: np.nda
     return buffer.getvalue()
 
 
-def predict_command(run: str | None, texts: list[str], file: str | None = None, output: str | None = None,
-                    out=None) -> int:
+def predict_command(
+    run: str | None, texts: list[str], file: str | None = None, output: str | None = None, out=None
+) -> int:
     """What `--predict` does: texts on the command line are printed as `label<TAB>probability<TAB>text`; a file's
     predictions go to a CSV (`--output PATH`, default FILE's name with `.predictions.csv`; `-` for stdout)."""
     out = out or sys.stdout
