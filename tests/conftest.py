@@ -8,6 +8,7 @@ import pytest
 
 from benchmark.model import checkpoint
 from benchmark.model.sources import write_tiny_model
+from benchmark.registry import get_backbone
 
 SHARED_THUCNEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "thucnews"
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -51,7 +52,7 @@ def settings(name: str, **given):
 
 def load_backbone(backbone, source, **options):
     """Encoder and tokenizer through the code path every run takes (benchmark.checkpoint.load_pretrained)."""
-    loaded = checkpoint.load_pretrained(backbone, str(source), log=lambda _: None, **options)
+    loaded = checkpoint.load_pretrained(backbone, str(source), checkpoint.LoadOptions(**options), log=lambda _: None)
     return loaded.encoder, loaded.tokenizer
 
 
@@ -103,3 +104,29 @@ def one_error_line(stderr: str) -> str:
     assert lines[0].startswith("error: ")
     assert "Traceback" not in stderr
     return lines[0]
+
+
+def sample_lines(split: str) -> list[str]:
+    return (SAMPLE_DIR / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+
+
+def sample_copy(folder: Path, **replaced: list[str]) -> Path:
+    """The bundled sample in `folder`, with the lines of the splits named in `replaced` (dev=..., test=...)."""
+    folder.mkdir(parents=True)
+    (folder / "class.txt").write_bytes((SAMPLE_DIR / "class.txt").read_bytes())
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.txt").write_text(
+            "\n".join(replaced.get(split) or sample_lines(split)) + "\n", encoding="utf-8"
+        )
+    return folder
+
+
+def tiny_bert(folder: Path) -> Path:
+    """A tiny random BERT with the sample's character vocabulary, saved as a pretrained checkpoint."""
+    texts = [line.split("\t")[0] for line in sample_lines("train")]
+    return write_tiny_model(get_backbone("bert"), texts, folder, seed=0)
+
+
+def run_flags(model: Path, data: Path, options: str) -> list[str]:
+    """Command-line flags for a run of `model` (bert) on `data`, offline, with `options` as typed on a command line."""
+    return ["--model", "bert", "--model-path", str(model), "--data-dir", str(data), "--offline", *options.split()]

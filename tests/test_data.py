@@ -55,15 +55,6 @@ def error_message(call, *args, **kwargs) -> str:
 # --- bad inputs ---------------------------------------------------------------------------------------------
 
 
-def test_a_line_without_a_tab_names_file_line_and_the_expected_layout(tmp_path):
-    folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.txt", "央行宣布降准\t0\n没有制表符的一行\n北京房价\t1\n")
-    message = error_message(load_task, folder)
-    assert f"{train}:2:" in message
-    assert "expected 'text<TAB>label'" in message
-    assert "没有制表符的一行" in message
-
-
 def test_an_unknown_label_name_in_a_csv_names_file_line_and_the_known_labels(tmp_path):
     folder = make_folder(tmp_path / "d", test=TEST)
     train = write(folder / "train.csv", "text,label\n央行宣布降准,财经\n国足客场取胜,体育\n")
@@ -97,37 +88,15 @@ def test_a_csv_with_only_a_header_holds_no_examples(tmp_path):
     assert error_message(load_task, folder) == f"{train}: the file holds no examples"
 
 
-@pytest.mark.parametrize("text", ["", "   "])
-def test_an_empty_text_names_file_and_line(tmp_path, text):
-    folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.txt", f"央行宣布降准\t0\n{text}\t1\n")
+@pytest.mark.parametrize(("missing", "hint"), [("train", True), ("test", False)])
+def test_a_missing_split_file_is_named_and_only_train_suggests_the_mini_protocol(tmp_path, missing, hint):
+    files = {"train": TRAIN, "dev": DEV, "test": TEST}
+    del files[missing]
+    folder = make_folder(tmp_path / "d", **files)
     message = error_message(load_task, folder)
-    assert f"{train}:2:" in message
-    assert "empty text" in message
-
-
-def test_an_empty_text_in_jsonl_names_file_and_line(tmp_path):
-    folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.jsonl", '{"text": "央行宣布降准", "label": 0}\n{"text": "", "label": 1}\n')
-    message = error_message(load_task, folder)
-    assert f"{train}:2:" in message
-    assert "empty text" in message
-
-
-def test_a_missing_train_file_suggests_the_mini_protocol(tmp_path):
-    folder = make_folder(tmp_path / "d", dev=DEV, test=TEST)
-    message = error_message(load_task, folder)
-    assert message.startswith(f"{folder}: no train file")
-    assert "expected train.txt, .tsv, .csv or .jsonl" in message
-    assert "--protocol mini" in message
-
-
-def test_a_missing_test_file_is_named_without_the_mini_hint(tmp_path):
-    folder = make_folder(tmp_path / "d", train=TRAIN, dev=DEV)
-    message = error_message(load_task, folder)
-    assert message.startswith(f"{folder}: no test file")
-    assert "expected test.txt, .tsv, .csv or .jsonl" in message
-    assert "--protocol mini" not in message
+    assert message.startswith(f"{folder}: no {missing} file")
+    assert f"expected {missing}.txt, .tsv, .csv or .jsonl" in message
+    assert ("--protocol mini" in message) == hint
 
 
 def test_the_mini_protocol_needs_a_dev_file(tmp_path):
@@ -169,28 +138,48 @@ def test_a_table_without_the_named_column_names_file_line_the_header_and_the_fla
     assert "--text-col" in message and "--label-col" in message
 
 
-def test_a_csv_row_with_too_many_fields_names_file_and_line(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "content", "line", "expected"),
+    [
+        (
+            "train.txt",
+            "央行宣布降准\t0\n没有制表符的一行\n北京房价\t1\n",
+            2,
+            ("expected 'text<TAB>label'", "没有制表符的一行"),
+        ),
+        ("train.txt", "央行宣布降准\t0\n\t1\n", 2, ("empty text",)),
+        ("train.txt", "央行宣布降准\t0\n   \t1\n", 2, ("empty text",)),
+        ("train.jsonl", '{"text": "央行宣布降准", "label": 0}\n{"text": "", "label": 1}\n', 2, ("empty text",)),
+        ("train.csv", "text,label\n央行宣布降准,0\n人民币,汇率,0\n", 3, ("expected 2 fields",)),
+        (
+            "train.jsonl",
+            '{"text": "央行宣布降准", "label": 0}\n{"text": "北京房价", "label": 1\n',
+            2,
+            ("not valid JSON",),
+        ),
+        (
+            "train.jsonl",
+            '{"text": "央行宣布降准", "label": 0}\n{"title": "北京房价", "label": 1}\n',
+            2,
+            ("expected an object with keys 'text' and 'label'",),
+        ),
+    ],
+    ids=[
+        "txt line without a tab",
+        "txt empty text",
+        "txt blank text",
+        "jsonl empty text",
+        "csv row with too many fields",
+        "jsonl line that is not JSON",
+        "jsonl object without the named keys",
+    ],
+)
+def test_a_malformed_row_names_file_and_line(tmp_path, name, content, line, expected):
     folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.csv", "text,label\n央行宣布降准,0\n人民币,汇率,0\n")
+    train = write(folder / name, content)
     message = error_message(load_task, folder)
-    assert f"{train}:3:" in message
-    assert "expected 2 fields" in message
-
-
-def test_a_jsonl_line_that_is_not_json_names_file_and_line(tmp_path):
-    folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.jsonl", '{"text": "央行宣布降准", "label": 0}\n{"text": "北京房价", "label": 1\n')
-    message = error_message(load_task, folder)
-    assert f"{train}:2:" in message
-    assert "not valid JSON" in message
-
-
-def test_a_jsonl_object_without_the_named_keys_names_file_line_and_keys(tmp_path):
-    folder = make_folder(tmp_path / "d", test=TEST)
-    train = write(folder / "train.jsonl", '{"text": "央行宣布降准", "label": 0}\n{"title": "北京房价", "label": 1}\n')
-    message = error_message(load_task, folder)
-    assert f"{train}:2:" in message
-    assert "expected an object with keys 'text' and 'label'" in message
+    assert f"{train}:{line}:" in message
+    assert all(words in message for words in expected), message
 
 
 def test_a_jsonl_line_that_is_a_list_is_refused(tmp_path):

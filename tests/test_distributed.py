@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributed
+from conftest import run_flags, sample_copy, sample_lines, tiny_bert
 from safetensors.torch import load_file
 from torch.utils.data import BatchSampler
 from transformers import TrainerState
@@ -26,35 +27,17 @@ from transformers import TrainerState
 from benchmark.data.encode import PaddingCollator, encode_split
 from benchmark.metrics import probabilities
 from benchmark.model.classifier import load_classifier
-from benchmark.model.sources import write_tiny_model
-from benchmark.registry import get_backbone
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
 
 # run.py, except that with a step number as first argument the main process kills itself (SIGKILL) at that step.
 LAUNCHED = """
-import os, signal, sys
-from transformers import TrainerCallback
-from benchmark.run import pipeline
+import sys
+from callbacks import KillAt, add_to_runs
 from benchmark.cli import main
 
-kill_at = int(sys.argv.pop(1))
-
-class Kill(TrainerCallback):
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == kill_at and args.process_index == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-build = pipeline.build_trainer
-
-def with_kill(*args, **kwargs):
-    trainer, stopwatch = build(*args, **kwargs)
-    trainer.add_callback(Kill())
-    return trainer, stopwatch
-
-pipeline.build_trainer = with_kill
+add_to_runs(KillAt(int(sys.argv.pop(1))))
 sys.exit(main())
 """
 
@@ -64,69 +47,49 @@ needs_gloo = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict:
-    """An uninterrupted two-process run, and the same run killed at step 12 and started again."""
-    folder = tmp_path_factory.mktemp("distributed")
-    data = folder / "data"
-    data.mkdir()
-    for name in ("class.txt", "train.txt", "dev.txt"):
-        (data / name).write_bytes((SAMPLE / name).read_bytes())
-    # 101 test examples: not divisible by two processes, nor by the evaluation batch of 8.
-    test_lines = (SAMPLE / "test.txt").read_text(encoding="utf-8").splitlines()
-    test_lines.append((SAMPLE / "dev.txt").read_text(encoding="utf-8").splitlines()[0])
-    (data / "test.txt").write_text("\n".join(test_lines) + "\n", encoding="utf-8")
-    texts = [line.split("\t")[0] for line in (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()]
-    write_tiny_model(get_backbone("bert"), texts, folder / "tiny", seed=0)
-    (folder / "launched.py").write_text(LAUNCHED, encoding="utf-8")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+RUN_PY = "import sys\nfrom benchmark.cli import main\nsys.exit(main())\n"
 
-    # 240 examples / (16 x 2) = 8 steps an epoch: step 12 is inside the second epoch, after checkpoint-10.
-    flags = [
-        "--model",
-        "bert",
-        "--model-path",
-        str(folder / "tiny"),
-        "--data-dir",
-        str(data),
-        "--offline",
-        "--batch-size",
-        "16",
-        "--eval-batch-size",
-        "8",
-        "--learning-rate",
-        "5e-3",
-        "--warmup",
-        "0.1",
-        "--max-steps",
-        "20",
-        "--eval-every",
-        "5",
-        "--save-every",
-        "5",
-    ]
+
+def torchrun(folder: Path, script: str, *args: str, logs: Path | None = None) -> subprocess.CompletedProcess:
+    """`script` on two CPU processes. With `logs`, each rank's output is kept apart there (torchrun's --log-dir),
+    to tell who said what."""
+    (folder / "launched.py").write_text(script, encoding="utf-8")
+    apart = ["--log-dir", str(logs), "--redirects", "2"] if logs else []
+    # The children find the project and the tests' callbacks module.
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(ROOT),
-        "BENCHMARK_CACHE": str(folder / "cache"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
     }
+    return subprocess.run(
+        [*TORCHRUN, *apart, str(folder / "launched.py"), *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def stderr_per_rank(logs: Path) -> dict[int, str]:
+    return {int(path.parent.name): path.read_text(encoding="utf-8") for path in logs.rglob("stderr.log")}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """An uninterrupted two-process run, and the same run killed at step 12 and started again."""
+    folder = tmp_path_factory.mktemp("distributed")
+    # 101 test examples: not divisible by two processes, nor by the evaluation batch of 8.
+    test_lines = [*sample_lines("test"), sample_lines("dev")[0]]
+    data = sample_copy(folder / "data", test=test_lines)
+    # 240 examples / (16 x 2) = 8 steps an epoch: step 12 is inside the second epoch, after checkpoint-10.
+    options = "--batch-size 16 --eval-batch-size 8 --learning-rate 5e-3 --warmup 0.1 --max-steps 20 --eval-every 5"
+    flags = run_flags(tiny_bert(folder / "tiny"), data, options + " --save-every 5")
 
     def launch(kill_at: int, results: Path) -> subprocess.CompletedProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(folder / "launched.py"),
-            str(kill_at),
-            *flags,
-            "--results-dir",
-            str(results),
-        ]
-        return subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+        return torchrun(folder, LAUNCHED, str(kill_at), *flags, "--results-dir", str(results))
 
     whole = launch(0, folder / "whole")
     assert whole.returncode == 0, whole.stderr[-4000:]
@@ -233,46 +196,11 @@ sys.exit(main())
 """
 
 
-def torchrun(folder: Path, script: str, *flags: str) -> tuple[subprocess.CompletedProcess, dict[int, str]]:
-    """Two CPU processes; each rank's stderr is kept apart (torchrun's --log-dir) to tell who said what."""
-    (folder / "launched.py").write_text(script, encoding="utf-8")
-    logs = folder / "logs"
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "--log-dir",
-        str(logs),
-        "--redirects",
-        "2",
-        str(folder / "launched.py"),
-        *flags,
-    ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
-    per_rank = {int(path.parent.name): path.read_text(encoding="utf-8") for path in logs.rglob("stderr.log")}
-    return done, per_rank
-
-
 @needs_gloo
 @pytest.mark.slow
 def test_the_smoke_preset_runs_under_torchrun(tmp_path):
-    done, _ = torchrun(
-        tmp_path,
-        "import sys\nfrom benchmark.cli import main\nsys.exit(main())\n",
-        "--model",
-        "bert",
-        "--smoke",
-        "--max-steps",
-        "6",
-        "--eval-every",
-        "3",
-        "--results-dir",
-        str(tmp_path / "results"),
-    )
+    smoke = ["--model", "bert", "--smoke", "--max-steps", "6", "--eval-every", "3"]
+    done = torchrun(tmp_path, RUN_PY, *smoke, "--results-dir", str(tmp_path / "results"))
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = only_folder(tmp_path / "results")
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -283,9 +211,9 @@ def test_the_smoke_preset_runs_under_torchrun(tmp_path):
 @pytest.mark.slow
 def test_a_failing_rank_is_the_one_message_and_leaves_no_folder(tmp_path):
     results = tmp_path / "results"
-    done, per_rank = torchrun(
-        tmp_path, RANK_ONE_FAILS, "--model", "bert", "--smoke", "--max-steps", "6", "--results-dir", str(results)
-    )
+    smoke = ["--model", "bert", "--smoke", "--max-steps", "6"]
+    done = torchrun(tmp_path, RANK_ONE_FAILS, *smoke, "--results-dir", str(results), logs=tmp_path / "logs")
+    per_rank = stderr_per_rank(tmp_path / "logs")
     assert done.returncode != 0
     assert set(per_rank) == {0, 1}, per_rank
     failed = [line for line in per_rank[1].splitlines() if line.strip()]

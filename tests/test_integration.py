@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from benchmark.config import RunConfig
+from conftest import run_flags
+
+from benchmark.cli import main
 from benchmark.data.task import load_task
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
-from benchmark.run.pipeline import run
 
 CHANCE = 0.10  # ten balanced classes
 # One wide layer without dropout learns fastest from random weights in a few hundred steps.
@@ -26,21 +27,10 @@ SHAPE = {
 def test_tiny_bert_learns_thucnews_mini(shared_thucnews, tmp_path):
     task = load_task(shared_thucnews, "mini")
     model_dir = write_tiny_model(get_backbone("bert"), task.train.texts, tmp_path / "tiny-bert", shape=SHAPE)
-    config = RunConfig(
-        model="bert",
-        model_path=str(model_dir),
-        data_dir=str(shared_thucnews),
-        protocol="mini",
-        results_dir=str(tmp_path / "results"),
-        batch_size=64,
-        learning_rate=1e-3,
-        max_steps=400,
-        eval_every=50,
-        warmup=0.1,
-        dropout=0.0,
-        offline=True,
-    )
-    run_dir = run(config, show_progress=False)
+    options = "--protocol mini --batch-size 64 --learning-rate 1e-3 --max-steps 400 --eval-every 50 --warmup 0.1"
+    results = tmp_path / "results"
+    assert main(run_flags(model_dir, shared_thucnews, f"{options} --dropout 0 --results-dir {results}")) == 0
+    (run_dir,) = results.iterdir()
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["task"]["protocol"] == "mini" and metrics["task"]["sizes"] == {
         "train": 9000,

@@ -26,7 +26,7 @@ SHARED_VOCAB = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "bert-
 
 
 def quiet_load(name: str, source: str, **options) -> checkpoint.Pretrained:
-    return checkpoint.load_pretrained(get_backbone(name), source, log=lambda _: None, **options)
+    return checkpoint.load_pretrained(get_backbone(name), source, checkpoint.LoadOptions(**options), log=lambda _: None)
 
 
 @pytest.mark.parametrize("case", LAYOUTS, ids=lambda case: case.name)
@@ -107,7 +107,9 @@ def test_allow_missing_weights_goes_on_and_reports(tmp_path):
     assert f"{source} does not hold a complete ernie encoder" in message
     assert f"1 of its {len(expected)} tensors are missing (pooler.dense.weight)" in message
     said = []
-    loaded = checkpoint.load_pretrained(get_backbone("ernie"), source, allow_missing=True, log=said.append)
+    loaded = checkpoint.load_pretrained(
+        get_backbone("ernie"), source, checkpoint.LoadOptions(allow_missing=True), log=said.append
+    )
     assert not loaded.weights.complete and loaded.weights.missing == ["pooler.dense.weight"]
     assert loaded.weights.record()["complete"] is False and "WARNING" in said[0]
 

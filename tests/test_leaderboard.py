@@ -674,14 +674,8 @@ def test_runs_that_do_not_measure_their_backbone_are_listed_apart_never_ranked(t
         "files": ["pytorch_model.bin"],
     }
     write_run(results, "partial-mini-seed1", backbone="partial", seed=1, wrong=range(2), weights=incomplete)
-    write_run(
-        results,
-        "whole-mini-seed1",
-        backbone="whole",
-        seed=1,
-        wrong=range(20),
-        weights={**incomplete, "complete": True, "missing": []},
-    )
+    complete = {**incomplete, "complete": True, "missing": []}
+    write_run(results, "whole-mini-seed1", backbone="whole", seed=1, wrong=range(20), weights=complete)
     write_leaderboard(results, reported=[])
     board = (results / "leaderboard.md").read_text(encoding="utf-8")
     table = board.split("### Per-class F1")[0]

@@ -15,6 +15,8 @@ from benchmark.run import pipeline
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
+ONE_SMOKE_EPOCH = ["--smoke", "--epochs", "1", "--offline", "--no-group-by-length"]
+
 
 def summary_of(out: str) -> list[str]:
     lines = out.splitlines()
@@ -32,20 +34,7 @@ def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypat
         return load_pretrained(backbone, *args, **kwargs)
 
     monkeypatch.setattr(checkpoint, "load_pretrained", fails_for_ernie)
-    code = main(
-        [
-            "--model",
-            "ernie",
-            "bert",
-            "--smoke",
-            "--epochs",
-            "1",
-            "--offline",
-            "--no-group-by-length",
-            "--results-dir",
-            str(tmp_path),
-        ]
-    )
+    code = main(["--model", "ernie", "bert", *ONE_SMOKE_EPOCH, "--results-dir", str(tmp_path)])
     captured = capsys.readouterr()
     assert code == 1, "a queue with a failed run exits non-zero"
     assert "error: ernie seed 1: RuntimeError: CUDA out of memory (simulated)" in captured.err
@@ -61,20 +50,7 @@ def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypat
 
     # Submitted again (say after pre-emption) with --skip-finished: the finished run is not run twice.
     monkeypatch.setattr(checkpoint, "load_pretrained", lambda *args, **kwargs: pytest.fail("nothing should load"))
-    code = main(
-        [
-            "--model",
-            "bert",
-            "--smoke",
-            "--epochs",
-            "1",
-            "--offline",
-            "--no-group-by-length",
-            "--results-dir",
-            str(tmp_path),
-            "--skip-finished",
-        ]
-    )
+    code = main(["--model", "bert", *ONE_SMOKE_EPOCH, "--results-dir", str(tmp_path), "--skip-finished"])
     assert code == 0 and list(tmp_path.iterdir()) == [folder]
     assert f"already finished in {folder}; skipped" in capsys.readouterr().out
 

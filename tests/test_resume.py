@@ -13,44 +13,30 @@ from pathlib import Path
 
 import pytest
 import torch
+from callbacks import with_callback
+from conftest import run_flags, sample_copy, sample_lines, tiny_bert
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.model.sources import write_tiny_model
-from benchmark.registry import get_backbone
 from benchmark.run import pipeline
 from benchmark.run.folder import RUN_CONFIG, lock_run_dir, run_config_of
 from benchmark.run.resume import complete_checkpoints, open_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
 
 # Run in a child process: training slows down from step N on (sys.argv[1]) so the test can kill it there.
 SLOW_CHILD = """
-import sys, time
-from transformers import TrainerCallback
-from benchmark.run import pipeline
+import sys
+from callbacks import SlowFrom, add_to_runs
 from benchmark.cli import main
 
-slow_from = int(sys.argv[1])
-
-class Slow(TrainerCallback):
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= slow_from:
-            time.sleep(1.0)
-
-build = pipeline.build_trainer
-
-def slowed(*args, **kwargs):
-    trainer, stopwatch = build(*args, **kwargs)
-    trainer.add_callback(Slow())
-    return trainer, stopwatch
-
-pipeline.build_trainer = slowed
+add_to_runs(SlowFrom(int(sys.argv[1])))
 sys.exit(main(sys.argv[2:]))
 """
+# Child processes find the callbacks module beside this file.
+CHILD_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -61,40 +47,10 @@ def task(tmp_path_factory) -> dict:
     """The bundled sample with every dev label moved one class on, so dev loss soon stops improving and early
     stopping has a patience counter to carry over; and a tiny random BERT to start from."""
     folder = tmp_path_factory.mktemp("task")
-    data = folder / "data"
-    data.mkdir()
-    for name in ("class.txt", "train.txt", "test.txt"):
-        (data / name).write_bytes((SAMPLE / name).read_bytes())
-    dev = []
-    for line in (SAMPLE / "dev.txt").read_text(encoding="utf-8").splitlines():
-        text, label = line.rsplit("\t", 1)
-        dev.append(f"{text}\t{(int(label) + 1) % 10}")
-    (data / "dev.txt").write_text("\n".join(dev) + "\n", encoding="utf-8")
-    texts = [line.split("\t")[0] for line in (SAMPLE / "train.txt").read_text(encoding="utf-8").splitlines()]
-    write_tiny_model(get_backbone("bert"), texts, folder / "tiny", seed=0)
-    flags = [
-        "--model",
-        "bert",
-        "--model-path",
-        str(folder / "tiny"),
-        "--data-dir",
-        str(data),
-        "--offline",
-        "--batch-size",
-        "16",
-        "--learning-rate",
-        "2e-3",
-        "--warmup",
-        "0",
-        "--epochs",
-        "6",
-        "--eval-every",
-        "5",
-        "--patience-steps",
-        "15",
-        "--save-every",
-        "5",
-    ]
+    dev = [f"{text}\t{(int(label) + 1) % 10}" for text, label in (line.rsplit("\t", 1) for line in sample_lines("dev"))]
+    data = sample_copy(folder / "data", dev=dev)
+    options = "--batch-size 16 --learning-rate 2e-3 --warmup 0 --epochs 6 --eval-every 5 --patience-steps 15"
+    flags = run_flags(tiny_bert(folder / "tiny"), data, options + " --save-every 5")
     return {"flags": flags, "folder": folder}
 
 
@@ -147,7 +103,7 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(task, 
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        env=CHILD_ENV,
     )
     deadline = time.monotonic() + 120
     while not list(results.glob(f"*/checkpoints/checkpoint-{kill_after}/trainer_state.json")):
@@ -351,14 +307,7 @@ class StopAt(TrainerCallback):
 
 
 def add_callback(monkeypatch, callback) -> None:
-    build = pipeline.build_trainer
-
-    def with_callback(*args, **kwargs):
-        trainer, stopwatch = build(*args, **kwargs)
-        trainer.add_callback(callback)
-        return trainer, stopwatch
-
-    monkeypatch.setattr(pipeline, "build_trainer", with_callback)
+    monkeypatch.setattr(pipeline, "build_trainer", with_callback(pipeline.build_trainer, callback))
 
 
 @pytest.mark.slow
@@ -369,7 +318,7 @@ def test_a_kill_after_training_scores_the_saved_weights_without_training_again(t
         cwd=ROOT,
         capture_output=True,
         timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        env=CHILD_ENV,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     (run_dir,) = results.iterdir()

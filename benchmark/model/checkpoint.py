@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
 from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
 from benchmark.model.tokenizer import load_tokenizer
@@ -204,7 +205,7 @@ def _shown(keys: list[str]) -> str:
 
 
 def load_encoder(
-    backbone: Backbone, folder: Path, config: PretrainedConfig | None = None, *, allow_missing: bool = False, log=print
+    backbone: Backbone, folder: Path, config: PretrainedConfig | None = None, *, allow_missing: bool = False, log=log
 ) -> tuple[PreTrainedModel, WeightsReport]:
     """The encoder with every tensor from the folder's checkpoint, or a HarnessError saying what is missing."""
     config = config if config is not None else read_config(backbone, folder)
@@ -265,25 +266,30 @@ class Pretrained:
     weights: WeightsReport
 
 
-def load_pretrained(
-    backbone: Backbone,
-    source: str,
-    *,
-    cache_dir: str | None = None,
-    offline: bool = False,
-    allow_missing: bool = False,
-    max_length: int | None = None,
-    log=print,
-) -> Pretrained:
-    """Find `source` (hub id or folder), read its config, check `max_length` against the model's positions
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a pretrained checkpoint: where the hub cache is, whether the network may be used, whether an
+    incomplete checkpoint may be used anyway, and the input length the model must accept."""
+
+    cache_dir: str | None = None
+    offline: bool = False
+    allow_missing: bool = False
+    max_length: int | None = None
+
+
+DEFAULT_LOADING = LoadOptions()
+
+
+def load_pretrained(backbone: Backbone, source: str, options: LoadOptions = DEFAULT_LOADING, log=log) -> Pretrained:
+    """Find `source` (hub id or folder), read its config, check the input length against the model's positions
     before anything heavy, and load the encoder completely (or refuse) and the tokenizer as declared."""
-    folder = locate(backbone, source, cache_dir=cache_dir, offline=offline)
+    folder = locate(backbone, source, cache_dir=options.cache_dir, offline=options.offline)
     config = read_config(backbone, folder)
-    limit = position_limit(backbone, config)
+    limit, max_length = position_limit(backbone, config), options.max_length
     if max_length is not None and limit is not None and max_length > limit:
         raise HarnessError(
             f"--max-length {max_length}: expected at most {limit}, the position limit of "
             f"{backbone.name} (max_position_embeddings in the config in {folder})"
         )
-    encoder, weights = load_encoder(backbone, folder, config, allow_missing=allow_missing, log=log)
+    encoder, weights = load_encoder(backbone, folder, config, allow_missing=options.allow_missing, log=log)
     return Pretrained(folder, encoder, load_tokenizer(backbone, folder), weights)

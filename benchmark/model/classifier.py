@@ -62,31 +62,20 @@ def create_classifier(
     config=None,
     dropout: float = 0.1,
     seed: int | None = None,
-    cache_dir: str | None = None,
-    offline: bool = False,
-    allow_missing: bool = False,
-    max_length: int | None = None,
-    log=print,
+    options: checkpoint.LoadOptions = checkpoint.DEFAULT_LOADING,
 ) -> Classifier:
     """The backbone's encoder with a new head of `num_labels` outputs.
 
     source: a hub id or a folder holding a pretrained checkpoint, loaded completely or refused
-    (benchmark.model.checkpoint), with its tokenizer. config: instead of a source, a randomly initialised
-    encoder of that shape. seed: set before the head is made, so it starts the same in every process and run.
+    (benchmark.model.checkpoint) as `options` say, with its tokenizer. config: instead of a source, a randomly
+    initialised encoder of that shape. seed: set before the head is made, so it starts the same in every
+    process and run.
     """
     if (source is None) == (config is None):
         raise ValueError("create_classifier needs a source or a config, not both")
     tokenizer, weights = None, None
     if source is not None:
-        pretrained = checkpoint.load_pretrained(
-            backbone,
-            str(source),
-            cache_dir=cache_dir,
-            offline=offline,
-            allow_missing=allow_missing,
-            max_length=max_length,
-            log=log,
-        )
+        pretrained = checkpoint.load_pretrained(backbone, str(source), options)
         encoder, tokenizer, weights = pretrained.encoder, pretrained.tokenizer, pretrained.weights
     else:
         encoder = backbone.model_class(config)

@@ -24,6 +24,7 @@ from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import score
 from benchmark.model import checkpoint
+from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
@@ -81,17 +82,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # checkpoint, or the run stops here (benchmark.model.checkpoint).
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
+        options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
         classifier = create_classifier(
-            backbone,
-            len(task.label_names),
-            source=source,
-            dropout=config.dropout,
-            seed=config.seed,
-            cache_dir=config.cache_dir,
-            offline=config.offline,
-            allow_missing=config.allow_missing_weights,
-            max_length=config.max_length,
-            log=log,
+            backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed, options=options
         )
         model, tokenizer = classifier.model, classifier.tokenizer
 
