@@ -29,7 +29,7 @@ class Backbone:
 
     kind "pretrained": weights from `hub_id` or `--model-path`. kind "scratch": a torch encoder initialised at
     random with a character vocabulary built from the training texts; it needs no download. kind "sklearn": a
-    scikit-learn classifier fitted outside Trainer (`benchmark/baselines.py`); it has no torch classes.
+    scikit-learn classifier fitted outside Trainer (`benchmark/baselines/tfidf.py`); it has no torch classes.
     """
 
     name: str
@@ -43,7 +43,7 @@ class Backbone:
     reported_accuracy: float | None = None
     note: str = ""
     kind: str = "pretrained"
-    # Config fields of the tiny model the smoke preset builds; None: benchmark.smoke.TINY_SHAPE (BERT-like).
+    # Config fields of the tiny model the smoke preset builds; None: benchmark.model.sources.TINY_SHAPE (BERT-like).
     tiny_shape: dict | None = None
     # Run settings this backbone needs instead of the reference defaults (e.g. a from-scratch model's
     # learning rate); a flag given on the command line wins.

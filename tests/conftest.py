@@ -51,7 +51,7 @@ def settings(name: str, **given):
 
 
 def load_backbone(backbone, source, **options):
-    """Encoder and tokenizer through the code path every run takes (benchmark.checkpoint.load_pretrained)."""
+    """Encoder and tokenizer through the code path every run takes (benchmark.model.checkpoint.load_pretrained)."""
     loaded = checkpoint.load_pretrained(backbone, str(source), checkpoint.LoadOptions(**options), log=lambda _: None)
     return loaded.encoder, loaded.tokenizer
 

@@ -2,7 +2,7 @@
 
 The layouts (tests/layouts.py) are written as the releases are: config file name and fields, weights file,
 key prefix, TensorFlow LayerNorm names, heads and stored position tables, tokenizer files; the weights are
-random and tiny. Loading goes through the code path every run takes (benchmark.checkpoint.load_pretrained),
+random and tiny. Loading goes through the code path every run takes (benchmark.model.checkpoint.load_pretrained),
 by hub id through the hub cache for the hub layouts.
 """
 

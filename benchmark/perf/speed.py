@@ -5,13 +5,13 @@ architecture and initial weights, back to back and repeated, and the table
 gives each figure with its ratio to the reference:
 
 - encode: lines per second, first encoding (reference: one tokenizer call per
-  headline, padded to 32; harness: `benchmark.encode.encode_split`, cache
+  headline, padded to 32; harness: `benchmark.data.encode.encode_split`, cache
   miss) and cached re-run (harness: cache hit);
 - train: examples per second of optimiser steps, without dev evaluation
-  (reference: `benchmark.reference.train`, batches padded to 32, fp32;
-  harness: `benchmark.train.build_trainer` as a run builds it);
+  (reference: `benchmark.perf.reference.train`, batches padded to 32, fp32;
+  harness: `benchmark.run.train.build_trainer` as a run builds it);
 - eval: examples per second over test headlines (reference: batch 128 padded
-  to 32 under no_grad; harness: `benchmark.evaluate.predict_logits`, and
+  to 32 under no_grad; harness: `benchmark.run.evaluate.predict_logits`, and
   Trainer's dev evaluation as it runs every 100 steps on the length-sorted
   dev set);
 - peak memory of training at batch 128 and of encoding, each measured in a

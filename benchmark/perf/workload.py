@@ -22,7 +22,7 @@ ENCODE_LINES = 180_000  # the size of THUCNews-10's train split
 # epoch sees (with the longest batch, which comes first, in the untimed warm-up step).
 TRAIN_STEPS = 17
 VOCAB_NOTE = (
-    "vocabulary: built from the characters of dev.txt (benchmark.smoke.build_vocab); the real "
+    "vocabulary: built from the characters of dev.txt (benchmark.model.sources.build_vocab); the real "
     "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights"
 )
 
