@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from pathlib import Path
 
-from benchmark.config import (
-    RunConfig,
-    Settings,
-    check_config,
-    config_fields,
-    default_of,
-    flag_name,
-    resolve_settings,
-    value_type,
-)
+from benchmark.config import config_fields, default_of, flag_name, value_type
 from benchmark.console import log, rank, report_error
 from benchmark.errors import HarnessError
+from benchmark.listing import print_backbones, print_datasets
+from benchmark.settings import Settings, check_config, resolve_settings
 
 RUN_OPTIONS = {spec.name for spec in config_fields()}
 
@@ -51,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     actions = parser.add_argument_group("what to do")
     actions.add_argument("--list", action="store_true", help="list the registered backbones and exit")
+    actions.add_argument(
+        "--list-datasets",
+        action="store_true",
+        help="list the registered datasets, their protocols and published figures, and exit",
+    )
     actions.add_argument(
         "--leaderboard",
         action="store_true",
@@ -145,35 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_registry() -> None:
-    from benchmark.registry import list_backbones
-
-    rows = [
-        (
-            b.name,
-            b.hub_id or "-",
-            b.architecture,
-            f"{b.reported_accuracy:.2f}" if b.reported_accuracy is not None else "-",
-            b.description,
-            b.note,
-        )
-        for b in list_backbones()
-    ]
-    widths = [max(len(r[i]) for r in [("name", "hub id", "arch", "reported", "", "")] + rows) for i in range(4)]
-    print(
-        "  ".join(h.ljust(w) for h, w in zip(("name", "hub id", "arch", "reported"), widths, strict=True))
-        + "  description"
-    )
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
-        if row[5]:
-            print(textwrap.fill(row[5], 100, initial_indent="      note: ", subsequent_indent="            "))
-    print(
-        "\nreported: test accuracy (%) on THUCNews-10, full protocol, as reported by the reference course; "
-        "not measured here."
-    )
-
-
 def backbone_names(requested: list[str]) -> list[str]:
     """`all` is every registered backbone; any other name must be registered, checked before anything runs."""
     from benchmark.registry import get_backbone, list_backbones
@@ -188,48 +156,32 @@ def backbone_names(requested: list[str]) -> list[str]:
 
 def settings_for(name: str, given: dict) -> Settings:
     """One run's settings; every flag is checked before any work."""
+    from benchmark.data.load import check_data_flags
     from benchmark.registry import get_backbone
 
     settings = resolve_settings(get_backbone(name), given)
     check_config(settings.config, settings.given)
-    check_dev_split(settings.config, settings.given)
+    check_data_flags(settings.config, settings.given)
     return settings
 
 
-ACTIONS = ("list", "leaderboard", "predict", "export")
+ACTIONS = ("list", "list_datasets", "leaderboard", "predict", "export")
 
 
 def check_command(args, given: set[str]) -> None:
     """One thing to do per command, and no flag that the chosen action would silently ignore."""
     chosen = [name for name in ACTIONS if getattr(args, name)] + (["model"] if getattr(args, "model", None) else [])
     if len(chosen) > 1:
-        raise HarnessError(f"{' and '.join('--' + name for name in chosen)} cannot be combined; run one at a time")
+        raise HarnessError(f"{' and '.join(flag_name(name) for name in chosen)} cannot be combined; run one at a time")
     if args.output and not args.predict_file:
         raise HarnessError("--output applies only with --predict RUN --predict-file FILE")
-    if chosen and chosen[0] in ("list", "leaderboard", "predict", "export"):
+    if chosen and chosen[0] in ACTIONS:
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
             raise HarnessError(
-                f"--{chosen[0]} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
+                f"{flag_name(chosen[0])} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
                 f"{'it' if len(ignored) == 1 else 'them'}"
             )
-
-
-def check_dev_split(config: RunConfig, given: dict) -> None:
-    """--dev-split carves dev out of train; with a dev file under the full protocol it would do nothing."""
-    from benchmark.data.task import find_split_file
-
-    if (
-        "dev_split" in given
-        and config.protocol == "full"
-        and not config.smoke
-        and Path(config.data_dir).is_dir()
-        and find_split_file(Path(config.data_dir), "dev") is not None
-    ):
-        raise HarnessError(
-            f"--dev-split {config.dev_split} applies only when there is no dev file, but "
-            f"{config.data_dir} has one; drop --dev-split, or use --protocol mini"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         check_command(args, set(given))
         results_dir = Path(given.get("results_dir", default_of("results_dir")))
         if args.list:
-            print_registry()
+            print_backbones()
+            return 0
+        if args.list_datasets:
+            print_datasets()
             return 0
         if args.leaderboard:
             from benchmark.report.leaderboard import write_leaderboard

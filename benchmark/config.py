@@ -12,14 +12,11 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from benchmark.errors import HarnessError
-
 SEED_LIMIT = 2**32  # numpy's seeds are unsigned 32-bit integers
-DEFAULT_DATA_DIR = "data/thucnews"
+DEFAULT_DATASET = "thucnews"
+DATA_ROOT = "data"  # a registered dataset's files go to data/<name> unless --data-dir says otherwise
+DEFAULT_MAX_LENGTH = 32  # for a folder of your own; a registered dataset declares its own
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
-# full: train/dev/test files; mini: train on dev with a held-out part; smoke: the bundled sample (the preset's).
-USER_PROTOCOLS = ("full", "mini")
-PROTOCOLS = (*USER_PROTOCOLS, "smoke")
 
 
 @dataclass(frozen=True)
@@ -69,18 +66,24 @@ class RunConfig:
     model: str = _flag(None, "backbone name from the registry (see --list)")
     model_path: str | None = _flag(None, "load the backbone from this local folder instead of its hub id")
     cache_dir: str | None = _flag(None, "Hugging Face cache folder for hub downloads (default: HF_HOME)")
-    offline: bool = _flag(False, "never contact the hub; use the cache or --model-path only")
-
-    data_dir: str = _flag(
-        DEFAULT_DATA_DIR,
-        "folder with train/dev/test (.txt, .tsv, .csv or .jsonl) and class.txt; "
-        "THUCNews-10 is downloaded here on first use when the folder is the default",
+    offline: bool = _flag(
+        False, "never use the network: models from the hub cache or --model-path, datasets from their folder"
     )
-    protocol: str = _flag(
-        "full",
-        "full: train/dev/test files; mini: train on dev with a held-out part, "
-        "score on test (for machines without the 180k train split)",
-        choices=USER_PROTOCOLS,
+
+    dataset: str | None = _flag(
+        None, "a registered dataset (see --list-datasets); thucnews unless --data-dir names a folder of your own"
+    )
+    data_dir: str | None = _flag(
+        None,
+        "a folder of your own with train/dev/test (.txt, .tsv, .csv or .jsonl) and "
+        "class.txt; with --dataset, where that dataset's files are (default: "
+        "data/<dataset>, downloaded there on first use)",
+    )
+    protocol: str | None = _flag(
+        None,
+        "which files become train, dev and test: see --list-datasets (default: the "
+        "dataset's first); for a folder of your own, full (train/dev/test files) or mini "
+        "(train on dev with a held-out part, score on test)",
     )
     text_col: str = _flag("text", "text column of CSV/TSV/JSONL files")
     label_col: str = _flag("label", "label column of CSV/TSV/JSONL files (names or ids)")
@@ -92,9 +95,25 @@ class RunConfig:
     split_seed: int = _flag(1, "seed of that held-out split; fixed so every run is scored on the same split", SEED)
 
     # The upper bound is the model's: its config's max_position_embeddings (checked once the config is read).
-    max_length: int = _flag(
-        32, "maximum tokens per text, [CLS] and [SEP] included; at most the model's position limit", Range(2)
+    max_length: int | None = _flag(
+        None,
+        "maximum tokens per text, [CLS] and [SEP] included; at most the model's position limit (default: the "
+        "dataset's, 32 for headlines; 32 for a folder of your own)",
+        Range(2),
     )
+    truncation: str | None = _flag(
+        None,
+        "which tokens a longer text keeps: head, tail, or head+tail (the first quarter and the last three "
+        "quarters of the budget, best for long documents in Sun et al. 2019) (default: the dataset's, head)",
+        choices=("head", "tail", "head+tail"),
+    )
+    on_bad_line: str = _flag(
+        "error",
+        "a malformed or empty row: error stops the run naming file and line; warn drops it and says so; skip "
+        "drops it, printing how many and the first few (both are recorded)",
+        choices=("error", "warn", "skip"),
+    )
+    dedupe: bool = _flag(False, "remove from train the texts that also appear in dev or test")
     batch_size: int = _flag(
         128,
         "training examples per device per forward pass; one optimiser step sees "
@@ -115,7 +134,18 @@ class RunConfig:
     max_steps: int = _flag(-1, "stop after this many optimiser steps (overrides --epochs when > 0)", Range(1, unset=-1))
     dropout: float = _flag(0.1, "dropout before the classification layer", FRACTION)
     eval_every: int = _flag(100, "evaluate on dev every N steps", COUNT)
-    patience_steps: int = _flag(1000, "stop after this many steps without dev-loss improvement", COUNT)
+    patience_steps: int = _flag(1000, "stop after this many steps without improvement of --select-by", COUNT)
+    select_by: str = _flag(
+        "loss",
+        "the dev score early stopping follows and the kept checkpoint is best at: loss, accuracy, or macro_f1 "
+        "(for imbalanced classes)",
+        choices=("loss", "accuracy", "macro_f1"),
+    )
+    class_weights: str = _flag(
+        "none",
+        "none, or balanced: each class's loss weighted by n / (classes x its train count), for imbalanced classes",
+        choices=("none", "balanced"),
+    )
     seed: int = _flag(1, "seed for initialisation and data order", SEED)
 
     teacher: str | None = _flag(None, "distil from this finished run folder: the student learns from its soft labels")
@@ -200,109 +230,3 @@ def value_type(spec) -> type:
 
 def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
-
-
-# Flags the smoke preset decides itself: it always runs the bundled sample with a tiny random model.
-SMOKE_DECIDES = ("model_path", "data_dir", "protocol", "teacher")
-# Flags that only mean something beside another one.
-ONLY_WITH = {"temperature": "teacher", "alpha": "teacher"}
-
-
-def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset()) -> None:
-    """Refuse, before any work, a value out of its range or flags that cannot apply together.
-
-    `given` names the fields written on the command line: a preset or a backbone's recommendation is never
-    in conflict with anything, a user's explicit flag can be. One line names the flag, the value and what
-    was expected.
-    """
-    if config.max_steps <= 0 and not config.epochs > 0:
-        raise HarnessError(
-            f"--epochs {config.epochs:g}: nothing would be trained; expected a number above 0, or a "
-            f"positive --max-steps"
-        )
-    for spec in config_fields():
-        accepts, value = spec.metadata.get("range"), getattr(config, spec.name)
-        if accepts is None or (spec.name == "epochs" and config.max_steps > 0):
-            continue
-        if not accepts.admits(value):
-            kind = "a whole number" if value_type(spec) is int else "a number"
-            shown = f"{value:g}" if isinstance(value, float) else value
-            raise HarnessError(f"{flag_name(spec.name)} {shown}: expected {kind} {accepts.describe()}")
-    if config.smoke:
-        for name in SMOKE_DECIDES:
-            if name in given:
-                raise HarnessError(
-                    f"{flag_name(name)} cannot apply with --smoke, which always runs the bundled sample "
-                    f"with a tiny random model; drop one of the two"
-                )
-    for name, needed in ONLY_WITH.items():
-        if name in given and not getattr(config, needed):
-            raise HarnessError(
-                f"{flag_name(name)} {getattr(config, name)} applies only with {flag_name(needed)}; "
-                f"add {flag_name(needed)} or drop it"
-            )
-    if config.text_col == config.label_col:
-        raise HarnessError(f"--text-col and --label-col both name {config.text_col!r}; expected two columns")
-
-
-# ---------------------------------------------------------------- the layers a run's settings come from
-
-DEFAULT, COMMAND_LINE = "default", "command line"
-# Named sets of settings over the defaults and a backbone's recommendation. smoke: the whole pipeline, offline,
-# on the bundled sample with a tiny random model; sized for a few hundred examples, well under a minute on two
-# CPU cores.
-PRESETS = {
-    "smoke": {
-        "data_dir": str(SAMPLE_DIR),
-        "protocol": "smoke",
-        "batch_size": 16,
-        "eval_batch_size": 128,
-        "learning_rate": 1e-3,
-        "epochs": 30,
-        "eval_every": 15,
-        "patience_steps": 150,
-        "warmup": 0.1,
-        "smoke": True,
-    },
-}
-
-
-@dataclass
-class Settings:
-    """A run's settings and, for each, the layer that set it."""
-
-    config: RunConfig
-    origins: dict[str, str]
-
-    @property
-    def given(self) -> set[str]:
-        return {name for name, origin in self.origins.items() if origin == COMMAND_LINE}
-
-    def describe(self) -> str:
-        """The values that differ from the defaults, each with where it came from."""
-        changed = [
-            f"{flag_name(name)} {getattr(self.config, name)} ({origin})"
-            for name, origin in self.origins.items()
-            if origin != DEFAULT and name != "model"
-        ]
-        return "settings: " + (", ".join(changed) if changed else "the defaults")
-
-
-def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settings:
-    """One backbone's settings, layer over layer: the defaults, the backbone's recommended ones (a model trained
-    from scratch needs others than fine-tuning), a preset (`--smoke` names one), then the command line."""
-    preset = preset or ("smoke" if given.get("smoke") else None)
-    layers = [
-        (f"{backbone.name} recommends", backbone.recommended),
-        (f"{preset} preset", PRESETS[preset] if preset else {}),
-        (COMMAND_LINE, given),
-    ]
-    values, origins = {"model": backbone.name}, {spec.name: DEFAULT for spec in config_fields()}
-    for origin, layer in layers:
-        unknown = set(layer) - set(origins)
-        if unknown:
-            raise ValueError(f"{origin}: unknown settings {', '.join(sorted(unknown))}")
-        values.update(layer)
-        origins.update(dict.fromkeys(layer, origin))
-    values["model"] = backbone.name
-    return Settings(RunConfig(**values), origins)

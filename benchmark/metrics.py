@@ -68,3 +68,14 @@ def format_report(gold: np.ndarray, predicted: np.ndarray, label_names: list[str
 def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Mean negative log-likelihood of the gold labels under softmax(logits)."""
     return float(-log_softmax(logits, axis=-1)[np.arange(len(labels)), labels].mean())
+
+
+def macro_f1(gold: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
+    """Unweighted mean of per-class F1 over all `n_classes`; a class never seen nor predicted scores 0.
+
+    This matches sklearn's `f1_score(..., labels=range(n_classes), average="macro", zero_division=0)`.
+    """
+    tp = np.bincount(gold[gold == predicted], minlength=n_classes)
+    denominator = np.bincount(gold, minlength=n_classes) + np.bincount(predicted, minlength=n_classes)
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)
+    return float(f1.mean())

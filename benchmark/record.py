@@ -63,6 +63,9 @@ class TaskRecord:
     labels: list[str]
     sizes: dict
     files: dict  # name -> {path, sha256, lines}
+    main_score: str = _some()  # what the leaderboard sorts this dataset by: accuracy (when absent) or macro_f1
+    dropped_rows: dict = _some()  # malformed or empty rows dropped per file (--on-bad-line warn|skip)
+    removed_duplicates: int = _some()  # train texts removed for also being in dev or test (--dedupe)
 
 
 @dataclass(kw_only=True)

@@ -39,8 +39,6 @@ class Backbone:
     model_class: type[PreTrainedModel] | None = None
     config_class: type[PretrainedConfig] | None = None
     tokenizer_class: type[PreTrainedTokenizerBase] = BertTokenizerFast
-    # Test accuracy (%) on THUCNews-10 reported by the reference course, full protocol; not measured here.
-    reported_accuracy: float | None = None
     note: str = ""
     kind: str = "pretrained"
     # Config fields of the tiny model the smoke preset builds; None: benchmark.model.sources.TINY_SHAPE (BERT-like).

@@ -9,6 +9,5 @@ register(
         description="BERT-base, Chinese characters (Google, 2018)",
         model_class=BertModel,
         config_class=BertConfig,
-        reported_accuracy=93.64,
     )
 )

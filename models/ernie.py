@@ -9,7 +9,6 @@ register(
         description="ERNIE 1.0 base: entity and phrase masking (Baidu, 2019)",
         model_class=ErnieModel,
         config_class=ErnieConfig,
-        reported_accuracy=93.98,
         # Conversions published before transformers had ERNIE classes describe it as a BERT model.
         accepts_configs=("bert",),
     )

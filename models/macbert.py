@@ -10,6 +10,5 @@ register(
         description="MacBERT base: masking with similar words as correction (HFL, 2020)",
         model_class=BertModel,
         config_class=BertConfig,
-        reported_accuracy=94.48,
     )
 )

@@ -9,6 +9,5 @@ register(
         description="Mengzi BERT base: linguistically informed pre-training (Langboat, 2021)",
         model_class=BertModel,
         config_class=BertConfig,
-        reported_accuracy=94.24,
     )
 )

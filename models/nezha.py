@@ -10,7 +10,6 @@ register(
         description="NeZha base: functional relative position encoding, whole word masking (Huawei, 2019)",
         model_class=NezhaModel,
         config_class=NezhaConfig,
-        reported_accuracy=90.78,
         absolute_positions=False,  # relative positions only: any --max-length fits
         note=(
             "The reported figure came from loading NeZha as a plain BERT (random absolute position "

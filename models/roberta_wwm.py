@@ -11,6 +11,5 @@ register(
         description="RoBERTa-wwm-ext base: whole-word masking, more data (HFL, 2019)",
         model_class=BertModel,
         config_class=BertConfig,
-        reported_accuracy=94.30,
     )
 )

@@ -44,8 +44,8 @@ def private_cache(tmp_path_factory):
 
 def settings(name: str, **given):
     """A run's settings as the command line would make them: defaults, the backbone's, a preset, then `given`."""
-    from benchmark.config import resolve_settings
     from benchmark.registry import get_backbone
+    from benchmark.settings import resolve_settings
 
     return resolve_settings(get_backbone(name), given).config
 

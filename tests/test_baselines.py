@@ -12,7 +12,7 @@ from tiny_runs import one_torch_thread
 
 from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, transform
 from benchmark.config import RunConfig
-from benchmark.data.task import load_task
+from benchmark.data.load import load_task
 from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier, load_classifier
 from benchmark.model.sources import encoder_source, write_tiny_model
@@ -41,7 +41,7 @@ def test_baselines_are_registry_entries_that_need_no_download():
 
 
 def test_settings_come_in_layers_and_each_says_where_it_came_from():
-    from benchmark.config import resolve_settings
+    from benchmark.settings import resolve_settings
 
     textcnn = get_backbone("textcnn")
     layered = resolve_settings(textcnn, {"epochs": 3.0})

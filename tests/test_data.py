@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark.data.load import load_task
 from benchmark.data.read import read_rows
-from benchmark.data.task import load_task, summarize
+from benchmark.data.task import summarize
 from benchmark.errors import HarnessError
 
 LABELS = ["财经", "房产", "股票"]  # finance, realty, stocks
@@ -411,7 +412,7 @@ def test_the_mini_protocol_trains_on_dev_with_a_held_out_part_and_leaves_test_al
 def test_an_unknown_protocol_is_refused(tmp_path):
     folder = make_folder(tmp_path / "d", train=TRAIN, dev=DEV, test=TEST)
     message = error_message(load_task, folder, "tiny")
-    assert "unknown protocol 'tiny'" in message and "full, mini, smoke" in message
+    assert "--protocol tiny: a folder of your own offers full, mini, smoke" in message
 
 
 # --- summarize ----------------------------------------------------------------------------------------------

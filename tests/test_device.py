@@ -17,7 +17,7 @@ def test_device_defaults_on_a_cpu(monkeypatch):
     given = RunConfig(model="bert", eval_batch_size=256, num_workers=3)
     assert device.eval_batch_size(given) == 256 and device.num_workers(given) == 3
     assert train.collator_for(config, 0).multiple_of is None
-    assert train.collator_for(RunConfig(model="bert", pad_to_max_length=True), 0).fixed_length == 32
+    assert train.collator_for(RunConfig(model="bert", pad_to_max_length=True, max_length=32), 0).fixed_length == 32
     with pytest.raises(device.HarnessError, match="fp16 needs a GPU"):
         device.resolve_precision(RunConfig(model="bert", precision="fp16"))
     monkeypatch.setattr(device, "cpu_supports_bf16", lambda: False)

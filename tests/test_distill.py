@@ -13,7 +13,7 @@ from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator, encode_split
-from benchmark.data.task import load_task
+from benchmark.data.load import load_task
 from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier
 from benchmark.model.sources import write_student_from_teacher

@@ -1,4 +1,4 @@
-"""The THUCNews downloader against a local HTTP server: no test touches the internet."""
+"""The dataset downloader against a local HTTP server: no test touches the internet."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.data import download
-from benchmark.data.download import ensure_thucnews, git_blob_id
+from benchmark.data.download import ensure_files, git_blob_id
+from benchmark.dataset_registry import SourceFile, get_dataset
 from benchmark.errors import HarnessError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data/thucnews"
@@ -26,7 +26,7 @@ PUBLISHED_IDS = {
 }
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared THUCNews folder not found at {SHARED}")
 
-# Small stand-ins for the four files; their ids are patched into the module's table.
+# Small stand-ins for the four files, each pinned by its git blob id as a dataset declaration pins them.
 CONTENTS = {
     "class.txt": b"finance\nrealty",
     "train.txt": "油价上涨\t0\n新楼盘开盘\t1\n".encode() * 50,
@@ -49,6 +49,40 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format, *args):  # keep test output quiet
         pass
+
+
+def ensure(target: Path, url: str, names=None, **options) -> Path:
+    sources = [SourceFile(name, f"{url}/{name}", git_blob=blob_id(CONTENTS[name])) for name in names or CONTENTS]
+    return ensure_files(target, sources, what="THUCNews", **options)
+
+
+class _RangeHandler(_Handler):
+    """Answers a range request with the rest of the file (206), as a server that supports resuming does."""
+
+    def do_GET(self):
+        asked = self.headers.get("Range")
+        if not asked:
+            return super().do_GET()
+        self.requests.append(f"{self.path} {asked}")
+        data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        start = int(asked.removeprefix("bytes=").rstrip("-"))
+        self.send_response(206)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        self.wfile.write(data[start:])
+
+
+class _CutHandler(_Handler):
+    """Sends the first 100 bytes of the file, promising all of it, then hangs up."""
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:100])
+        self.close_connection = True
 
 
 class _TruncatingHandler(_Handler):
@@ -76,8 +110,6 @@ def _serve(root: Path, handler_class):
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     """A folder served over HTTP holding CONTENTS, with the module expecting their ids."""
-    monkeypatch.delenv(download.URL_ENV, raising=False)
-    monkeypatch.setattr(download, "THUCNEWS_FILES", {name: blob_id(data) for name, data in CONTENTS.items()})
     root = tmp_path / "served"
     root.mkdir()
     for name, data in CONTENTS.items():
@@ -104,13 +136,13 @@ def _assert_no_leftovers(folder: Path):
 def test_download_lands_verified(served, tmp_path):
     url, _, requests = served
     target = tmp_path / "data"
-    assert ensure_thucnews(target, base_url=url) == target
+    assert ensure(target, url) == target
     for name, data in CONTENTS.items():
         assert (target / name).read_bytes() == data
     assert sorted(requests) == sorted(f"/{name}" for name in CONTENTS)
     _assert_no_leftovers(target)
     # A second run finds everything in place and asks for nothing.
-    ensure_thucnews(target, base_url=url)
+    ensure(target, url)
     assert len(requests) == len(CONTENTS)
 
 
@@ -119,7 +151,7 @@ def test_served_content_with_wrong_id_is_discarded(served, tmp_path):
     (root / "dev.txt").write_bytes("被篡改的内容\t9\n".encode())
     target = tmp_path / "data"
     with pytest.raises(HarnessError) as raised:
-        ensure_thucnews(target, base_url=url, files=("dev.txt",))
+        ensure(target, url, ["dev.txt"])
     message = str(raised.value)
     assert blob_id(CONTENTS["dev.txt"]) in message
     assert blob_id((root / "dev.txt").read_bytes()) in message
@@ -132,7 +164,7 @@ def test_existing_correct_file_is_not_downloaded_again(served, tmp_path):
     target = tmp_path / "data"
     target.mkdir()
     (target / "train.txt").write_bytes(CONTENTS["train.txt"])
-    ensure_thucnews(target, base_url=url)
+    ensure(target, url)
     assert "/train.txt" not in requests
     assert sorted(requests) == ["/class.txt", "/dev.txt", "/test.txt"]
 
@@ -145,7 +177,7 @@ def test_existing_wrong_file_raises_untouched(served, tmp_path):
     mine.write_bytes("我自己的测试集\t0\n".encode())
     before = (mine.read_bytes(), mine.stat().st_mtime_ns)
     with pytest.raises(HarnessError) as raised:
-        ensure_thucnews(target, base_url=url)
+        ensure(target, url)
     message = str(raised.value)
     assert "test.txt" in message and "delete" in message
     assert blob_id(CONTENTS["test.txt"]) in message and blob_id(before[0]) in message
@@ -157,7 +189,7 @@ def test_unreachable_server_says_how_to_work_offline(served, tmp_path):
     url = _closed_port_url()
     target = tmp_path / "data"
     with pytest.raises(HarnessError) as raised:
-        ensure_thucnews(target, base_url=url)
+        ensure(target, url)
     message = str(raised.value)
     assert "\n" not in message
     assert f"{url}/class.txt" in message
@@ -170,23 +202,34 @@ def test_http_error_is_reported(served, tmp_path):
     (root / "class.txt").unlink()
     target = tmp_path / "data"
     with pytest.raises(HarnessError, match=r"HTTP 404.*--data-dir"):
-        ensure_thucnews(target, base_url=url, files=("class.txt",))
+        ensure(target, url, ["class.txt"])
     assert not list(target.iterdir())
 
 
-def test_truncated_response_is_reported(served, tmp_path):
+def test_truncated_response_is_reported_and_the_next_attempt_continues_it(served, tmp_path):
     _, root, _ = served
-    server, thread, _ = _serve(root, _TruncatingHandler)
-    try:
-        target = tmp_path / "data"
-        with pytest.raises(HarnessError, match=r"closed after 15 of 1000 bytes"):
-            url = f"http://127.0.0.1:{server.server_address[1]}"
-            ensure_thucnews(target, base_url=url, files=("dev.txt",))
-        assert not list(target.iterdir())
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    target = tmp_path / "data"
+    for handler, attempt in ((_TruncatingHandler, "cut"), (_CutHandler, "partial"), (_RangeHandler, "resumed")):
+        server, thread, requests = _serve(root, handler)
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            if attempt == "cut":  # promises more than the file holds: the part fails its check and goes
+                with pytest.raises(HarnessError, match=r"closed after 15 of 1000 bytes"):
+                    ensure(target, url, ["dev.txt"])
+                (target / "dev.txt.part").unlink()
+            elif attempt == "partial":
+                with pytest.raises(HarnessError, match=r"closed after 100 of 1650 bytes; run again to continue"):
+                    ensure(target, url, ["train.txt"])
+                assert (target / "train.txt.part").read_bytes() == CONTENTS["train.txt"][:100]
+            else:
+                ensure(target, url, ["train.txt"])
+                assert requests == ["/train.txt bytes=100-"], "only the rest is fetched"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+    assert (target / "train.txt").read_bytes() == CONTENTS["train.txt"]
+    _assert_no_leftovers(target)
 
 
 def test_stale_part_file_is_replaced(served, tmp_path):
@@ -195,7 +238,7 @@ def test_stale_part_file_is_replaced(served, tmp_path):
     target.mkdir()
     # Longer than the real file, so appending or failing to truncate would show.
     (target / "train.txt.part").write_bytes(b"left over from a killed run\n" * 1000)
-    ensure_thucnews(target, base_url=url, files=("train.txt",))
+    ensure(target, url, ["train.txt"])
     assert (target / "train.txt").read_bytes() == CONTENTS["train.txt"]
     _assert_no_leftovers(target)
 
@@ -205,12 +248,34 @@ def test_environment_variable_names_a_mirror(served, tmp_path, monkeypatch):
     mirror = root / "mirror"
     mirror.mkdir()
     (mirror / "class.txt").write_bytes(CONTENTS["class.txt"])
-    monkeypatch.setenv(download.URL_ENV, f"{url}/mirror/")
-    ensure_thucnews(tmp_path / "data", files=("class.txt",))
+    monkeypatch.setenv("TEST_MIRROR", f"{url}/mirror/")
+    ensure(tmp_path / "data", url, ["class.txt"], mirror_env="TEST_MIRROR")
     assert requests == ["/mirror/class.txt"]
-    # An explicit argument still wins over the environment.
-    ensure_thucnews(tmp_path / "other", base_url=url, files=("class.txt",))
+    monkeypatch.delenv("TEST_MIRROR")
+    ensure(tmp_path / "other", url, ["class.txt"], mirror_env="TEST_MIRROR")
     assert requests[-1] == "/class.txt"
+
+
+def test_offline_names_what_to_fetch_by_hand_and_fetches_nothing(served, tmp_path):
+    url, _, requests = served
+    target = tmp_path / "data"
+    with pytest.raises(HarnessError) as raised:
+        ensure(target, url, ["class.txt", "dev.txt"], offline=True)
+    message = str(raised.value)
+    assert "the run is offline" in message and f"{url}/class.txt, {url}/dev.txt" in message
+    assert str(target) in message and requests == [] and not target.exists()
+
+
+@pytest.mark.parametrize("kind", ["sha256", "md5"])
+def test_sha256_and_md5_pin_a_file_too(served, tmp_path, kind):
+    url, _, _ = served
+    data = CONTENTS["dev.txt"]
+    good = {kind: hashlib.new(kind, data).hexdigest()}
+    assert ensure_files(tmp_path / "a", [SourceFile("dev.txt", f"{url}/dev.txt", **good)], what="x")
+    with pytest.raises(HarnessError, match=f"{kind} {good[kind]}, published {'0' * 8}"):
+        ensure_files(tmp_path / "b", [SourceFile("dev.txt", f"{url}/dev.txt", **{kind: "0" * 8})], what="x")
+    with pytest.raises(ValueError, match="only kept when a checksum pins it"):
+        SourceFile("dev.txt", f"{url}/dev.txt")
 
 
 def test_git_blob_id_matches_git(tmp_path):
@@ -231,13 +296,13 @@ def test_git_blob_id_matches_git(tmp_path):
 @pytest.mark.parametrize("name", sorted(PUBLISHED_IDS))
 def test_shared_files_have_published_ids(name):
     assert git_blob_id(SHARED / name) == PUBLISHED_IDS[name]
-    assert download.THUCNEWS_FILES[name] == PUBLISHED_IDS[name]
+    assert get_dataset("thucnews").file(name).git_blob == PUBLISHED_IDS[name]
 
 
 @needs_shared
 def test_shared_copy_is_accepted_without_network(tmp_path, monkeypatch):
-    monkeypatch.delenv(download.URL_ENV, raising=False)
     for name in PUBLISHED_IDS:
         shutil.copy(SHARED / name, tmp_path / name)
-    ensure_thucnews(tmp_path, base_url=_closed_port_url(), files=tuple(PUBLISHED_IDS))
+    thucnews = get_dataset("thucnews")
+    ensure_files(tmp_path, [thucnews.file(name) for name in PUBLISHED_IDS], what="thucnews", offline=True)
     _assert_no_leftovers(tmp_path)

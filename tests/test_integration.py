@@ -7,7 +7,7 @@ import json
 from conftest import run_flags
 
 from benchmark.cli import main
-from benchmark.data.task import load_task
+from benchmark.data.load import load_task
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
 

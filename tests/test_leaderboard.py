@@ -17,6 +17,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from benchmark import atomic
 from benchmark.config import config_fields
+from benchmark.dataset_registry import Reported
 from benchmark.errors import HarnessError
 from benchmark.report import format as report_format
 from benchmark.report import leaderboard, plots
@@ -29,7 +30,7 @@ N = 120
 GOLD = np.arange(N) % len(LABELS)
 MINI_SHA = "a" * 64
 FULL_SHA = "b" * 64
-REPORTED = [SimpleNamespace(name="alpha", hub_id="org/alpha", reported_accuracy=99.87, note="course figure")]
+REPORTED = [("thucnews", Reported("alpha", 99.87, "mini", "course figure", note="one GPU"))]
 
 
 def write_run(
@@ -320,7 +321,8 @@ def test_reported_figures_stand_in_their_own_table(board):
 def test_reported_table_comes_from_the_registry_by_default(tmp_path):
     write_leaderboard(tmp_path)
     reported = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").split("## Reported, not measured here")[1]
-    assert "| macbert | hfl/chinese-macbert-base | 94.48 |" in reported
+    assert "| macbert | full | test | accuracy | 94.48 | the reference course" in reported.split("### thucnews")[1]
+    assert "| ernie3\\_base | clue-dev | dev | accuracy | 58.26 | PaddleNLP" in reported.split("### tnews")[1]
 
 
 def test_regenerating_gives_identical_bytes(board):

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import f1_score
 
+from benchmark import metrics
 from benchmark.report import stats
 
 
@@ -58,7 +59,7 @@ def test_macro_f1_matches_sklearn_including_a_class_never_seen():
     rng = np.random.default_rng(3)
     gold = rng.integers(0, 4, 300)
     predicted = np.where(rng.random(300) < 0.7, gold, rng.integers(0, 4, 300))
-    assert stats.macro_f1(gold, predicted, 5) == pytest.approx(
+    assert metrics.macro_f1(gold, predicted, 5) == pytest.approx(
         f1_score(gold, predicted, labels=range(5), average="macro", zero_division=0)
     )
 
@@ -107,7 +108,7 @@ def test_bootstrap_interval_contains_the_estimate_and_narrows_with_more_examples
         gold = rng.integers(0, 4, n)
         predicted = np.where(rng.random(n) < 0.8, gold, (gold + 1) % 4)
         low, high = stats.percentile_interval(stats.bootstrap_macro_f1(gold, [predicted], 4, n_resamples=500))
-        return low, stats.macro_f1(gold, predicted, 4), high
+        return low, metrics.macro_f1(gold, predicted, 4), high
 
     small, large = interval(100), interval(2500)
     for low, estimate, high in (small, large):

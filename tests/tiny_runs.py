@@ -12,7 +12,7 @@ import torch
 from conftest import SAMPLE_DIR
 
 from benchmark.config import RunConfig
-from benchmark.data.task import load_task
+from benchmark.data.load import load_task
 from benchmark.model.sources import write_tiny_model
 from benchmark.registry import get_backbone
 

@@ -1,39 +1,27 @@
-"""Fetch the THUCNews-10 headline files and check each against its published git blob id.
+"""Fetch a registered dataset's files and keep each only once its published checksum matches.
 
-The public source is a GitHub repository, whose only published checksums are git
-blob ids; checking those lets us verify train.txt without knowing its sha256.
+A file is checked by what its publisher gives: a git blob id (files in a GitHub repository; it verifies a file
+without knowing its sha256), a sha256, or an md5. A download goes to `<name>.part`, continues from where an
+interrupted one stopped (an HTTP range request), and is renamed to its name only once verified, so the final
+name only ever holds verified data. Offline, or when the server cannot be reached, the error says which files
+to fetch by hand and where to put them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 from tqdm import tqdm
 
+from benchmark.dataset_registry import SourceFile
 from benchmark.errors import HarnessError
-
-DEFAULT_URL = (
-    "https://raw.githubusercontent.com/649453932/Bert-Chinese-Text-Classification-Pytorch/master/THUCNews/data"
-)
-URL_ENV = "THUCNEWS_URL"  # points the download at a mirror without touching code or command lines
-
-# File name -> git blob id in the public source, as `git hash-object` prints it.
-THUCNEWS_FILES = {
-    "class.txt": "4c20bac1a8a6be2c207f0e97be4c279651d76d21",
-    "train.txt": "ffe8979a12879da0747847aca49e9a6c1d29898f",
-    "dev.txt": "cf7f8de6fc3e3c72284ab59e7ed850f49b7185c0",
-    "test.txt": "9c216ace7d0cf2c89fec1b4c9d49a92dc1791d0a",
-}
-DEFAULT_FILES = ("class.txt", "train.txt", "dev.txt", "test.txt")
 
 TIMEOUT_SECONDS = 30  # applies to the connection and to each read, so a stalled server fails, not hangs
 CHUNK_BYTES = 1 << 20
@@ -72,122 +60,144 @@ def git_blob_id(path_or_bytes: str | os.PathLike | bytes | bytearray | memoryvie
     return digest.hexdigest()
 
 
-def _resolve_base_url(base_url: str) -> str:
-    # An explicit argument wins; the environment only replaces the built-in default.
-    if base_url == DEFAULT_URL:
-        base_url = os.environ.get(URL_ENV) or DEFAULT_URL
-    return base_url.rstrip("/")
+def _file_digest(path: Path, algorithm: str) -> str:
+    digest = hashlib.new(algorithm, usedforsecurity=False)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mismatch(path: Path, source: SourceFile) -> str | None:
+    """How `path` differs from the published file (`kind actual, published expected`), or None when it matches."""
+    for kind, expected in (("git blob id", source.git_blob), ("sha256", source.sha256), ("md5", source.md5)):
+        if expected:
+            actual = git_blob_id(path) if kind == "git blob id" else _file_digest(path, kind)
+            return None if actual == expected else f"{kind} {actual}, published {expected}"
+    return None
 
 
 def _one_line(reason: object) -> str:
     return " ".join(str(reason).split())
 
 
-def ensure_thucnews(data_dir: Path, base_url: str = DEFAULT_URL, files: Iterable[str] = DEFAULT_FILES) -> Path:
-    """Make `data_dir` hold the THUCNews files, each matching its published git blob id.
+def source_url(source: SourceFile, mirror_env: str | None) -> str:
+    """The file's URL, or the same name under the mirror an environment variable names."""
+    mirror = os.environ.get(mirror_env) if mirror_env else None
+    return f"{mirror.rstrip('/')}/{urllib.parse.quote(source.name)}" if mirror else source.url
 
-    A present, matching file is kept; a present file that does not match is an error (it
-    may be the user's own, so it is never overwritten); an absent one is downloaded from
-    `base_url` (or the THUCNEWS_URL environment variable when `base_url` is the default).
-    Returns `data_dir`.
+
+def ensure_files(
+    folder: Path, files: Sequence[SourceFile], *, what: str, offline: bool = False, mirror_env: str | None = None
+) -> Path:
+    """Make `folder` hold every file of `files`, each matching its published checksum.
+
+    A present, matching file is kept; a present file that does not match is an error (it may be the user's own,
+    so it is never overwritten); an absent one is downloaded, unless `offline`.
     """
-    data_dir = Path(data_dir)
-    files = tuple(files)
-    unknown = [name for name in files if name not in THUCNEWS_FILES]
-    if unknown:
-        raise HarnessError(
-            f"unknown THUCNews file(s): {', '.join(unknown)}; expected some of {', '.join(THUCNEWS_FILES)}"
-        )
-    if data_dir.exists() and not data_dir.is_dir():
-        raise HarnessError(f"{data_dir}: exists but is not a folder; pass --data-dir pointing at a folder")
-
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(f"{folder}: exists but is not a folder; pass --data-dir pointing at a folder")
     # Check what is already there first, so a bad local file is reported before a long download.
     missing = []
-    for name in files:
-        path = data_dir / name
+    for source in files:
+        path = folder / source.name
         if not path.exists():
-            missing.append(name)
+            missing.append(source)
             continue
         if not path.is_file():
-            raise HarnessError(f"{path}: exists but is not a file; remove it so THUCNews {name} can be downloaded")
-        expected, actual = THUCNEWS_FILES[name], git_blob_id(path)
-        if actual != expected:
+            raise HarnessError(f"{path}: exists but is not a file; remove it so {what} {source.name} can be downloaded")
+        differs = mismatch(path, source)
+        if differs:
             raise HarnessError(
-                f"{path}: git blob id {actual} does not match the published THUCNews {name} ({expected}), "
-                "so the file was left untouched; delete it to download a fresh copy, "
-                "or pass --data-dir pointing at a folder holding the original files"
+                f"{path}: {differs}: not the published {what} {source.name}, so the file was left untouched; "
+                "delete it to download a fresh copy, or pass --data-dir pointing at a folder holding the original"
             )
     if not missing:
-        return data_dir
-
-    base = _resolve_base_url(base_url)
+        return folder
+    by_hand = ", ".join(f"{source_url(s, mirror_env)}" for s in missing)
+    hint = (
+        f"To work offline, download {by_hand} by hand into {folder}, or pass --data-dir pointing at a folder "
+        f"holding {'them' if len(missing) > 1 else 'it'}"
+        + (f" (or set {mirror_env} to a mirror)" if mirror_env else "")
+    )
+    if offline:
+        raise HarnessError(
+            f"{what}: {', '.join(s.name for s in missing)} not in {folder} and the run is offline. {hint}"
+        )
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise HarnessError(
-            f"{data_dir}: cannot create the data folder ({_one_line(error.strerror or error)}); "
+            f"{folder}: cannot create the data folder ({_one_line(error.strerror or error)}); "
             "pass --data-dir pointing at a writable folder"
         ) from error
-    offline_hint = (
-        f"To work offline, download {', '.join(files)} by hand from {base}/ into {data_dir}, "
-        f"or pass --data-dir pointing at a folder holding them (or set {URL_ENV} to a mirror)"
-    )
-    for name in missing:
-        url = f"{base}/{urllib.parse.quote(name)}"
-        _fetch(url, data_dir / name, THUCNEWS_FILES[name], offline_hint)
-    return data_dir
+    for source in missing:
+        _fetch(source_url(source, mirror_env), folder / source.name, source, hint)
+    return folder
 
 
-def _fetch(url: str, path: Path, expected: str, offline_hint: str) -> None:
-    """Download into `<name>.part`, verify, then rename, so the final name only ever holds verified data."""
+def _fetch(url: str, path: Path, source: SourceFile, hint: str) -> None:
+    """Download into `<name>.part` (continuing a partial one), verify, then rename."""
     part = path.with_name(path.name + ".part")
     try:
-        try:
-            # "wb" truncates a stale .part from a killed run: nothing half-written is resumed.
-            with open(part, "wb") as out:
-                _stream(url, out, path.name, offline_hint)
-                out.flush()
-                os.fsync(out.fileno())  # so a crash after the rename cannot leave an empty verified name
-            actual = git_blob_id(part)
-            if actual != expected:
-                raise HarnessError(
-                    f"{url}: the downloaded {path.name} has git blob id {actual}, expected {expected}; "
-                    f"it was discarded. The server may hold another version of the file. {offline_hint}"
-                )
-            os.replace(part, path)
-        except OSError as error:
-            # Network errors were already turned into messages in _stream; what is left is the local disk.
-            raise HarnessError(
-                f"{part}: cannot write the download ({_one_line(error.strerror or error)}); "
-                "free some space or fix the folder's permissions, "
-                "or pass --data-dir pointing at a writable folder"
-            ) from error
-    except BaseException:
-        # Covers Ctrl-C too; a failure here must not hide the original error.
-        with contextlib.suppress(OSError):
+        _stream(url, part, hint)
+        differs = mismatch(part, source)
+        if differs:
             part.unlink(missing_ok=True)
-        raise
+            raise HarnessError(
+                f"{url}: the downloaded {path.name} has {differs}; it was discarded. The server may hold "
+                f"another version of the file. {hint}"
+            )
+        os.replace(part, path)
+    except OSError as error:
+        # Network errors were already turned into messages in _stream; what is left is the local disk.
+        raise HarnessError(
+            f"{part}: cannot write the download ({_one_line(error.strerror or error)}); free some space or fix "
+            "the folder's permissions, or pass --data-dir pointing at a writable folder"
+        ) from error
+    except KeyboardInterrupt:
+        raise  # the partial download stays, and the next attempt continues it
 
 
-def _stream(url: str, out: BinaryIO, label: str, offline_hint: str) -> None:
+def _open(url: str, start: int):
+    request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
+    return urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS)
+
+
+def _stream(url: str, part: Path, hint: str) -> None:
     def failure(reason: object) -> HarnessError:
-        return HarnessError(f"could not download {url} ({_one_line(reason)}). {offline_hint}")
+        return HarnessError(f"could not download {url} ({_one_line(reason)}). {hint}")
 
+    start = part.stat().st_size if part.is_file() else 0
     try:
-        response = urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS)
+        response = _open(url, start)
     except urllib.error.HTTPError as error:
         error.close()
-        raise failure(f"HTTP {error.code} {error.reason}") from error
+        if error.code != 416 or not start:  # 416: nothing left to fetch, the part is whole
+            raise failure(f"HTTP {error.code} {error.reason}") from error
+        return
     except urllib.error.URLError as error:
         raise failure(error.reason) from error
     except (OSError, http.client.HTTPException, ValueError) as error:  # ValueError: a malformed URL
         raise failure(error) from error
 
     with response:
+        resumed = start and response.status == 206  # a server that ignores the range sends it all again
         length = response.headers.get("Content-Length", "")
         total = int(length) if length.isdigit() else None
         received = 0
-        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=label) as bar:
+        with (
+            open(part, "ab" if resumed else "wb") as out,
+            tqdm(
+                total=(total + start if resumed else total) if total is not None else None,
+                initial=start if resumed else 0,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=part.name.removesuffix(".part"),
+            ) as bar,
+        ):
             while True:
                 try:
                     chunk = response.read(CHUNK_BYTES)
@@ -198,6 +208,8 @@ def _stream(url: str, out: BinaryIO, label: str, offline_hint: str) -> None:
                 out.write(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())  # so a crash after the rename cannot leave an empty verified name
     # http.client returns a short body without complaint when the connection drops early.
     if total is not None and received != total:
-        raise failure(f"the connection closed after {received} of {total} bytes")
+        raise failure(f"the connection closed after {received} of {total} bytes; run again to continue")

@@ -30,7 +30,7 @@ def cache_root() -> Path:
 
 
 # Bump when the cached arrays or the key change meaning, so stale entries are never read.
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 # Lines per call to the Rust tokenizer: enough to keep its thread pool busy, few enough that each call's
 # encodings stay in cache. In a one-off check of 64 to 4,096, 128 and 256 were fastest and 4,096 slowest (a
 # whole 180k-line split in one call slower still); transient memory does not grow with the split.
@@ -40,8 +40,9 @@ CHUNK_LINES = 256
 class EncodedSplit(Dataset):
     """Token ids of one split as a ragged array; items are unpadded, the collator pads."""
 
-    def __init__(self, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray):
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray, truncated: int = 0):
         self.ids, self.offsets, self.labels = ids, offsets, labels
+        self.truncated = truncated  # texts cut to the maximum length
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,7 +63,7 @@ class EncodedSplit(Dataset):
         # One gather instead of a Python loop: token j of new example k comes from old offset + j.
         shift = np.repeat(self.offsets[:-1][order] - offsets[:-1], lengths)
         ids = self.ids[np.arange(offsets[-1], dtype=np.int64) + shift]
-        return EncodedSplit(ids, offsets, self.labels[order])
+        return EncodedSplit(ids, offsets, self.labels[order], self.truncated)
 
 
 def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -76,14 +77,15 @@ def _tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
         state.pop("truncation", None)
         state.pop("padding", None)
         description = json.dumps(state, sort_keys=True, ensure_ascii=False)
-    # Wrapper settings that change the ids tokenize() produces.
-    extra = f"|{getattr(tokenizer, 'truncation_side', 'right')}|{getattr(tokenizer, 'split_special_tokens', False)}"
+    # A wrapper setting that changes the ids tokenize() produces.
+    extra = f"|{getattr(tokenizer, 'split_special_tokens', False)}"
     return hashlib.sha256((description + extra).encode()).hexdigest()
 
 
-def cache_key(tokenizer: PreTrainedTokenizerBase, max_length: int, texts: list[str]) -> str:
+def cache_key(tokenizer: PreTrainedTokenizerBase, max_length: int, texts: list[str], truncation: str = "head") -> str:
     digest = hashlib.sha256()
-    digest.update(f"{CACHE_FORMAT}|{_tokenizer_fingerprint(tokenizer)}|{max_length}|{len(texts)}|".encode())
+    fingerprint = _tokenizer_fingerprint(tokenizer)
+    digest.update(f"{CACHE_FORMAT}|{fingerprint}|{max_length}|{truncation}|{len(texts)}|".encode())
     # The lengths make the joined texts unambiguous: ["a\n", "b"] and ["a", "\nb"] join to the same bytes.
     digest.update(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)).tobytes())
     digest.update("\n".join(texts).encode("utf-8", "surrogatepass"))
@@ -91,13 +93,11 @@ def cache_key(tokenizer: PreTrainedTokenizerBase, max_length: int, texts: list[s
 
 
 @contextlib.contextmanager
-def _batch_settings(tokenizer: PreTrainedTokenizerBase, backend, max_length: int):
-    """The backend set as `tokenizer(texts, truncation=True, max_length=...)` sets it; restored afterwards."""
+def _batch_settings(tokenizer: PreTrainedTokenizerBase, backend):
+    """The backend set as `tokenizer(texts)` sets it without truncation or padding; restored afterwards."""
     truncation, padding = backend.truncation, backend.padding
     special = backend.encode_special_tokens
-    backend.enable_truncation(
-        max_length, stride=0, strategy="longest_first", direction=getattr(tokenizer, "truncation_side", "right")
-    )
+    backend.no_truncation()
     backend.no_padding()
     backend.encode_special_tokens = bool(getattr(tokenizer, "split_special_tokens", False))
     try:
@@ -114,53 +114,95 @@ def _ragged(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, lengths
 
 
-def tokenize(tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batched fast tokenisation; returns flat ids and offsets, the ids `tokenizer(text)` gives for each text."""
+def special_tokens_around(tokenizer: PreTrainedTokenizerBase, backend=None) -> tuple[int, int]:
+    """How many special tokens the tokenizer puts before and after a text ([CLS] ... [SEP]: 1 and 1). With the
+    Rust backend it asks the backend directly: the wrapper's own call would change the backend's settings."""
+    if backend is not None:
+        whole, bare = (backend.encode("中", add_special_tokens=flag).ids for flag in (True, False))
+    else:
+        whole, bare = (tokenizer("中", add_special_tokens=flag)["input_ids"] for flag in (True, False))
+    start = next((i for i in range(len(whole) - len(bare) + 1) if whole[i : i + len(bare)] == bare), 0)
+    return start, len(whole) - start - len(bare)
+
+
+def truncate(ids: np.ndarray, offsets: np.ndarray, max_length: int, mode: str, around: tuple[int, int]):
+    """Cut every text longer than `max_length` to it, keeping its special tokens: its head, its tail, or its
+    head and tail (a quarter of the budget from the start, the rest from the end). Returns the ids, the
+    offsets and how many texts were cut."""
+    lengths = np.diff(offsets)
+    long = lengths > max_length
+    if not long.any():
+        return ids, offsets, 0
+    before, after = around
+    budget = max_length - before - after
+    head = {"head": budget, "tail": 0, "head+tail": budget // 4}[mode]
+    kept_start = np.where(long, before + head, lengths)  # positions kept from the start of each text
+    kept_end = np.where(long, max_length - before - head, 0)  # and from its end
+    position = np.arange(len(ids)) - np.repeat(offsets[:-1], lengths)
+    size = np.repeat(lengths, lengths)
+    keep = (position < np.repeat(kept_start, lengths)) | (position >= size - np.repeat(kept_end, lengths))
+    new_offsets = np.zeros_like(offsets)
+    np.cumsum(np.minimum(lengths, max_length), out=new_offsets[1:])
+    return ids[keep], new_offsets, int(long.sum())
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, texts: list[str], max_length: int, truncation: str = "head"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Batched fast tokenisation, then truncation as `truncation` says; returns flat ids, offsets and the number
+    of texts cut. With head truncation the ids are those `tokenizer(text, truncation=True, max_length=...)`
+    gives."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     pieces = []
     if backend is None:  # a tokenizer without a Rust backend: its own batched call
         for start in range(0, len(texts), CHUNK_LINES):
             rows = tokenizer(
                 texts[start : start + CHUNK_LINES],
-                truncation=True,
-                max_length=max_length,
                 padding=False,
                 return_attention_mask=False,
                 return_token_type_ids=False,
             )["input_ids"]
             pieces.append(_ragged(rows))
+        around = special_tokens_around(tokenizer)
     else:
         # encode_batch_fast skips the character offsets nothing here reads (faster than encode_batch in a one-off
         # check with tokenizers 0.23).
-        with _batch_settings(tokenizer, backend, max_length):
+        with _batch_settings(tokenizer, backend):
+            around = special_tokens_around(tokenizer, backend)
             for start in range(0, len(texts), CHUNK_LINES):
                 pieces.append(_ragged([e.ids for e in backend.encode_batch_fast(texts[start : start + CHUNK_LINES])]))
     ids = np.concatenate([p[0] for p in pieces]) if pieces else np.zeros(0, dtype=np.int32)
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     if pieces:
         np.cumsum(np.concatenate([p[1] for p in pieces]), out=offsets[1:])
-    return ids, offsets
+    return truncate(ids, offsets, max_length, truncation, around)
 
 
 def encode_split(
-    tokenizer, texts: list[str], labels: np.ndarray, max_length: int, cache_dir: Path | None | str = "default"
+    tokenizer,
+    texts: list[str],
+    labels: np.ndarray,
+    max_length: int,
+    cache_dir: Path | None | str = "default",
+    truncation: str = "head",
 ) -> EncodedSplit:
     """The split's token ids, read from the cache (`cache_root()/encodings` by default; None: no cache)."""
     if cache_dir == "default":
         cache_dir = cache_root() / "encodings"
     if cache_dir is None:
-        return EncodedSplit(*tokenize(tokenizer, texts, max_length), labels)
-    path = Path(cache_dir) / f"{cache_key(tokenizer, max_length, texts)}.npz"
+        ids, offsets, truncated = tokenize(tokenizer, texts, max_length, truncation)
+        return EncodedSplit(ids, offsets, labels, truncated=truncated)
+    path = Path(cache_dir) / f"{cache_key(tokenizer, max_length, texts, truncation)}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
-            return EncodedSplit(cached["ids"], cached["offsets"], labels)
-    ids, offsets = tokenize(tokenizer, texts, max_length)
+            return EncodedSplit(cached["ids"], cached["offsets"], labels, truncated=int(cached["truncated"]))
+    ids, offsets, truncated = tokenize(tokenizer, texts, max_length, truncation)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the final name, then rename: a killed run leaves no half-written cache entry.
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        np.savez(tmp, ids=ids, offsets=offsets)
+        np.savez(tmp, ids=ids, offsets=offsets, truncated=np.array(truncated))
     os.replace(tmp.name, path)
-    return EncodedSplit(ids, offsets, labels)
+    return EncodedSplit(ids, offsets, labels, truncated=truncated)
 
 
 # Above this share of [UNK] among a split's tokens, a run warns: the vocabulary is being used wrongly (upper-case
@@ -211,9 +253,12 @@ def tokenisation_report(
         stats = token_statistics(encoded, tokenizer.unk_token_id, special)
         examples = stats.pop("unk_texts")
         record["splits"][name] = stats
+        stats["truncated"] = encoded.truncated
+        stats["truncated_share"] = encoded.truncated / max(len(encoded), 1)
         log(
             f"{name}: {stats['mean_tokens']:.1f} tokens per text; [UNK] {100 * stats['unk_share']:.2f}% of tokens, "
-            f"in {stats['texts_with_unk']:,} of {stats['texts']:,} texts"
+            f"in {stats['texts_with_unk']:,} of {stats['texts']:,} texts; {100 * stats['truncated_share']:.1f}% of "
+            f"texts cut to the maximum length"
         )
         if stats["unk_share"] > UNK_WARNING_SHARE:
             shown = "; ".join(

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from benchmark.config import DEFAULT_DATA_DIR, PROTOCOLS, RunConfig
-from benchmark.data.download import ensure_thucnews
-from benchmark.data.read import LABEL_FILES, SUPPORTED_SUFFIXES, describe_file, read_label_names, read_rows
+from benchmark.config import DEFAULT_MAX_LENGTH
+from benchmark.data.read import BadRows
+from benchmark.dataset_registry import Protocol
 from benchmark.errors import HarnessError
-from benchmark.record import TaskRecord
+from benchmark.record import ABSENT, TaskRecord
 
 SPLITS = ("train", "dev", "test")
 
@@ -33,6 +32,11 @@ class Task:
     dev: Split
     test: Split
     files: dict[str, dict] = field(default_factory=dict)  # name -> {path, sha256, lines}
+    main_score: str = "accuracy"  # what the leaderboard sorts this dataset by
+    max_length: int = DEFAULT_MAX_LENGTH  # the dataset's default input length and truncation
+    truncation: str = "head"
+    dropped: dict[str, int] = field(default_factory=dict)  # malformed or empty rows dropped, per file
+    deduplicated: int | None = None  # train texts removed for also being in dev or test (--dedupe)
 
     def record(self) -> TaskRecord:
         """What the results file says about the task."""
@@ -42,6 +46,9 @@ class Task:
             labels=self.label_names,
             sizes={"train": len(self.train.texts), "dev": len(self.dev.texts), "test": len(self.test.texts)},
             files=self.files,
+            main_score=self.main_score,
+            dropped_rows=self.dropped or ABSENT,
+            removed_duplicates=ABSENT if self.deduplicated is None else self.deduplicated,
         )
 
 
@@ -49,43 +56,26 @@ def _is_integer(text: str) -> bool:
     return text.isascii() and text.lstrip("-").isdigit() and text.count("-") <= 1 and not text.endswith("-")
 
 
-def _label_ids(rows, path: Path, label_names: list[str]) -> np.ndarray:
-    """Labels may be written as names or as ids; both are checked against the label list."""
-    index = {name: i for i, name in enumerate(label_names)}
+def _label_ids(rows, where: str, label_names: list[str], codes: tuple[str, ...] = ()) -> np.ndarray:
+    """Labels may be written as names, as the source's codes, or (without codes) as ids; all are checked."""
+    index = {name: i for i, name in enumerate(label_names)} | {code: i for i, code in enumerate(codes)}
     ids = np.empty(len(rows), dtype=np.int64)
-    for position, (number, text, raw) in enumerate(rows):
+    for position, (number, _, raw) in enumerate(rows):
         raw = raw.strip()
-        if not text.strip():
-            raise HarnessError(f"{path}:{number}: empty text; expected a non-empty text before the label")
         if raw in index:
             ids[position] = index[raw]
-        elif _is_integer(raw):
+        elif _is_integer(raw) and not codes:
             value = int(raw)
             if not 0 <= value < len(label_names):
                 raise HarnessError(
-                    f"{path}:{number}: label id {value} out of range; expected 0 to {len(label_names) - 1}"
+                    f"{where}:{number}: label id {value} out of range; expected 0 to {len(label_names) - 1}"
                 )
             ids[position] = value
         else:
-            shown = ", ".join(label_names[:12]) + (" …" if len(label_names) > 12 else "")
-            raise HarnessError(f"{path}:{number}: unknown label {raw!r}; expected one of: {shown}")
+            known = codes or label_names
+            shown = ", ".join(known[:12]) + (" …" if len(known) > 12 else "")
+            raise HarnessError(f"{where}:{number}: unknown label {raw!r}; expected one of: {shown}")
     return ids
-
-
-def find_split_file(data_dir: Path, split: str) -> Path | None:
-    candidates = (data_dir / f"{split}{suffix}" for suffix in SUPPORTED_SUFFIXES)
-    found = [path for path in candidates if path.is_file()]
-    if len(found) > 1:
-        raise HarnessError(f"{data_dir}: several files for the {split} split ({', '.join(p.name for p in found)})")
-    return found[0] if found else None
-
-
-def _infer_label_names(rows_by_file: dict[Path, list]) -> list[str]:
-    """Without a label file the labels are what the files hold: ids in numeric order, names sorted."""
-    raw = sorted({label.strip() for rows in rows_by_file.values() for _, _, label in rows})
-    if all(label.isascii() and label.isdigit() for label in raw):
-        return [str(i) for i in range(max(int(label) for label in raw) + 1)]
-    return raw
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -116,61 +106,57 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     return subset(keep, f"{1 - fraction:.0%} kept"), subset(held, f"{fraction:.0%} held out, seed {seed}")
 
 
-def load_task(
-    data_dir: Path,
-    protocol: str = "full",
+def build_task(
+    name: str,
+    protocol: Protocol,
+    label_names: list[str],
+    raw: dict,
     *,
+    codes: tuple[str, ...] = (),
     dev_split: float = 0.1,
     split_seed: int = 1,
-    text_col: str = "text",
-    label_col: str = "label",
+    dedupe: bool = False,
+    files: dict | None = None,
+    bad: BadRows | None = None,
+    **defaults,
 ) -> Task:
-    """Read a data folder under a protocol.
-
-    full: train, dev and test files (dev carved from train when absent).
-    mini: no train file is needed; train on dev with a held-out part for early stopping, score on test.
-    smoke: like full, for the bundled sample.
-    """
-    if protocol not in PROTOCOLS:
-        raise HarnessError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    if data_dir.is_file():
-        raise HarnessError(f"{data_dir} is a file; --data-dir expects a folder holding the train, dev and test files")
-    if not data_dir.is_dir():
-        raise HarnessError(f"{data_dir}: no such data folder")
-    paths = {split: find_split_file(data_dir, split) for split in SPLITS}
-    needed = ("dev", "test") if protocol == "mini" else ("train", "test")
-    for split in needed:
-        if paths[split] is None:
-            hint = " (without a train file, try --protocol mini)" if split == "train" else ""
-            raise HarnessError(f"{data_dir}: no {split} file; expected {split}.txt, .tsv, .csv or .jsonl{hint}")
-    if protocol == "mini":
-        paths["train"] = None
-
-    rows = {split: read_rows(path, text_col, label_col) for split, path in paths.items() if path}
-    label_file = next((data_dir / name for name in LABEL_FILES if (data_dir / name).is_file()), None)
-    label_names = (
-        read_label_names(label_file) if label_file else _infer_label_names({paths[s]: r for s, r in rows.items()})
-    )
+    """The task from raw splits ({name: (rows, where)}) under a protocol, labels checked, dev held out of train
+    where the protocol has none, and train deduplicated against dev and test on request."""
     loaded = {
-        split: Split(
-            [text for _, text, _ in split_rows], _label_ids(split_rows, paths[split], label_names), str(paths[split])
-        )
-        for split, split_rows in rows.items()
+        split: Split([text for _, text, _ in rows], _label_ids(rows, where, label_names, codes), where)
+        for split, (rows, where) in raw.items()
     }
-    if protocol == "mini":
-        train, dev = stratified_split(loaded["dev"], dev_split, split_seed)
-    elif "dev" in loaded:
-        train, dev = loaded["train"], loaded["dev"]
+    if protocol.dev is None:
+        train, dev = stratified_split(loaded[protocol.train], dev_split, split_seed)
     else:
-        train, dev = stratified_split(loaded["train"], dev_split, split_seed)
-
-    for name, split in (("train", train), ("dev", dev), ("test", loaded["test"])):
+        train, dev = loaded[protocol.train], loaded[protocol.dev]
+    test = loaded[protocol.test]
+    for split_name, split in (("train", train), ("dev", dev), ("test", test)):
         if len(split.texts) == 0:
-            raise HarnessError(f"{split.source}: the {name} split is empty")
-    files = {split: describe_file(path) for split, path in paths.items() if path}
-    if label_file:
-        files["labels"] = describe_file(label_file)
-    return Task(data_dir.name, protocol, label_names, train, dev, loaded["test"], files)
+            raise HarnessError(f"{split.source}: the {split_name} split is empty")
+    removed = None
+    if dedupe:
+        elsewhere = set(dev.texts) | set(test.texts)
+        keep = np.array([text not in elsewhere for text in train.texts], dtype=bool)
+        removed = int((~keep).sum())
+        train = Split(
+            [t for t, k in zip(train.texts, keep, strict=True) if k],
+            train.labels[keep],
+            f"{train.source} (without {removed} texts also in dev or test)",
+        )
+    dropped = bad.counts() if bad else {}
+    return Task(
+        name,
+        protocol.name,
+        label_names,
+        train,
+        dev,
+        test,
+        files or {},
+        dropped=dropped,
+        deduplicated=removed,
+        **defaults,
+    )
 
 
 def summarize(task: Task) -> str:
@@ -194,19 +180,3 @@ def summarize(task: Task) -> str:
         if missing and split != "dev":
             lines.append(f"  warning: no {split} examples of {', '.join(missing)}")
     return "\n".join(lines)
-
-
-def read_task(config: RunConfig) -> Task:
-    """The task a run's settings name; THUCNews-10 is downloaded into the default data folder on first use."""
-    data_dir = Path(config.data_dir)
-    if config.data_dir == DEFAULT_DATA_DIR and not config.smoke:
-        files = ("class.txt", "dev.txt", "test.txt") if config.protocol == "mini" else None
-        ensure_thucnews(data_dir, **({"files": files} if files else {}))
-    return load_task(
-        data_dir,
-        config.protocol,
-        dev_split=config.dev_split,
-        split_seed=config.split_seed,
-        text_col=config.text_col,
-        label_col=config.label_col,
-    )

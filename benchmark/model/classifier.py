@@ -35,6 +35,8 @@ class TextClassifier(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
         self.num_labels = num_labels
+        # Per-class weights of the training loss (--class-weights balanced); dev and test losses stay unweighted.
+        self.class_weights: torch.Tensor | None = None
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_) -> dict:
         pooled = self.encoder(
@@ -43,8 +45,15 @@ class TextClassifier(nn.Module):
         logits = self.head(self.dropout(pooled))
         output = {"logits": logits}
         if labels is not None:
-            output["loss"] = F.cross_entropy(logits.float(), labels)
+            weights = self.class_weights.to(logits.device) if self.training and self.class_weights is not None else None
+            output["loss"] = F.cross_entropy(logits.float(), labels, weight=weights)
         return output
+
+
+def balanced_weights(labels, num_labels: int) -> torch.Tensor:
+    """n / (classes x count) per class, as scikit-learn's "balanced"; a class absent from train weighs 0."""
+    counts = torch.bincount(torch.as_tensor(labels), minlength=num_labels).float()
+    return torch.where(counts > 0, counts.sum() / (num_labels * counts.clamp(min=1)), torch.zeros_like(counts))
 
 
 @dataclass

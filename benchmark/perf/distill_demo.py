@@ -35,7 +35,7 @@ def demo(
     teacher: str | None = None,
 ) -> dict:
     from benchmark.config import RunConfig
-    from benchmark.data.task import read_task
+    from benchmark.data.load import read_task
     from benchmark.model.sources import write_tiny_model
     from benchmark.registry import apply_recommended, get_backbone
     from benchmark.report.stats import mcnemar

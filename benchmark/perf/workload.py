@@ -9,7 +9,8 @@ import os
 import time
 from pathlib import Path
 
-from benchmark.data import task as data
+from benchmark.data import load
+from benchmark.data.task import Task
 from benchmark.errors import HarnessError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,8 +45,8 @@ def check_data_dir(folder: Path) -> Path:
     return folder
 
 
-def load_task(folder: Path) -> data.Task:
-    return data.load_task(folder, "mini")
+def load_task(folder: Path) -> Task:
+    return load.load_task(folder, "mini")
 
 
 def build_tokenizer(texts: list[str], folder: Path):
@@ -77,7 +78,7 @@ def repeat_to(texts: list[str], n: int) -> list[str]:
 def harness_config(**changes):
     from benchmark.config import RunConfig
 
-    config = RunConfig(model="bert", protocol="mini", warmup=0.05)
+    config = RunConfig(model="bert", protocol="mini", warmup=0.05, max_length=32, truncation="head")
     known = {f.name for f in dataclasses.fields(RunConfig)}
     return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in known})
 

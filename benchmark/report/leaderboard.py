@@ -109,15 +109,15 @@ def _remove_stale_plots(plots_dir: Path, keep: set[Path]) -> None:
 def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) -> list[Path]:
     """Regenerate the leaderboard files from the run folders in results_dir; return the files written.
 
-    `reported` defaults to the backbone registry (records with name, hub_id, reported_accuracy, note).
+    `reported` defaults to the published figures of the dataset registry, as (dataset name, Reported) pairs.
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise HarnessError(f"results folder {results_dir} does not exist; runs write their folders there.")
     if reported is None:
-        from benchmark.registry import list_backbones  # imports transformers: only when needed
+        from benchmark.dataset_registry import list_datasets
 
-        reported = list_backbones()
+        reported = [(dataset.name, figure) for dataset in list_datasets() for figure in dataset.reported]
     skipped: list[str] = []
     runs = load_runs(results_dir, skipped)
     groups = build_groups(runs, results_dir, skipped)

@@ -14,7 +14,7 @@ from benchmark.report.format import (
     plot_name,
     plural,
 )
-from benchmark.report.ranking import ALPHA, Group
+from benchmark.report.ranking import ALPHA, Group, main_value
 from benchmark.report.runs import Run
 
 
@@ -28,6 +28,8 @@ def _notes(group: Group) -> list[str]:
         "correctness over the seeds both ran; (a/b) = examples only the leader / only this backbone got "
         f"right; ≈ tied = p ≥ {ALPHA}. Times and throughputs: means over runs; memory: the largest peak.",
     ]
+    if group.main_score == "macro_f1":
+        lines += ["", "Ranked by macro-F1, this dataset's main score (its classes are imbalanced), then accuracy."]
     if any(e.settings for e in group.entries):
         lines += [
             "",
@@ -100,19 +102,61 @@ def _group_markdown(group: Group) -> list[str]:
 
 
 def _reported_markdown(reported: Sequence) -> list[str]:
+    """Published figures, per dataset: (dataset name, Reported) pairs from the dataset registry."""
     lines = [
         "## Reported, not measured here",
         "",
-        "Test accuracy on THUCNews-10 under the full protocol, as reported by the reference course and "
-        "copied from the backbone registry. No run in this folder produced these numbers; they are not "
-        "ranked or tested, and compare at best with measured rows of the full THUCNews protocol.",
+        "Figures published elsewhere, copied from the dataset registry with their source. No run in this folder "
+        "produced them; they are not ranked or tested, and compare at best with measured rows of the same "
+        "dataset and protocol.",
         "",
     ]
-    rows = sorted((b for b in reported if b.reported_accuracy is not None), key=lambda b: b.name)
-    if not rows:
-        return lines + ["No registered backbone carries a reported figure.", ""]
-    lines += ["| backbone | hub id | reported accuracy (%) | note |", "|---|---|---|---|"]
-    lines += [f"| {cell(b.name)} | {cell(b.hub_id)} | {b.reported_accuracy:.2f} | {cell(b.note)} |" for b in rows]
+    if not reported:
+        return lines + ["No registered dataset carries a reported figure.", ""]
+    by_dataset: dict[str, list] = {}
+    for dataset, figure in reported:
+        by_dataset.setdefault(dataset, []).append(figure)
+    for dataset in sorted(by_dataset):
+        lines += [
+            f"### {cell(dataset)}",
+            "",
+            "| backbone | protocol | split | metric | reported (%) | source | note |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in sorted(by_dataset[dataset], key=lambda f: (f.backbone, f.source)):
+            lines.append(
+                f"| {cell(f.backbone)} | {cell(f.protocol)} | {cell(f.split)} | {cell(f.metric)} "
+                f"| {f.value:.2f} | {cell(f.source)} | {cell(f.note)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def _summary_markdown(groups: Sequence[Group]) -> list[str]:
+    """One row per backbone, one column per dataset and protocol: its best row's main score (mean over seeds).
+    A backbone not run on a dataset has an empty cell, never an average over what it was run on."""
+    if len(groups) < 2:
+        return []
+    backbones = sorted({e.backbone for g in groups for e in g.entries})
+    lines = [
+        "## Across datasets",
+        "",
+        "Each dataset's main score (accuracy, or macro-F1 where marked), mean over seeds, of the backbone's "
+        "best row in that table; empty where the backbone was not run.",
+        "",
+        "| backbone | "
+        + " | ".join(
+            cell(f"{g.dataset} · {g.protocol}") + (" (macro-F1)" if g.main_score == "macro_f1" else "") for g in groups
+        )
+        + " |",
+        "|" + "---|" * (len(groups) + 1),
+    ]
+    for backbone in backbones:
+        cells = []
+        for group in groups:
+            rows = [e for e in group.entries if e.backbone == backbone]
+            cells.append(pct(main_value(rows[0], group.main_score)) if rows else "")
+        lines.append(f"| {cell(backbone)} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -171,6 +215,7 @@ def leaderboard_markdown(
             "No runs yet. Run `python run.py --model NAME --seeds 1 2 3`, then `python run.py --leaderboard`.",
             "",
         ]
+    lines += _summary_markdown(groups)
     for group in groups:
         lines += _group_markdown(group)
     lines += _unranked_markdown(runs)

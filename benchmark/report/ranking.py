@@ -97,6 +97,7 @@ class Group:
     labels: tuple[str, ...]
     slug: str
     entries: list[Entry]
+    main_score: str = "accuracy"  # what the rows are ranked by; the other score breaks ties
 
     @property
     def n_examples(self) -> int:
@@ -217,14 +218,23 @@ def _compare_with_leader(leader: Entry, entry: Entry) -> None:
     entry.versus_leader = stats.mcnemar(correct(leader), correct(entry))
 
 
-def _rank(entries: list[Entry]) -> list[Entry]:
+def main_value(entry: Entry, main_score: str) -> float:
+    return entry.macro_f1[0] if main_score == "macro_f1" else entry.accuracy[0]
+
+
+def _rank(entries: list[Entry], main_score: str = "accuracy") -> list[Entry]:
+    other = "accuracy" if main_score == "macro_f1" else "macro_f1"
+
     # Means are rounded before comparing so summation order cannot split an exact tie.
     def key(e: Entry):
-        return (-round(e.accuracy[0], 12), -round(e.macro_f1[0], 12), e.backbone, e.settings, e.settings_id)
+        main, second = round(main_value(e, main_score), 12), round(main_value(e, other), 12)
+        return (-main, -second, e.backbone, e.settings, e.settings_id)
 
     entries = sorted(entries, key=key)
     for entry in entries:
-        entry.rank = 1 + sum(round(o.accuracy[0], 12) > round(entry.accuracy[0], 12) for o in entries)
+        entry.rank = 1 + sum(
+            round(main_value(o, main_score), 12) > round(main_value(entry, main_score), 12) for o in entries
+        )
     for entry in entries[1:]:
         _compare_with_leader(entries[0], entry)
     return entries
@@ -240,12 +250,13 @@ def build_groups(runs: Sequence[Run], results_dir: Path, skipped: list[str]) -> 
     for dataset, protocol, sha256 in sorted(by_key):
         members = _consistent(by_key[(dataset, protocol, sha256)], results_dir, skipped)
         labels = members[0].labels
-        entries = _rank(_entries(members, len(labels)))
+        main_score = Counter(run.main_score for run in members).most_common(1)[0][0]
+        entries = _rank(_entries(members, len(labels)), main_score)
         name = base = slug(f"{dataset}-{protocol}-{sha256[:8]}")
         suffix = 1
         while name in slugs:  # names that only differ in characters the slug drops
             suffix += 1
             name = f"{base}-{suffix}"
         slugs.add(name)
-        groups.append(Group(dataset, protocol, sha256, labels, name, entries))
+        groups.append(Group(dataset, protocol, sha256, labels, name, entries, main_score))
     return groups

@@ -65,6 +65,7 @@ class Run:
     device: str
     history: tuple[dict, ...]
     best_step: int | None
+    main_score: str = "accuracy"  # what its dataset's leaderboard is sorted by
     # Why the run is listed but never ranked (incomplete pretrained weights, nothing trained); None when it is.
     unranked: str | None = None
     # Per test example, in test-file order; None for smoke runs, which are not compared.
@@ -204,6 +205,7 @@ def parse_metrics(data: object, folder: str) -> Run:
         history=tuple(history),
         best_step=record.training.best_step,
         unranked=_unranked(record),
+        main_score=record.task.main_score if record.task.main_score in ("accuracy", "macro_f1") else "accuracy",
     )
 
 

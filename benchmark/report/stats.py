@@ -27,17 +27,6 @@ def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
     return float(array.mean()), std
 
 
-def macro_f1(gold: np.ndarray, predicted: np.ndarray, n_classes: int) -> float:
-    """Unweighted mean of per-class F1 over all `n_classes`; a class never seen nor predicted scores 0.
-
-    This matches sklearn's `f1_score(..., labels=range(n_classes), average="macro", zero_division=0)`.
-    """
-    tp = np.bincount(gold[gold == predicted], minlength=n_classes)
-    denominator = np.bincount(gold, minlength=n_classes) + np.bincount(predicted, minlength=n_classes)
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(n_classes), where=denominator > 0)
-    return float(f1.mean())
-
-
 def _weight_blocks(n_examples: int, n_resamples: int, seed: int):
     """How often each example is drawn, one row per resample, in blocks of rows.
 

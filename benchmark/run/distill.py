@@ -43,8 +43,10 @@ def distillation_loss(
     labels: torch.Tensor | None,
     temperature: float,
     alpha: float,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(labels, p_student), batch means."""
+    """alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE(labels, p_student), batch means; the
+    cross-entropy weighted per class when --class-weights asks for it."""
     student_logits, teacher_logits = student_logits.float(), teacher_logits.float()
     loss = student_logits.new_zeros(())
     if alpha > 0:
@@ -53,7 +55,7 @@ def distillation_loss(
         kl = F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True)
         loss = loss + alpha * temperature**2 * kl
     if alpha < 1:
-        loss = loss + (1 - alpha) * F.cross_entropy(student_logits, labels)
+        loss = loss + (1 - alpha) * F.cross_entropy(student_logits, labels, weight=class_weights)
     return loss
 
 
@@ -76,7 +78,7 @@ class DistillingClassifier(TextClassifier):
     def __init__(self, student: TextClassifier, temperature: float, alpha: float):
         torch.nn.Module.__init__(self)
         self.encoder, self.dropout, self.head = student.encoder, student.dropout, student.head
-        self.num_labels = student.num_labels
+        self.num_labels, self.class_weights = student.num_labels, student.class_weights
         self.temperature, self.alpha = temperature, alpha
 
     def forward(
@@ -84,7 +86,10 @@ class DistillingClassifier(TextClassifier):
     ) -> dict:
         output = super().forward(input_ids, attention_mask, token_type_ids, labels=labels)
         if labels is not None and teacher_logits is not None:
-            output["loss"] = distillation_loss(output["logits"], teacher_logits, labels, self.temperature, self.alpha)
+            weights = self.class_weights.to(labels.device) if self.class_weights is not None else None
+            output["loss"] = distillation_loss(
+                output["logits"], teacher_logits, labels, self.temperature, self.alpha, weights
+            )
         return output
 
 

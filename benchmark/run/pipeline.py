@@ -7,6 +7,7 @@ predictions, and only the main process writes files and prints.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from datetime import timedelta
@@ -19,13 +20,14 @@ from benchmark.atomic import write_failure, write_json
 from benchmark.config import RunConfig
 from benchmark.console import log
 from benchmark.data.encode import encode_split, tokenisation_report
-from benchmark.data.task import read_task, summarize
+from benchmark.data.load import read_task
+from benchmark.data.task import summarize
 from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import score
 from benchmark.model import checkpoint
 from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
+from benchmark.model.classifier import balanced_weights, count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
 from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
@@ -60,6 +62,10 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     with state.main_process_first():
         # Read and validate: every file problem stops here, before any model is loaded.
         task = read_task(config)
+    # What the command line left unset follows the dataset: its input length and truncation.
+    config = dataclasses.replace(
+        config, max_length=config.max_length or task.max_length, truncation=config.truncation or task.truncation
+    )
     log(summarize(task))
     if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
         return run_sklearn(config, backbone, task, started)
@@ -87,10 +93,12 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed, options=options
         )
         model, tokenizer = classifier.model, classifier.tokenizer
+        if config.class_weights == "balanced":
+            model.class_weights = balanced_weights(task.train.labels, len(task.label_names))
 
         # Encode each split in one batched call (cached on disk).
         train_set, dev_set, test_set = (
-            encode_split(tokenizer, split.texts, split.labels, config.max_length)
+            encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
             for split in (task.train, task.dev, task.test)
         )
     tokenisation = tokenisation_report(

@@ -29,6 +29,7 @@ from benchmark.atomic import write_failure
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
 from benchmark.errors import HarnessError
+from benchmark.metrics import macro_f1
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 
@@ -67,7 +68,8 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         use_cpu=cpu_processes() or (not gpu and precision == "bf16"),
         # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
         ddp_find_unused_parameters=False,
-        # Early stopping on dev loss. Each dev evaluation may save a checkpoint; CheckpointCadence keeps the
+        # Early stopping on --select-by (dev loss by default). Each dev evaluation may save a checkpoint;
+        # CheckpointCadence keeps the
         # new bests and one every --save-every steps. With save_total_limit=2, Trainer keeps the best (restored
         # at the end) and the newest (to resume from), and leaves both after training (a limit of 1 would delete
         # the newest then); the pipeline removes them once the results are written.
@@ -75,8 +77,8 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         eval_steps=config.eval_every,
         save_strategy="steps",
         save_steps=config.eval_every,
-        metric_for_best_model="loss",
-        greater_is_better=False,
+        metric_for_best_model=config.select_by,
+        greater_is_better=config.select_by != "loss",
         load_best_model_at_end=True,
         save_total_limit=2,
         # On resume, the early-stopping patience counter continues from the checkpoint instead of restarting.
@@ -140,12 +142,12 @@ class StopwatchCallback(TrainerCallback):
 
 
 class CheckpointCadence(TrainerCallback):
-    """Which dev evaluations leave a checkpoint: every new best dev loss (the one restored at the end), and the
-    first evaluation `save_every` or more steps after the previous checkpoint, so a killed run can resume
-    without losing more than about that many steps."""
+    """Which dev evaluations leave a checkpoint: every new best of the selected dev score (the one restored at the
+    end), and the first evaluation `save_every` or more steps after the previous checkpoint, so a killed run can
+    resume without losing more than about that many steps."""
 
-    def __init__(self, save_every: int):
-        self.save_every = save_every
+    def __init__(self, save_every: int, select_by: str = "loss"):
+        self.save_every, self.metric, self.higher = save_every, f"eval_{select_by}", select_by != "loss"
         self.last_saved = 0
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -153,8 +155,10 @@ class CheckpointCadence(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         # Trainer updates best_metric after this callback, so it still holds the previous best here.
-        loss = (metrics or {}).get("eval_loss", math.inf)
-        new_best = state.best_metric is None or loss < state.best_metric
+        value = (metrics or {}).get(self.metric, -math.inf if self.higher else math.inf)
+        new_best = state.best_metric is None or (
+            value > state.best_metric if self.higher else value < state.best_metric
+        )
         due = self.save_every > 0 and state.global_step - self.last_saved >= self.save_every
         control.should_save = new_best or due
 
@@ -221,9 +225,12 @@ def collator_for(config: RunConfig, pad_token_id: int) -> PaddingCollator:
     return PaddingCollator(pad_token_id, multiple_of=pad_multiple())
 
 
-def dev_accuracy(prediction) -> dict:
+def dev_scores(prediction) -> dict:
+    """Dev accuracy and macro-F1 beside the loss Trainer computes, for the progress bar, --select-by and the
+    training curves."""
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-    return {"accuracy": float((np.argmax(logits, axis=-1) == prediction.label_ids).mean())}
+    predicted, gold = np.argmax(logits, axis=-1), prediction.label_ids
+    return {"accuracy": float((predicted == gold).mean()), "macro_f1": macro_f1(gold, predicted, logits.shape[-1])}
 
 
 def build_trainer(
@@ -236,10 +243,10 @@ def build_trainer(
         train_dataset=train_set,
         eval_dataset=dev_set,
         data_collator=collator,
-        compute_metrics=dev_accuracy,
+        compute_metrics=dev_scores,
         callbacks=[
             EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
-            CheckpointCadence(config.save_every),
+            CheckpointCadence(config.save_every, config.select_by),
             SamplerEpoch(),
             stopwatch,
         ],
@@ -260,10 +267,17 @@ def training_summary(trainer: Trainer, stopwatch: StopwatchCallback) -> dict:
             history.append({"step": entry["step"], "train_loss": entry["loss"]})
         elif "eval_loss" in entry:
             history.append(
-                {"step": entry["step"], "dev_loss": entry["eval_loss"], "dev_accuracy": entry.get("eval_accuracy")}
+                {
+                    "step": entry["step"],
+                    "dev_loss": entry["eval_loss"],
+                    "dev_accuracy": entry.get("eval_accuracy"),
+                    "dev_macro_f1": entry.get("eval_macro_f1"),
+                }
             )
     dev_points = [h for h in history if "dev_loss" in h]
-    best = min(dev_points, key=lambda h: (h["dev_loss"], h["step"])) if dev_points else None
+    # The evaluation restored at the end: the best of the selected score, the earliest of equals.
+    selected, higher = f"dev_{args.metric_for_best_model}", args.greater_is_better
+    best = min(dev_points, key=lambda h: ((-1 if higher else 1) * (h[selected] or 0.0), h["step"]), default=None)
     effective_batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
     examples = (state.global_step - stopwatch.first_step) * effective_batch
     train_only = max(stopwatch.train_seconds - stopwatch.eval_seconds, 1e-9)

@@ -1,0 +1,141 @@
+"""The dataset registry: each dataset is declared once, in its own module under `tasks/`.
+
+A declaration is data: where its files come from and how each is verified, the labels and the source's codes
+for them, the protocols it offers (which file becomes which split), its default input length and truncation,
+the score its leaderboard is sorted by, and the figures published for backbones on it. Only what no common
+format covers is code: a reader that turns the dataset's files into rows. Importing `tasks` imports every
+module in that folder, so a new file there is enough for a dataset to appear in `--list-datasets`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from benchmark.errors import HarnessError
+
+# The package of dataset declarations, found by name as the backbone package is (see benchmark.registry).
+DATASET_PACKAGE = "tasks"
+SCORES = ("accuracy", "macro_f1")
+TRUNCATIONS = ("head", "tail", "head+tail")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file as published, kept under `name` in the dataset's folder once its checksum matches."""
+
+    name: str
+    url: str
+    git_blob: str | None = None  # the id `git hash-object` gives it, for files published in a git repository
+    sha256: str | None = None
+    md5: str | None = None  # what some publishers give; checked as the others are
+    size: int | None = None
+    role: str | None = None  # the name the results file records it under, when not a split's ("labels")
+
+    def __post_init__(self):
+        if not (self.git_blob or self.sha256 or self.md5):
+            raise ValueError(f"source file {self.name}: a download is only kept when a checksum pins it")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Which of the dataset's raw splits become train, dev and test. With no `dev`, a stratified part of train is
+    held out for early stopping (--dev-split, --split-seed), the same for every run."""
+
+    name: str
+    description: str
+    train: str = "train"
+    dev: str | None = "dev"
+    test: str = "test"
+    files: tuple[str, ...] | None = None  # the source files it needs; None: all of them
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A published figure, shown beside the measured ones and never ranked with them."""
+
+    backbone: str
+    value: float  # percent
+    protocol: str
+    source: str
+    metric: str = "accuracy"
+    split: str = "test"  # the split the source scored
+    note: str = ""
+    # The source's settings where known, so a reproduction check can say which differ from a measured run's.
+    setup: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    description: str
+    files: tuple[SourceFile, ...]
+    protocols: tuple[Protocol, ...]  # the first is the default
+    # Reads the dataset's folder under a protocol: {raw split name: [(line number, text, raw label), ...]},
+    # and the file each raw split came from. `bad(path, line, reason)` reports a malformed or empty row.
+    read: Callable
+    labels: tuple[str, ...]  # names in id order
+    codes: tuple[str, ...] = ()  # the source's label codes, in the same order, when it writes codes
+    homepage: str = ""
+    max_length: int = 32
+    truncation: str = "head"
+    main_score: str = "accuracy"  # what its leaderboard is sorted by: macro_f1 for imbalanced classes
+    reported: tuple[Reported, ...] = ()
+    url_env: str | None = None  # an environment variable that points the downloads at a mirror
+
+    def __post_init__(self):
+        if self.main_score not in SCORES:
+            raise ValueError(f"dataset {self.name!r}: main_score must be one of {SCORES}")
+        if self.truncation not in TRUNCATIONS:
+            raise ValueError(f"dataset {self.name!r}: truncation must be one of {TRUNCATIONS}")
+        if self.codes and len(self.codes) != len(self.labels):
+            raise ValueError(f"dataset {self.name!r}: {len(self.codes)} codes for {len(self.labels)} labels")
+        names = [p.name for p in self.protocols]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"dataset {self.name!r}: protocols must be named, each once")
+
+    def protocol(self, name: str | None) -> Protocol:
+        if name is None:
+            return self.protocols[0]
+        for protocol in self.protocols:
+            if protocol.name == name:
+                return protocol
+        known = ", ".join(p.name for p in self.protocols)
+        raise HarnessError(f"--protocol {name}: {self.name} offers {known}")
+
+    def file(self, name: str) -> SourceFile:
+        return next(f for f in self.files if f.name == name)
+
+
+_REGISTRY: dict[str, Dataset] = {}
+
+
+def register(dataset: Dataset) -> Dataset:
+    if dataset.name in _REGISTRY and _REGISTRY[dataset.name] != dataset:
+        raise ValueError(f"dataset {dataset.name!r} is declared twice")
+    _REGISTRY[dataset.name] = dataset
+    return dataset
+
+
+def _discover() -> None:
+    package = importlib.import_module(DATASET_PACKAGE)
+    for module in pkgutil.iter_modules(package.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{DATASET_PACKAGE}.{module.name}")
+
+
+def list_datasets() -> list[Dataset]:
+    _discover()
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def get_dataset(name: str) -> Dataset:
+    _discover()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise HarnessError(f"unknown dataset {name!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}.")

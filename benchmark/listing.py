@@ -1,0 +1,84 @@
+"""What `--list` and `--list-datasets` print: the registries, as a person reads them."""
+
+from __future__ import annotations
+
+import textwrap
+
+from benchmark.config import DEFAULT_DATASET
+from benchmark.dataset_registry import get_dataset, list_datasets
+from benchmark.registry import list_backbones
+
+WRAP = 100
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    return [
+        "  ".join(v.ljust(w) for v, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1] for row in [header, *rows]
+    ]
+
+
+def _note(text: str) -> str:
+    return textwrap.fill(text, WRAP, initial_indent="      note: ", subsequent_indent="            ")
+
+
+def print_backbones() -> None:
+    course = {}
+    for figure in get_dataset(DEFAULT_DATASET).reported:  # the first published figure of each backbone
+        course.setdefault(figure.backbone, figure)
+    backbones = list_backbones()
+    rows = [
+        (
+            b.name,
+            b.hub_id or "-",
+            b.architecture,
+            f"{course[b.name].value:.2f}" if b.name in course else "-",
+            b.description,
+        )
+        for b in backbones
+    ]
+    lines = _table(("name", "hub id", "arch", "reported", "description"), rows)
+    print(lines[0])
+    for line, backbone in zip(lines[1:], backbones, strict=True):
+        print(line)
+        if backbone.note:
+            print(_note(backbone.note))
+    print(
+        f"\nreported: test accuracy (%) on {DEFAULT_DATASET} (full protocol) as first published (see "
+        f"--list-datasets for every figure and its source); not measured here."
+    )
+
+
+def print_datasets() -> None:
+    for dataset in list_datasets():
+        print(f"{dataset.name}: {dataset.description}")
+        print(
+            f"  main score {dataset.main_score}; {len(dataset.labels)} classes; max length {dataset.max_length}, "
+            f"truncation {dataset.truncation}; {dataset.homepage}"
+        )
+        for protocol in dataset.protocols:
+            print(
+                textwrap.fill(
+                    protocol.description,
+                    WRAP,
+                    initial_indent=f"  --protocol {protocol.name}: ",
+                    subsequent_indent="      ",
+                )
+            )
+        for source in dataset.files:
+            check = (
+                "git blob " + source.git_blob
+                if source.git_blob
+                else ("sha256 " + source.sha256 if source.sha256 else "md5 " + source.md5)
+            )
+            print(f"  file {source.name}: {source.url} ({check})")
+        for figure in dataset.reported:
+            print(
+                f"  reported {figure.backbone} {figure.value:.2f} ({figure.metric}, {figure.protocol}, "
+                f"{figure.split}): {figure.source}"
+            )
+        print()
+    print(
+        f"--dataset NAME picks one ({DEFAULT_DATASET} by default); its files are fetched into data/NAME on first "
+        f"use and verified, or read from --data-dir."
+    )

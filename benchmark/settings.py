@@ -1,0 +1,114 @@
+"""A run's settings: layered (defaults, the backbone's recommendation, a preset, the command line), each value
+with the layer that set it, and checked before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmark.config import SAMPLE_DIR, RunConfig, config_fields, flag_name, value_type
+from benchmark.errors import HarnessError
+
+# Flags the smoke preset decides itself: it always runs the bundled sample with a tiny random model.
+SMOKE_DECIDES = ("model_path", "dataset", "data_dir", "protocol", "teacher")
+# Flags that only mean something beside another one.
+ONLY_WITH = {"temperature": "teacher", "alpha": "teacher"}
+
+
+def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset()) -> None:
+    """Refuse, before any work, a value out of its range or flags that cannot apply together.
+
+    `given` names the fields written on the command line: a preset or a backbone's recommendation is never
+    in conflict with anything, a user's explicit flag can be. One line names the flag, the value and what
+    was expected.
+    """
+    if config.max_steps <= 0 and not config.epochs > 0:
+        raise HarnessError(
+            f"--epochs {config.epochs:g}: nothing would be trained; expected a number above 0, or a "
+            f"positive --max-steps"
+        )
+    for spec in config_fields():
+        accepts, value = spec.metadata.get("range"), getattr(config, spec.name)
+        if accepts is None or (spec.name == "epochs" and config.max_steps > 0):
+            continue
+        if not accepts.admits(value):
+            kind = "a whole number" if value_type(spec) is int else "a number"
+            shown = f"{value:g}" if isinstance(value, float) else value
+            raise HarnessError(f"{flag_name(spec.name)} {shown}: expected {kind} {accepts.describe()}")
+    if config.smoke:
+        for name in SMOKE_DECIDES:
+            if name in given:
+                raise HarnessError(
+                    f"{flag_name(name)} cannot apply with --smoke, which always runs the bundled sample "
+                    f"with a tiny random model; drop one of the two"
+                )
+    for name, needed in ONLY_WITH.items():
+        if name in given and not getattr(config, needed):
+            raise HarnessError(
+                f"{flag_name(name)} {getattr(config, name)} applies only with {flag_name(needed)}; "
+                f"add {flag_name(needed)} or drop it"
+            )
+    if config.text_col == config.label_col:
+        raise HarnessError(f"--text-col and --label-col both name {config.text_col!r}; expected two columns")
+
+
+# ---------------------------------------------------------------- the layers a run's settings come from
+
+DEFAULT, COMMAND_LINE = "default", "command line"
+# Named sets of settings over the defaults and a backbone's recommendation. smoke: the whole pipeline, offline,
+# on the bundled sample with a tiny random model; sized for a few hundred examples, well under a minute on two
+# CPU cores.
+PRESETS = {
+    "smoke": {
+        "data_dir": str(SAMPLE_DIR),
+        "protocol": "smoke",
+        "batch_size": 16,
+        "eval_batch_size": 128,
+        "learning_rate": 1e-3,
+        "epochs": 30,
+        "eval_every": 15,
+        "patience_steps": 150,
+        "warmup": 0.1,
+        "smoke": True,
+    },
+}
+
+
+@dataclass
+class Settings:
+    """A run's settings and, for each, the layer that set it."""
+
+    config: RunConfig
+    origins: dict[str, str]
+
+    @property
+    def given(self) -> set[str]:
+        return {name for name, origin in self.origins.items() if origin == COMMAND_LINE}
+
+    def describe(self) -> str:
+        """The values that differ from the defaults, each with where it came from."""
+        changed = [
+            f"{flag_name(name)} {getattr(self.config, name)} ({origin})"
+            for name, origin in self.origins.items()
+            if origin != DEFAULT and name != "model"
+        ]
+        return "settings: " + (", ".join(changed) if changed else "the defaults")
+
+
+def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settings:
+    """One backbone's settings, layer over layer: the defaults, the backbone's recommended ones (a model trained
+    from scratch needs others than fine-tuning), a preset (`--smoke` names one), then the command line."""
+    preset = preset or ("smoke" if given.get("smoke") else None)
+    layers = [
+        (f"{backbone.name} recommends", backbone.recommended),
+        (f"{preset} preset", PRESETS[preset] if preset else {}),
+        (COMMAND_LINE, given),
+    ]
+    values, origins = {"model": backbone.name}, {spec.name: DEFAULT for spec in config_fields()}
+    for origin, layer in layers:
+        unknown = set(layer) - set(origins)
+        if unknown:
+            raise ValueError(f"{origin}: unknown settings {', '.join(sorted(unknown))}")
+        values.update(layer)
+        origins.update(dict.fromkeys(layer, origin))
+    values["model"] = backbone.name
+    return Settings(RunConfig(**values), origins)
