@@ -56,6 +56,7 @@ def write_run(
     train_sha=None,
     global_step=30,
     weights=None,
+    main_score=None,
 ) -> Path:
     """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
     k = len(labels)
@@ -88,6 +89,7 @@ def write_run(
                 "test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
                 **({"train": {"sha256": train_sha}} if train_sha else {}),
             },
+            **({"main_score": main_score} if main_score else {}),
         },
         "config": {"seed": seed, **(config or {})},
         "seed": seed,
@@ -746,3 +748,42 @@ def test_the_columns_of_both_tables_are_pinned(board):
     assert header[: len(csv_header())] == csv_header() and header[len(csv_header()) :] == [
         f"f1:{label}" for label in LABELS
     ]
+
+
+def test_an_imbalanced_dataset_is_ranked_by_macro_f1_and_a_table_reads_across_datasets(tmp_path, no_plots):
+    # Gold: 100 of class 0, 20 of class 1. "majority" answers 0 everywhere: accurate, but macro-F1 is poor.
+    gold = np.array([0] * 100 + [1] * 20)
+    labels = ["common", "rare"]
+    write_run(
+        tmp_path,
+        "majority",
+        backbone="majority",
+        seed=1,
+        gold=gold,
+        labels=labels,
+        wrong=range(100, 120),
+        dataset="reviews",
+        protocol="full",
+        main_score="macro_f1",
+    )
+    write_run(
+        tmp_path,
+        "balanced",
+        backbone="balanced",
+        seed=1,
+        gold=gold,
+        labels=labels,
+        wrong=range(0, 25),
+        dataset="reviews",
+        protocol="full",
+        main_score="macro_f1",
+    )
+    write_run(tmp_path, "balanced-news", backbone="balanced", seed=1, wrong=range(10))
+    write_leaderboard(tmp_path, reported=[])
+    board = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    reviews = board.split("## reviews · full")[1]
+    assert reviews.index("| 1 | balanced |") < reviews.index("| 2 | majority |"), "macro-F1 first"
+    assert "Ranked by macro-F1, this dataset's main score" in reviews
+    across = board.split("## Across datasets")[1].split("\n## ")[0]
+    assert "| backbone | reviews · full (macro-F1) | thucnews · mini |" in across
+    assert "| balanced | " in across and "| majority | 45.45 |  |" in across, "no run on thucnews: an empty cell"

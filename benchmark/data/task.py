@@ -36,6 +36,7 @@ class Task:
     max_length: int = DEFAULT_MAX_LENGTH  # the dataset's default input length and truncation
     truncation: str = "head"
     dropped: dict[str, int] = field(default_factory=dict)  # malformed or empty rows dropped, per file
+    dropped_summary: str = ""  # how many, and the first few with their lines
     deduplicated: int | None = None  # train texts removed for also being in dev or test (--dedupe)
 
     def record(self) -> TaskRecord:
@@ -144,16 +145,16 @@ def build_task(
             train.labels[keep],
             f"{train.source} (without {removed} texts also in dev or test)",
         )
-    dropped = bad.counts() if bad else {}
+    dropped, summary = (bad.counts(), bad.summary()) if bad else ({}, "")
+    splits = (train, dev, test)
     return Task(
         name,
         protocol.name,
         label_names,
-        train,
-        dev,
-        test,
+        *splits,
         files or {},
         dropped=dropped,
+        dropped_summary=summary,
         deduplicated=removed,
         **defaults,
     )
@@ -170,11 +171,18 @@ def summarize(task: Task) -> str:
     for i, name in enumerate(task.label_names):
         lines.append(f"  {name:<{width}} " + " ".join(f"{counts[s][i]:>7}" for s in SPLITS))
     lines.append(f"  {'total':<{width}} " + " ".join(f"{len(splits[s].texts):>7}" for s in SPLITS))
+    repeated = len(task.train.texts) - len(set(task.train.texts))
+    if repeated:
+        lines.append(f"  {repeated} train texts repeat an earlier train text")
     for first, second in (("train", "dev"), ("train", "test"), ("dev", "test")):
         shared = set(splits[first].texts) & set(splits[second].texts)
         if shared:
             example = next(iter(sorted(shared)))
             lines.append(f"  {len(shared)} texts appear in both {first} and {second} (e.g. {example!r})")
+    if task.deduplicated is not None:
+        lines.append(f"  --dedupe removed {task.deduplicated} train texts that are also in dev or test")
+    if task.dropped_summary:
+        lines.append(f"  {task.dropped_summary}")
     for split in SPLITS:
         missing = [task.label_names[i] for i in np.flatnonzero(counts[split] == 0)]
         if missing and split != "dev":
