@@ -9,13 +9,11 @@ module in that folder, so a new file there is enough for a dataset to appear in 
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from benchmark.errors import HarnessError
+from benchmark.plugins import Registry
 
 # The package of dataset declarations, found by name as the backbone package is (see benchmark.registry).
 DATASET_PACKAGE = "tasks"
@@ -110,32 +108,14 @@ class Dataset:
         return next(f for f in self.files if f.name == name)
 
 
-_REGISTRY: dict[str, Dataset] = {}
-
-
-def register(dataset: Dataset) -> Dataset:
-    if dataset.name in _REGISTRY and _REGISTRY[dataset.name] != dataset:
-        raise ValueError(f"dataset {dataset.name!r} is declared twice")
-    _REGISTRY[dataset.name] = dataset
-    return dataset
-
-
-def _discover() -> None:
-    package = importlib.import_module(DATASET_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{DATASET_PACKAGE}.{module.name}")
+# The dataset declarations live in `tasks/`, one module each, found by name (benchmark.plugins).
+DATASETS = Registry("dataset", DATASET_PACKAGE)
+register = DATASETS.register
 
 
 def list_datasets() -> list[Dataset]:
-    _discover()
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [DATASETS.get(name) for name in DATASETS.names()]
 
 
 def get_dataset(name: str) -> Dataset:
-    _discover()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise HarnessError(f"unknown dataset {name!r}.{hint} Registered: {', '.join(sorted(_REGISTRY))}.")
+    return DATASETS.get(name)

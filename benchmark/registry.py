@@ -9,16 +9,11 @@ of another `kind`, so they run anywhere and land in the same leaderboard.
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
-import importlib
-import pkgutil
-import re
 from dataclasses import dataclass, field
 
 from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from benchmark.errors import HarnessError
+from benchmark.plugins import Registry
 
 KINDS = ("pretrained", "scratch", "sklearn")
 
@@ -70,46 +65,17 @@ class Backbone:
         return self.config_class.model_type if self.config_class is not None else self.kind
 
 
-_REGISTRY: dict[str, Backbone] = {}
-
-
-def register(backbone: Backbone) -> Backbone:
-    if backbone.name in _REGISTRY and _REGISTRY[backbone.name] != backbone:
-        raise ValueError(f"backbone {backbone.name!r} is declared twice")
-    _REGISTRY[backbone.name] = backbone
-    return backbone
-
-
-# The package of backbone declarations. It is found by name, as plugins are: the declarations import this
-# registry, and the registry never imports them by an import statement.
-BACKBONE_PACKAGE = "models"
-
-
-def _discover() -> None:
-    """Import every public module of the backbone package; each registers itself."""
-    package = importlib.import_module(BACKBONE_PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{BACKBONE_PACKAGE}.{module.name}")
-
-
-def _natural_key(name: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+# The backbone declarations live in `models/`, one module each, found by name (benchmark.plugins).
+BACKBONES = Registry("backbone", "models")
+register = BACKBONES.register
 
 
 def list_backbones(pattern: str = "*", kind: str | None = None) -> list[Backbone]:
     """Registered backbones whose name matches a shell-style pattern (and of one kind, if given), in natural
     order."""
-    _discover()
-    names = sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=_natural_key)
-    return [_REGISTRY[n] for n in names if kind is None or _REGISTRY[n].kind == kind]
+    found = [BACKBONES.get(name) for name in BACKBONES.names(pattern)]
+    return [b for b in found if kind is None or b.kind == kind]
 
 
 def get_backbone(name: str) -> Backbone:
-    _discover()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    known = ", ".join(sorted(_REGISTRY, key=_natural_key))
-    raise HarnessError(f"unknown backbone {name!r}.{hint} Registered: {known}.")
+    return BACKBONES.get(name)

@@ -5,7 +5,7 @@ on dev, which is how published dev figures are made."""
 from pathlib import Path, PurePosixPath
 
 from benchmark.data.read import member_lines, read_json_lines
-from benchmark.dataset_registry import Protocol
+from benchmark.dataset_registry import Protocol, Reported
 
 PROTOCOL = Protocol(
     "clue-dev",
@@ -16,6 +16,16 @@ PROTOCOL = Protocol(
     test="dev",
 )
 PAPER_SETUP = {"max_length": 128, "batch_size": 16, "learning_rate": 2e-5, "epochs": 3}  # the CLUE baselines
+# PaddleNLP's CLUE benchmark (model_zoo/ernie-3.0/README.md, commit 00c5293): grid-searched, max length 128.
+PADDLE = "PaddleNLP ERNIE 3.0 model zoo README, CLUE dev, grid-searched"
+PADDLE_SETUP = {"max_length": 128, "epochs": 3}
+
+
+def figures(source: str, setup: dict, **accuracy: float) -> tuple[Reported, ...]:
+    """Dev accuracies one source published, per backbone, under the clue-dev protocol."""
+    return tuple(
+        Reported(name, value, PROTOCOL.name, source, split="dev", setup=setup) for name, value in accuracy.items()
+    )
 
 
 def member(archive: Path, name: str) -> str:

@@ -1,13 +1,10 @@
 """CLUE IFLYTEK: 17,332 app descriptions (hundreds of characters) in 119 imbalanced classes; scored on dev."""
 
-from benchmark.dataset_registry import Dataset, Reported, SourceFile, register
-from tasks._clue import PAPER_SETUP, PROTOCOL, reader
+from benchmark.dataset_registry import Dataset, SourceFile, register
+from tasks._clue import PADDLE, PADDLE_SETUP, PAPER_SETUP, PROTOCOL, figures, reader
 
 ARCHIVE = "iflytek_public.zip"
 CLUE = "CLUE README (dev)"
-PADDLE = "PaddleNLP ERNIE 3.0 model zoo README, CLUE dev, grid-searched"
-PADDLE_SETUP = {"max_length": 128, "epochs": 3}
-PAPER = {**PAPER_SETUP, "batch_size": 32}
 # Label ids 0-118 and their names, as the archive's labels.json gives them.
 NAMES = (
     "打车 地图导航 免费WIFI 租车 同城服务 快递物流 婚庆 家政 公共交通 政务 社区服务 薅羊毛 魔幻 仙侠 卡牌 "
@@ -45,19 +42,21 @@ register(
         main_score="macro_f1",
         url_env="CLUE_URL",
         reported=(
-            Reported("bert", 60.37, "clue-dev", CLUE, split="dev", setup=PAPER),
-            Reported("ernie", 59.52, "clue-dev", CLUE, split="dev", setup=PAPER),
-            Reported("roberta_wwm", 60.8, "clue-dev", CLUE, split="dev", setup=PAPER),
-            Reported("bert", 61.29, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie", 62.25, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("roberta_wwm", 61.23, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("mengzi", 61.64, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_xbase", 62.41, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_base", 61.56, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_medium", 60.67, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_mini", 54.48, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_micro", 53.83, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
-            Reported("ernie3_nano", 48.36, "clue-dev", PADDLE, split="dev", setup=PADDLE_SETUP),
+            *figures(CLUE, {**PAPER_SETUP, "batch_size": 32}, bert=60.37, ernie=59.52, roberta_wwm=60.8),
+            *figures(
+                PADDLE,
+                PADDLE_SETUP,
+                bert=61.29,
+                ernie=62.25,
+                roberta_wwm=61.23,
+                mengzi=61.64,
+                ernie3_xbase=62.41,
+                ernie3_base=61.56,
+                ernie3_medium=60.67,
+                ernie3_mini=54.48,
+                ernie3_micro=53.83,
+                ernie3_nano=48.36,
+            ),
         ),
     )
 )

@@ -79,30 +79,33 @@ def clue(
     return write_zip(folder / archive, members)
 
 
-def tnews(folder: Path, sizes: dict[str, int] | None = None) -> Path:
-    dataset = get_dataset("tnews")
+# Each CLUE archive's label key, whether its lines carry keywords, and the sizes written by default.
+CLUE_FORMATS = {
+    "tnews": ("label_desc", True, {"train": 90, "dev": 45, "test": 30}),
+    "iflytek": ("label_des", False, {"train": 476, "dev": 238, "test": 20}),
+}
+
+
+def clue_archive(name: str, folder: Path, sizes: dict[str, int] | None = None) -> Path:
+    dataset = get_dataset(name)
+    desc_key, keywords, default_sizes = CLUE_FORMATS[name]
     return clue(
         folder,
-        "tnews_public.zip",
-        "label_desc",
+        f"{name}_public.zip",
+        desc_key,
         list(dataset.codes),
         list(dataset.labels),
-        sizes or {"train": 90, "dev": 45, "test": 30},
-        keywords=True,
+        sizes or default_sizes,
+        keywords=keywords,
     )
+
+
+def tnews(folder: Path, sizes: dict[str, int] | None = None) -> Path:
+    return clue_archive("tnews", folder, sizes)
 
 
 def iflytek(folder: Path, sizes: dict[str, int] | None = None) -> Path:
-    dataset = get_dataset("iflytek")
-    return clue(
-        folder,
-        "iflytek_public.zip",
-        "label_des",
-        list(dataset.codes),
-        list(dataset.labels),
-        sizes or {"train": 476, "dev": 238, "test": 20},
-        keywords=False,
-    )
+    return clue_archive("iflytek", folder, sizes)
 
 
 def sha256_of(path: Path) -> str:

@@ -753,31 +753,15 @@ def test_the_columns_of_both_tables_are_pinned(board):
 def test_an_imbalanced_dataset_is_ranked_by_macro_f1_and_a_table_reads_across_datasets(tmp_path, no_plots):
     # Gold: 100 of class 0, 20 of class 1. "majority" answers 0 everywhere: accurate, but macro-F1 is poor.
     gold = np.array([0] * 100 + [1] * 20)
-    labels = ["common", "rare"]
-    write_run(
-        tmp_path,
-        "majority",
-        backbone="majority",
-        seed=1,
-        gold=gold,
-        labels=labels,
-        wrong=range(100, 120),
-        dataset="reviews",
-        protocol="full",
-        main_score="macro_f1",
-    )
-    write_run(
-        tmp_path,
-        "balanced",
-        backbone="balanced",
-        seed=1,
-        gold=gold,
-        labels=labels,
-        wrong=range(0, 25),
-        dataset="reviews",
-        protocol="full",
-        main_score="macro_f1",
-    )
+    imbalanced = {
+        "gold": gold,
+        "labels": ["common", "rare"],
+        "dataset": "reviews",
+        "protocol": "full",
+        "main_score": "macro_f1",
+    }
+    write_run(tmp_path, "majority", backbone="majority", seed=1, wrong=range(100, 120), **imbalanced)
+    write_run(tmp_path, "balanced", backbone="balanced", seed=1, wrong=range(0, 25), **imbalanced)
     write_run(tmp_path, "balanced-news", backbone="balanced", seed=1, wrong=range(10))
     write_leaderboard(tmp_path, reported=[])
     board = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")

@@ -184,26 +184,15 @@ def check_data_flags(config: RunConfig, given: set[str]) -> None:
 def read_task(config: RunConfig) -> Task:
     """The task a run's settings name: a registered dataset (fetched into data/<name> on first use unless
     --data-dir says where its files are), or a folder of your own (--data-dir without --dataset)."""
+    common = {
+        "dev_split": config.dev_split,
+        "split_seed": config.split_seed,
+        "on_bad_line": config.on_bad_line,
+        "dedupe": config.dedupe,
+    }
     if config.data_dir and not config.dataset:
-        return load_task(
-            Path(config.data_dir),
-            config.protocol or "full",
-            dev_split=config.dev_split,
-            split_seed=config.split_seed,
-            text_col=config.text_col,
-            label_col=config.label_col,
-            on_bad_line=config.on_bad_line,
-            dedupe=config.dedupe,
-        )
+        columns = {"text_col": config.text_col, "label_col": config.label_col}
+        return load_task(Path(config.data_dir), config.protocol or "full", **columns, **common)
     dataset = get_dataset(config.dataset or DEFAULT_DATASET)
     folder = Path(config.data_dir or Path(DATA_ROOT) / dataset.name)
-    return load_registered(
-        dataset,
-        folder,
-        config.protocol,
-        dev_split=config.dev_split,
-        split_seed=config.split_seed,
-        on_bad_line=config.on_bad_line,
-        dedupe=config.dedupe,
-        offline=config.offline,
-    )
+    return load_registered(dataset, folder, config.protocol, offline=config.offline, **common)
