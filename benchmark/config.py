@@ -174,6 +174,12 @@ class RunConfig:
     deterministic: bool = _flag(False, "deterministic kernels where the backend has them (slower on GPU)")
 
     results_dir: str = _flag("results", "where run folders are written")
+    report_to: str = _flag(
+        "none",
+        "also send the training curves to an experiment tracker: none (nothing is contacted), tensorboard (event "
+        "files in the run folder's tensorboard/), wandb or mlflow; needs that package installed",
+        choices=("none", "tensorboard", "wandb", "mlflow"),
+    )
     keep_checkpoints: bool = _flag(False, "keep the training checkpoints (optimiser state) after the run")
     save_every: int = _flag(
         500,
@@ -209,7 +215,29 @@ class RunConfig:
 # Flags that say where and how files are written, not what is trained: a run resumed or compared with
 # different values of these is still the same run (results.identity, runs.settings_of).
 OUTPUT_ONLY = frozenset(
-    {"results_dir", "keep_checkpoints", "save_every", "resume", "num_workers", "cache_dir", "offline"}
+    {"results_dir", "keep_checkpoints", "save_every", "resume", "num_workers", "cache_dir", "offline", "report_to"}
+)
+
+# The run options a scikit-learn baseline (tfidf) reads: which data and how it is split and cleaned, whether it
+# may be downloaded, where the run folder goes, and the seed that names the run. Fitted outside Trainer, it
+# ignores every other option, so its record lists only these (benchmark.run.baseline).
+SKLEARN_OPTIONS = frozenset(
+    {
+        "model",
+        "dataset",
+        "data_dir",
+        "protocol",
+        "text_col",
+        "label_col",
+        "dev_split",
+        "split_seed",
+        "on_bad_line",
+        "dedupe",
+        "offline",
+        "results_dir",
+        "seed",
+        "smoke",
+    }
 )
 
 

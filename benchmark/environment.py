@@ -28,7 +28,17 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def environment(extra_packages: tuple[str, ...] = ()) -> dict:
+def hub_offline() -> bool:
+    """Whether the hub client is offline: HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) set to 1, true, yes or on,
+    as huggingface_hub read it when imported."""
+    from huggingface_hub import constants  # a submodule the package loads lazily
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def environment(extra_packages: tuple[str, ...] = (), offline: bool = False) -> dict:
+    """`offline`: whether --offline was given; the record says offline also when the environment made the hub
+    client so without it."""
     import torch
 
     on_gpu = torch.cuda.is_available()
@@ -44,6 +54,7 @@ def environment(extra_packages: tuple[str, ...] = ()) -> dict:
         "num_processes": int(os.environ.get("WORLD_SIZE", 1)),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "offline": offline or hub_offline(),
     }
 
 

@@ -3,6 +3,7 @@ with the layer that set it, and checked before any work."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 from benchmark.config import SAMPLE_DIR, RunConfig, config_fields, flag_name, value_type
@@ -12,6 +13,9 @@ from benchmark.errors import HarnessError
 SMOKE_DECIDES = ("model_path", "dataset", "data_dir", "protocol", "teacher")
 # Flags that only mean something beside another one.
 ONLY_WITH = {"temperature": "teacher", "alpha": "teacher"}
+# The modules each --report-to tracker needs, the one to install first (Trainer also writes TensorBoard files
+# with tensorboardX).
+TRACKER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",)}
 
 
 def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset()) -> None:
@@ -49,6 +53,26 @@ def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset
             )
     if config.text_col == config.label_col:
         raise HarnessError(f"--text-col and --label-col both name {config.text_col!r}; expected two columns")
+    check_tracker(config.report_to)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a broken install or a module without a spec
+        return False
+
+
+def check_tracker(report_to: str) -> None:
+    """A --report-to tracker whose package is not installed stops the run before any work, in one line naming
+    what to install (Trainer would fail only once data and model were loaded)."""
+    modules = TRACKER_MODULES.get(report_to, ())
+    if modules and not any(_installed(module) for module in modules):
+        extra = ' (or pip install -e ".[track]")' if report_to == "tensorboard" else ""
+        raise HarnessError(
+            f"--report-to {report_to}: the {modules[0]} package is not installed; pip install {modules[0]}{extra}, "
+            f"or drop --report-to"
+        )
 
 
 # ---------------------------------------------------------------- the layers a run's settings come from

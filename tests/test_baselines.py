@@ -11,7 +11,7 @@ from conftest import SAMPLE_DIR, load_backbone, settings
 from tiny_runs import one_torch_thread
 
 from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, transform
-from benchmark.config import RunConfig
+from benchmark.config import SKLEARN_OPTIONS, RunConfig
 from benchmark.data.load import load_task
 from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier, load_classifier
@@ -121,6 +121,25 @@ def test_tfidf_run_writes_the_usual_results_folder(sample, tmp_path):
 
     write_leaderboard(tmp_path)
     assert "tfidf" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+
+
+def test_a_tfidf_record_lists_only_the_options_a_tfidf_run_reads(sample, tmp_path, monkeypatch, capsys):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1, without --offline
+    config = RunConfig(
+        model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path), seed=3, report_to="tensorboard"
+    )
+    run_dir = run_sklearn(config, get_backbone("tfidf"), sample)
+    assert "--report-to tensorboard ignored: tfidf is fitted outside Trainer" in capsys.readouterr().out
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    recorded = metrics["config"]
+    assert recorded["seed"] == 3 and recorded["model"] == "tfidf" and recorded["data_dir"] == str(SAMPLE_DIR)
+    assert set(recorded) == SKLEARN_OPTIONS
+    assert not {"learning_rate", "dropout", "warmup", "batch_size", "epochs", "patience_steps", "max_length"} & set(
+        recorded
+    )
+    assert metrics["environment"]["offline"] is True
 
 
 def test_tfidf_through_the_command_line(tmp_path, capsys):

@@ -134,6 +134,18 @@ def test_a_registered_dataset_missing_offline_says_what_to_fetch_and_where(tmp_p
     assert str(tmp_path / "tnews") in message and "--data-dir" in message
 
 
+def test_hf_hub_offline_keeps_a_registered_dataset_from_being_downloaded(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from benchmark.data import download
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # without --offline
+    monkeypatch.setattr(download, "_fetch", lambda *args: pytest.fail("a download was attempted"))
+    config = resolve_settings(get_backbone_stub(), {"dataset": "tnews", "data_dir": str(tmp_path / "tnews")}).config
+    with pytest.raises(HarnessError, match="the run is offline"):
+        read_task(config)
+
+
 def test_a_file_placed_by_hand_that_is_not_the_published_one_is_refused_untouched(tmp_path):
     archive = tnews(tmp_path)
     before = archive.read_bytes()

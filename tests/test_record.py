@@ -148,3 +148,36 @@ def test_a_field_that_only_some_runs_have_may_be_absent_but_not_null():
     data["tokenization"] = None
     with pytest.raises(RecordError, match="field 'tokenization' should be dict"):
         parse_record(data)
+
+
+# ---------------------------------------------------------------- the environment a run records
+
+
+def test_the_environment_is_offline_when_the_flag_or_the_hub_client_says_so(monkeypatch):
+    from huggingface_hub import constants
+
+    from benchmark.environment import environment
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert environment()["offline"] is False
+    assert environment(offline=True)["offline"] is True  # --offline
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert environment()["offline"] is True  # HF_HUB_OFFLINE=1 without --offline
+
+
+@pytest.mark.parametrize("value, offline", [("yes", True), ("0", False)])
+def test_hf_hub_offline_counts_as_the_hub_client_reads_it(value, offline):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    shown = subprocess.run(
+        [sys.executable, "-c", "from benchmark.environment import hub_offline; print(hub_offline())"],
+        env={**env, "HF_HUB_OFFLINE": value},
+        cwd=DOC.parents[1],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert shown == str(offline)

@@ -12,6 +12,7 @@ from benchmark.data.read import LABEL_FILES, SUPPORTED_SUFFIXES, BadRows, descri
 from benchmark.data.split import RECORD as SPLIT_RECORD
 from benchmark.data.task import SPLITS, Task, build_task
 from benchmark.dataset_registry import Dataset, Protocol, get_dataset
+from benchmark.environment import hub_offline
 from benchmark.errors import HarnessError
 
 # A folder of your own: the files named train, dev and test, under these protocols.
@@ -195,4 +196,6 @@ def read_task(config: RunConfig) -> Task:
         return load_task(Path(config.data_dir), config.protocol or "full", **columns, **common)
     dataset = get_dataset(config.dataset or DEFAULT_DATASET)
     folder = Path(config.data_dir or Path(DATA_ROOT) / dataset.name)
-    return load_registered(dataset, folder, config.protocol, offline=config.offline, **common)
+    # HF_HUB_OFFLINE=1 forbids the network as --offline does, and the run records itself offline either way.
+    offline = config.offline or hub_offline()
+    return load_registered(dataset, folder, config.protocol, offline=offline, **common)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmark.atomic import write_json
 from benchmark.baselines.tfidf import fit_tfidf
-from benchmark.config import RunConfig
+from benchmark.config import SKLEARN_OPTIONS, RunConfig
 from benchmark.console import log
 from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
@@ -27,6 +27,10 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
         raise HarnessError(
             "tfidf cannot be a distillation student (it learns from gold labels only); choose a "
             "torch student such as rbt3_student or textcnn, or drop --teacher"
+        )
+    if config.report_to != "none":  # refusing would stop a queue (--model all) that is fine for every other run
+        log(
+            f"--report-to {config.report_to} ignored: {backbone.name} is fitted outside Trainer, with no curves to send"
         )
     run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
     write_json(run_dir / RUN_CONFIG, run_config_of(config.to_dict(), task.files, 1))  # lets --skip-finished find it
@@ -55,9 +59,10 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
             parameters=model.parameters,
         ),
         task=task.record(),
-        config=config.to_dict(),
+        # Only the options this run reads: learning rate, dropout, batch sizes and the like do not apply to it.
+        config={name: value for name, value in config.to_dict().items() if name in SKLEARN_OPTIONS},
         seed=config.seed,
-        environment=environment(extra_packages=("jieba",)),
+        environment=environment(extra_packages=("jieba",), offline=config.offline),
         timing=TimingRecord(
             wall_seconds=time.perf_counter() - started,
             train_seconds=train_seconds,

@@ -129,7 +129,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         trained = start is not None and Path(start).name == TRAINED_FILE
         log(f"run folder: {run_dir}" + (f" (resuming from {Path(start).name})" if start else ""))
         trainer, stopwatch = build_trainer(
-            model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress
+            model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress, run_dir
         )
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
@@ -175,7 +175,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             task=task.record(),
             config=config.to_dict(),
             seed=config.seed,
-            environment=environment(),
+            environment=environment(offline=config.offline),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
             timing=TimingRecord(
                 wall_seconds=time.perf_counter() - started,

@@ -32,13 +32,14 @@ from benchmark.errors import HarnessError
 from benchmark.metrics import macro_f1
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
+from benchmark.run.tracking import trackers_for
 
 
-def training_arguments(config: RunConfig, output_dir: str) -> TrainingArguments:
-    return TrainingArguments(**training_options(config, output_dir))
+def training_arguments(config: RunConfig, output_dir: str, run_name: str | None = None) -> TrainingArguments:
+    return TrainingArguments(**training_options(config, output_dir, run_name))
 
 
-def training_options(config: RunConfig, output_dir: str) -> dict:
+def training_options(config: RunConfig, output_dir: str, run_name: str | None = None) -> dict:
     """Trainer's arguments for a run, as keywords (TrainingArguments checks them against the device it is on)."""
     precision = resolve_precision(config)
     gpu = on_gpu()
@@ -69,10 +70,9 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
         ddp_find_unused_parameters=False,
         # Early stopping on --select-by (dev loss by default). Each dev evaluation may save a checkpoint;
-        # CheckpointCadence keeps the
-        # new bests and one every --save-every steps. With save_total_limit=2, Trainer keeps the best (restored
-        # at the end) and the newest (to resume from), and leaves both after training (a limit of 1 would delete
-        # the newest then); the pipeline removes them once the results are written.
+        # CheckpointCadence keeps the new bests and one every --save-every steps. With save_total_limit=2, Trainer
+        # keeps the best (restored at the end) and the newest (to resume from), and leaves both after training (a
+        # limit of 1 would delete the newest then); the pipeline removes them once the results are written.
         eval_strategy="steps",
         eval_steps=config.eval_every,
         save_strategy="steps",
@@ -95,7 +95,8 @@ def training_options(config: RunConfig, output_dir: str) -> dict:
         dataloader_pin_memory=gpu,
         # From pinned memory, copies to the GPU need not wait: the host prepares the next batch meanwhile.
         accelerator_config={"non_blocking": gpu},
-        report_to="none",
+        report_to=config.report_to,
+        run_name=run_name,  # what wandb and mlflow call the run: its folder's name
         disable_tqdm=True,  # replaced by LiveProgress below
     )
 
@@ -234,23 +235,31 @@ def dev_scores(prediction) -> dict:
 
 
 def build_trainer(
-    model, train_set, dev_set, collator, config: RunConfig, output_dir: str, show_progress: bool = True
+    model,
+    train_set,
+    dev_set,
+    collator,
+    config: RunConfig,
+    output_dir: str,
+    show_progress: bool = True,
+    run_dir: Path | None = None,  # trackers name the run after it, TensorBoard writes in it (default: output_dir)
 ) -> tuple[BenchmarkTrainer, StopwatchCallback]:
-    stopwatch = StopwatchCallback()
-    trainer = BenchmarkTrainer(
-        model=model,
-        args=training_arguments(config, output_dir),
-        train_dataset=train_set,
-        eval_dataset=dev_set,
-        data_collator=collator,
-        compute_metrics=dev_scores,
-        callbacks=[
-            EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
-            CheckpointCadence(config.save_every, config.select_by),
-            SamplerEpoch(),
-            stopwatch,
-        ],
-    )
+    stopwatch, run_dir = StopwatchCallback(), Path(run_dir or output_dir)
+    with trackers_for(config, run_dir):  # Trainer sets its trackers up as it is built
+        trainer = BenchmarkTrainer(
+            model=model,
+            args=training_arguments(config, output_dir, run_dir.name),
+            train_dataset=train_set,
+            eval_dataset=dev_set,
+            data_collator=collator,
+            compute_metrics=dev_scores,
+            callbacks=[
+                EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
+                CheckpointCadence(config.save_every, config.select_by),
+                SamplerEpoch(),
+                stopwatch,
+            ],
+        )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     if show_progress:
