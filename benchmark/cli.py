@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument(
         "--leaderboard",
         action="store_true",
-        help="rebuild results/leaderboard.{md,csv} and the plots from every saved run",
+        help="rebuild results/leaderboard.{html,md,csv} and the plots from every saved run; open the .html",
     )
     actions.add_argument(
         "--seeds",

@@ -13,135 +13,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.metrics import f1_score
+from synthetic_runs import FULL_SHA, GOLD, LABELS, REPORTED, N, write_run
 
 from benchmark import atomic
 from benchmark.config import config_fields
-from benchmark.dataset_registry import Reported
 from benchmark.errors import HarnessError
 from benchmark.report import format as report_format
 from benchmark.report import leaderboard, plots
+from benchmark.report.labels import differing_settings
 from benchmark.report.leaderboard import write_leaderboard
-from benchmark.report.ranking import differing_settings
 from benchmark.report.runs import NOT_SETTINGS, settings_of
-
-LABELS = ["finance", "realty", "stocks", "sports"]
-N = 120
-GOLD = np.arange(N) % len(LABELS)
-MINI_SHA = "a" * 64
-FULL_SHA = "b" * 64
-REPORTED = [("thucnews", Reported("alpha", 99.87, "mini", "course figure", note="one GPU"))]
-
-
-def write_run(
-    results: Path,
-    folder: str,
-    *,
-    backbone: str,
-    seed: int,
-    wrong=(),
-    gold=GOLD,
-    labels=LABELS,
-    probability=None,
-    dataset="thucnews",
-    protocol="mini",
-    sha=MINI_SHA,
-    smoke=False,
-    texts=None,
-    eval_speed=1000.0,
-    device="cpu",
-    config=None,
-    source=None,
-    processes=None,
-    train_sha=None,
-    global_step=30,
-    weights=None,
-    main_score=None,
-) -> Path:
-    """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
-    k = len(labels)
-    predicted = gold.copy()
-    predicted[list(wrong)] = (gold[list(wrong)] + 1) % k
-    probability = np.full(len(gold), 0.9) if probability is None else np.asarray(probability)
-    texts = texts or [f"新闻 {i}" for i in range(len(gold))]
-    ids = list(range(k))
-    _, _, f1, support = precision_recall_fscore_support(gold, predicted, labels=ids, zero_division=0)
-    confusion = np.zeros((k, k), dtype=int)
-    np.add.at(confusion, (gold, predicted), 1)
-    metrics = {
-        "schema_version": 1,
-        "run_id": f"{folder}-run",
-        "smoke": smoke,
-        "backbone": {
-            "name": backbone,
-            "hub_id": f"org/{backbone}",
-            "source": source or f"org/{backbone}",
-            "architecture": "bert",
-            "parameters": 102_000_000,
-            **({"weights": weights} if weights else {}),
-        },
-        "task": {
-            "dataset": dataset,
-            "protocol": protocol,
-            "labels": labels,
-            "sizes": {"train": 10, "dev": 10, "test": len(gold)},
-            "files": {
-                "test": {"path": "data/x/test.txt", "sha256": sha, "lines": len(gold)},
-                **({"train": {"sha256": train_sha}} if train_sha else {}),
-            },
-            **({"main_score": main_score} if main_score else {}),
-        },
-        "config": {"seed": seed, **(config or {})},
-        "seed": seed,
-        "environment": {"device": "cpu", "device_name": device, **({"num_processes": processes} if processes else {})},
-        "timing": {
-            "wall_seconds": 100.0,
-            "train_seconds": 90.0 + seed,
-            "train_examples_per_second": 50.0,
-            "eval_examples_per_second": eval_speed,
-            "peak_memory_mb": 800.0 + seed,
-        },
-        "training": {
-            "global_step": global_step,
-            "max_steps": 40,
-            "best_step": 20,
-            "best_dev_loss": 0.5,
-            "stopped_early": True,
-            "history": [
-                {"step": 10, "train_loss": 1.2},
-                {"step": 10, "dev_loss": 0.8, "dev_accuracy": 0.6},
-                {"step": 20, "train_loss": 0.7},
-                {"step": 20, "dev_loss": 0.5, "dev_accuracy": 0.8},
-                {"step": 30, "train_loss": 0.4},
-                {"step": 30, "dev_loss": 0.6, "dev_accuracy": 0.79},
-            ],
-        },
-        "metrics": {
-            "accuracy": float((gold == predicted).mean()),
-            "loss": 0.3,
-            "macro": {
-                "precision": 0.0,
-                "recall": 0.0,
-                "f1": float(f1_score(gold, predicted, labels=ids, average="macro", zero_division=0)),
-            },
-            "weighted": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
-            "per_class": {
-                name: {"precision": 0.0, "recall": 0.0, "f1": float(f1[i]), "support": int(support[i])}
-                for i, name in enumerate(labels)
-            },
-            "confusion_matrix": confusion.tolist(),
-        },
-    }
-    run_dir = results / folder
-    run_dir.mkdir(parents=True)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False), encoding="utf-8")
-    with (run_dir / "predictions.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["index", "text", "gold", "predicted", "probability"])
-        for i in range(len(gold)):
-            writer.writerow([i, texts[i], labels[gold[i]], labels[predicted[i]], f"{probability[i]:.6f}"])
-    return run_dir
-
 
 # The crafted mini group. alpha leads. Against alpha's strict-majority correctness on the shared seeds:
 #   gamma (seeds 1-3): only alpha right on 10..17 (8), only gamma right on 7, 8, 9 (3) -> p = 464/2048.
@@ -156,7 +38,11 @@ BETA_WRONG = [*range(10, 20), *range(8), 100]
 def build_results(results: Path, order=1, other_groups=True) -> Path:
     mini = [
         *[
-            (f"alpha-mini-seed{s}", dict(backbone="alpha", seed=s, wrong=w, eval_speed=500.0))
+            # Seeds 1 and 3 miss the same examples, with other confidences: two results, not one.
+            (
+                f"alpha-mini-seed{s}",
+                dict(backbone="alpha", seed=s, wrong=w, eval_speed=500.0, probability=[0.8 + s / 100] * N),
+            )
             for s, w in ALPHA_WRONG.items()
         ],
         *[
@@ -219,7 +105,7 @@ def test_groups_never_mix_protocols_or_datasets(tmp_path, no_plots):
     assert float(_rows(board, "full")[0]["accuracy_mean"]) == pytest.approx((N - 3) / N)
     assert [r["backbone"] for r in _rows(board, "mini", "other")] == ["alpha"]
     # One table per group in the Markdown.
-    assert board.md.count("| rank | backbone |") == 3
+    assert board.md.count("| rank | rank range | backbone |") == 3
 
 
 def test_smoke_runs_are_kept_out_of_tables_and_listed_apart(board):
@@ -242,10 +128,13 @@ def test_ranks_and_mean_std(board):
     assert float(alpha["accuracy_mean"]) == pytest.approx(statistics.mean(accuracies))
     assert float(alpha["accuracy_std"]) == pytest.approx(statistics.stdev(accuracies))
     assert alpha["seeds"] == "1 2 3"
-    assert float(mini[1]["accuracy_std"]) == 0.0
-    assert mini[3]["accuracy_std"] == ""  # one run: no std
+    # gamma's three seeds gave identical predictions: one result, not three measurements agreeing by chance.
+    assert (mini[1]["distinct_results"], mini[1]["deterministic"], mini[1]["accuracy_std"]) == ("1", "True", "")
+    assert (alpha["distinct_results"], alpha["deterministic"]) == ("3", "False")
+    assert mini[3]["accuracy_std"] == "" and mini[3]["deterministic"] == "False"  # one run: no std, no claim
     mini_table = board.md.split("## thucnews · mini")[1]
-    table_row = next(line for line in mini_table.splitlines() if line.startswith("| 1 | alpha |"))
+    assert f"| 3 (1 distinct) | {100 * (N - len(GAMMA_WRONG)) / N:.2f} (deterministic) |" in mini_table
+    table_row = next(line for line in mini_table.splitlines() if line.startswith("| 1 | 1–4 | alpha |"))
     assert f"{100 * statistics.mean(accuracies):.2f} ± {100 * statistics.stdev(accuracies):.2f}" in table_row
 
 
@@ -269,11 +158,18 @@ def test_tie_marking_matches_hand_computed_mcnemar(board):
     assert gamma["tied_with_leader"] == "True"
     assert (beta["paired_seeds"], beta["only_leader_right"], beta["only_this_right"]) == ("1 2", "10", "2")
     assert float(beta["mcnemar_p"]) == pytest.approx(158 / 4096)
-    assert beta["tied_with_leader"] == "False"
+    # Three pairs share seeds (delta shares none): alpha-beta p = 158/4096, gamma-beta (4/0) p = 1/8, alpha-gamma
+    # p = 464/2048. Holm: 3 × 0.0386 = 0.116, then max(0.116, 2 × 0.125) = 0.25, then max(0.25, 0.227) = 0.25.
+    # Alone, beta would differ from the leader; among three comparisons it does not.
+    assert float(beta["mcnemar_p_holm"]) == pytest.approx(3 * 158 / 4096)
+    assert float(gamma["mcnemar_p_holm"]) == pytest.approx(0.25)
+    assert beta["tied_with_leader"] == "True"
     assert delta["mcnemar_p"] == "" and delta["tied_with_leader"] == ""
-    assert "≈ tied, p = 0.227 (8/3)" in board.md
-    assert "differs, p = 0.039 (10/2)" in board.md
+    assert "≈ tied, Holm p = 0.250 (8/3)" in board.md
+    assert "≈ tied, Holm p = 0.116 (10/2)" in board.md
     assert "no seed in common" in board.md
+    # No pair differs, so every row may hold any rank.
+    assert [(r["rank_low"], r["rank_high"]) for r in (alpha, gamma, beta, delta)] == [("1", "4")] * 4
 
 
 def test_ci_brackets_the_macro_f1(board):
@@ -316,7 +212,8 @@ def test_error_analysis_lists_confused_pairs_and_confident_mistakes(tmp_path, no
 def test_reported_figures_stand_in_their_own_table(board):
     measured, reported = board.md.split("## Reported, not measured here")
     assert "99.87" in reported and "course figure" in reported
-    assert "99.87" not in measured
+    tables = measured.split("### Reproduction check")[0]
+    assert "99.87" not in tables, "never ranked with the measured rows"
     assert all("99.87" not in value for row in board.rows for value in row.values())
 
 
@@ -443,8 +340,8 @@ def test_one_backbone_with_different_settings_makes_one_row_per_settings(tmp_pat
     # The runner-up is tested against the leader like any other row.
     assert rows[1]["paired_seeds"] == "1 2" and rows[1]["tied_with_leader"] == "False"
     md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
-    assert "| 1 | alpha · learning\\_rate 5e-05 | 2 |" in md
-    assert "| 2 | alpha · learning\\_rate 0.001 | 2 |" in md
+    assert "| 1 | 1 | alpha · learning\\_rate 5e-05 | 2 |" in md
+    assert "| 2 | 2 | alpha · learning\\_rate 0.001 | 2 |" in md
     # Each row has its own plots and error-analysis section.
     links = re.findall(r"\]\((plots/[^)]+|errors\.md#[^)]+)\)", md)
     assert len(links) == 2 + 3 * 2 and len(set(links)) == len(links)
@@ -476,7 +373,7 @@ def test_identical_settings_with_different_seeds_pool_into_one_row(tmp_path, no_
     rows = _csv_rows(tmp_path)
     assert [(r["backbone"], r["settings"], r["runs"], r["seeds"]) for r in rows] == [("alpha", "", "2", "1 2")]
     md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
-    assert "| 1 | alpha | 2 |" in md and "different settings" not in md
+    assert "| 1 | 1 | alpha | 2 |" in md and "different settings" not in md
 
 
 def test_the_label_lists_only_the_settings_that_differ(tmp_path, no_plots):
@@ -570,7 +467,13 @@ def test_label_names_may_contain_dots(tmp_path, no_plots):
 
 def test_empty_results_folder_says_there_are_no_runs(tmp_path):
     written = write_leaderboard(tmp_path, reported=REPORTED)
-    assert [p.name for p in written] == ["leaderboard.md", "leaderboard.csv", "errors.md"]
+    assert [p.name for p in written] == [
+        "leaderboard.md",
+        "leaderboard.csv",
+        "leaderboard-pairs.csv",
+        "errors.md",
+        "leaderboard.html",
+    ]
     assert "No runs yet" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     assert (tmp_path / "leaderboard.csv").read_text(encoding="utf-8").count("\n") == 1  # the header
 
@@ -683,7 +586,7 @@ def test_runs_that_do_not_measure_their_backbone_are_listed_apart_never_ranked(t
     write_leaderboard(results, reported=[])
     board = (results / "leaderboard.md").read_text(encoding="utf-8")
     table = board.split("### Per-class F1")[0]
-    ranked = [line.split(" | ")[1] for line in table.splitlines() if re.match(r"\| \d+ \| ", line)]
+    ranked = [line.split(" | ")[2] for line in table.splitlines() if re.match(r"\| \d+ \| ", line)]
     assert ranked == ["whole", "alpha"]
     section = board.split("## Not ranked")[1]
     assert "| untrained-mini-seed1-run | untrained |" in section and "nothing was trained" in section
@@ -698,9 +601,11 @@ def test_the_columns_of_both_tables_are_pinned(board):
 
     assert [c.markdown for c in COLUMNS if c.markdown] == [
         "rank",
+        "rank range",
         "backbone",
         "runs",
         "accuracy (%)",
+        "accuracy 95% CI",
         "macro-F1 (%)",
         "macro-F1 95% CI",
         "vs leader",
@@ -717,13 +622,19 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "test_sha256",
         "test_examples",
         "rank",
+        "rank_low",
+        "rank_high",
         "backbone",
         "settings",
         "settings_id",
         "runs",
         "seeds",
+        "distinct_results",
+        "deterministic",
         "accuracy_mean",
         "accuracy_std",
+        "accuracy_ci_low",
+        "accuracy_ci_high",
         "macro_f1_mean",
         "macro_f1_std",
         "macro_f1_ci_low",
@@ -733,6 +644,7 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "only_leader_right",
         "only_this_right",
         "mcnemar_p",
+        "mcnemar_p_holm",
         "tied_with_leader",
         "parameters",
         "train_seconds",
@@ -741,8 +653,10 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "peak_memory_mb",
     ]
     assert (
-        "| rank | backbone | runs | accuracy (%) | macro-F1 (%) | macro-F1 95% CI | vs leader | parameters "
-        "| train time | train ex/s | inference ms/ex | peak memory (MB) |\n|" + "---|" * 12 in board.md
+        "| rank | rank range | backbone | runs | accuracy (%) | accuracy 95% CI | macro-F1 (%) | macro-F1 95% CI "
+        "| vs leader | parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |\n|"
+        + "---|" * 14
+        in board.md
     )
     header = (board.results / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[: len(csv_header())] == csv_header() and header[len(csv_header()) :] == [
@@ -766,7 +680,7 @@ def test_an_imbalanced_dataset_is_ranked_by_macro_f1_and_a_table_reads_across_da
     write_leaderboard(tmp_path, reported=[])
     board = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     reviews = board.split("## reviews · full")[1]
-    assert reviews.index("| 1 | balanced |") < reviews.index("| 2 | majority |"), "macro-F1 first"
+    assert reviews.index("| 1 | 1–2 | balanced |") < reviews.index("| 2 | 1–2 | majority |"), "macro-F1 first"
     assert "Ranked by macro-F1, this dataset's main score" in reviews
     across = board.split("## Across datasets")[1].split("\n## ")[0]
     assert "| backbone | reviews · full (macro-F1) | thucnews · mini |" in across

@@ -136,3 +136,62 @@ def test_bootstrap_does_not_depend_on_the_block_size(monkeypatch):
 
 def test_percentile_interval_is_the_central_95_percent():
     assert stats.percentile_interval(np.arange(1001) / 1000) == pytest.approx((0.025, 0.975))
+
+
+def test_bootstrap_accuracy_draws_the_same_resamples_as_macro_f1():
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 4, 150)
+    runs = [np.where(rng.random(150) < q, gold, (gold + 1) % 4) for q in (0.7, 0.9)]
+    fast = stats.bootstrap_accuracy(gold, runs, n_resamples=200, seed=5)
+    draws = np.random.default_rng(5)
+    expected = []
+    for _ in range(200):
+        index = draws.integers(0, 150, 150)
+        expected.append(np.mean([(gold[index] == run[index]).mean() for run in runs]))
+    assert fast == pytest.approx(expected, abs=1e-12)
+    low, high = stats.percentile_interval(fast)
+    assert low < np.mean([(gold == run).mean() for run in runs]) < high
+
+
+@pytest.mark.parametrize(
+    ("p_values", "expected"),
+    [
+        # Sorted 0.01, 0.02, 0.04 of m = 3: 0.03, 0.04, 0.04 (kept monotone: max(0.04, 1 × 0.04)).
+        ([0.04, 0.01, 0.02], [0.04, 0.03, 0.04]),
+        # The step-down keeps an adjusted value from falling below the one before it.
+        ([0.01, 0.011, 0.5, 0.9], [0.04, 0.04, 1.0, 1.0]),
+        ([0.3], [0.3]),
+        ([], []),
+    ],
+)
+def test_holm_matches_hand_computation(p_values, expected):
+    assert stats.holm(p_values) == pytest.approx(expected)
+
+
+def test_holm_never_rejects_more_than_bonferroni_allows_or_less_than_it():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = rng.random(8) ** 3
+        adjusted = np.array(stats.holm(list(p)))
+        assert np.all(adjusted >= p) and np.all(adjusted <= np.minimum(1, 8 * p) + 1e-12)
+
+
+def test_resolvable_difference_has_the_power_it_claims():
+    """Simulate pairs of systems differing by exactly the resolvable difference: McNemar at α = 0.05 should
+    find about 80% of them."""
+    n, disagreement = 2000, 0.08
+    d = stats.resolvable_difference(disagreement, n)
+    rng = np.random.default_rng(1)
+    discordant = rng.binomial(n, disagreement, size=600)
+    only_first = rng.binomial(discordant, (1 + d / disagreement) / 2)
+    detected = np.mean([stats.mcnemar_exact_p(a, b - a) < 0.05 for a, b in zip(only_first, discordant, strict=True)])
+    assert 0.72 < detected < 0.88, (d, detected)
+
+
+def test_resolvable_difference_shrinks_with_more_examples_and_less_disagreement():
+    base = stats.resolvable_difference(0.06, 10_000)
+    assert stats.resolvable_difference(0.06, 40_000) == pytest.approx(base / 2, rel=0.02)
+    assert stats.resolvable_difference(0.03, 10_000) < base
+    # (1.96 + 0.84) × √(0.06 / 10,000) ≈ 0.0069: the textbook approximation, close to the exact solution.
+    assert base == pytest.approx(0.0069, abs=0.0003)
+    assert stats.resolvable_difference(0.0, 10_000) == 1.0  # never disagreeing: nothing can be told apart

@@ -1,6 +1,7 @@
 """The leaderboard: a pure function of the run folders, never of the code that wrote them.
 
-runs.py reads and validates results files; ranking.py groups comparable runs into ranked rows; stats.py holds
-the statistics; columns.py declares the table's columns once for Markdown and CSV; markdown.py, errors_md.py
-and plots.py write the files; leaderboard.py writes them all in place.
+runs.py reads and validates results files; ranking.py groups comparable runs into ranked rows and compares every
+pair; stats.py holds the statistics; columns.py declares the main table's columns once for every output;
+tables.py builds every table as data and notes.py holds the words; markdown.py, html.py and plots.py write the
+files; leaderboard.py writes them all in place.
 """

@@ -53,7 +53,12 @@ def p_value(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def group_title(group) -> str:
+    return f"{group.dataset} · {group.protocol} · test file {group.test_sha256[:8]}"
+
+
 def group_heading(group) -> str:
+    """The group's Markdown heading."""
     return f"## {cell(group.dataset)} · {cell(group.protocol)} · test file {group.test_sha256[:8]}"
 
 

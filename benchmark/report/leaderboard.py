@@ -2,7 +2,9 @@
 
 `write_leaderboard(results_dir)` reads every `<run>/metrics.json` and the `predictions.csv`
 beside it (format: docs/results-format.md), groups comparable runs, and writes
-`leaderboard.md`, `leaderboard.csv`, `errors.md` and `plots/<group>/*.png`. Unusable files
+`leaderboard.md`, `leaderboard.html` (the same on one page that sorts and opens rows),
+`leaderboard.csv`, `leaderboard-pairs.csv` (every pairwise test with its raw counts), `errors.md`
+and `plots/<group>/*.png`. Unusable files
 are skipped with a logged warning naming them; the output holds no timestamps and every
 ordering has a tie-break, so the same runs always give the same bytes.
 
@@ -11,7 +13,8 @@ The work is split by job:
 - `benchmark.report.runs`: reading and validating run folders, and each run's settings;
 - `benchmark.report.ranking`: groups, one row per backbone and settings, statistics and ranks;
 - `benchmark.report.columns`: the table's columns, once for the Markdown table and the CSV;
-- `benchmark.report.markdown`, `benchmark.report.errors_md`: the Markdown files, with
+- `benchmark.report.tables`, `benchmark.report.notes`: every table as data and every paragraph, once;
+- `benchmark.report.markdown`, `benchmark.report.html`: the Markdown files and the HTML page, with
   `benchmark.report.format` for the cells and names they share;
 - this module: drawing the plots and writing every file in place (`benchmark.atomic`).
 """
@@ -28,10 +31,10 @@ import numpy as np
 from benchmark.atomic import write_atomic
 from benchmark.errors import HarnessError
 from benchmark.report import plots
-from benchmark.report.columns import leaderboard_csv
-from benchmark.report.errors_md import errors_markdown
+from benchmark.report.columns import leaderboard_csv, pairs_csv
 from benchmark.report.format import plot_name, plural
-from benchmark.report.markdown import leaderboard_markdown
+from benchmark.report.html import leaderboard_html
+from benchmark.report.markdown import errors_markdown, leaderboard_markdown
 from benchmark.report.ranking import Group, build_groups
 from benchmark.report.runs import load_runs
 
@@ -129,7 +132,9 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         return [
             _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped)),
             _write_text(results_dir / "leaderboard.csv", leaderboard_csv(groups)),
+            _write_text(results_dir / "leaderboard-pairs.csv", pairs_csv(groups)),
             _write_text(results_dir / "errors.md", errors_markdown(groups)),
+            _write_text(results_dir / "leaderboard.html", leaderboard_html(groups, runs, reported, skipped)),
             *written,
         ]
     except OSError as error:

@@ -3,12 +3,14 @@
 A row (an `Entry`) pools the runs of one backbone with identical settings (`Run.settings`), which
 may differ only in their seed. When a backbone has rows with different settings in one group, each
 row's label names the settings that tell them apart.
+
+Every pair of rows is compared with McNemar's test, and the p-values of a group are adjusted together
+with Holm's method, so "differs" holds for all comparisons at once. A row's rank range runs from one
+plus the rows significantly better than it to the count of rows minus those significantly worse.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,18 +20,10 @@ import numpy as np
 
 from benchmark.report import stats
 from benchmark.report.format import slug
+from benchmark.report.labels import differing_settings
 from benchmark.report.runs import Run, skip
 
 ALPHA = 0.05
-
-# How settings are named in labels: the config's own field names, and these from elsewhere in metrics.json.
-_SETTING_NAMES = {
-    "backbone.source": "source",
-    "backbone.parameters": "parameters",
-    "environment.num_processes": "processes",
-}
-# A hub id such as `hfl/chinese-macbert-base`; any other source is a local folder.
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
 @dataclass(eq=False)
@@ -44,9 +38,14 @@ class Entry:
     accuracy: tuple[float, float | None] = (0.0, None)
     macro_f1: tuple[float, float | None] = (0.0, None)
     macro_f1_ci: tuple[float, float] = (0.0, 0.0)
+    accuracy_ci: tuple[float, float] = (0.0, 0.0)
+    rank_range: tuple[int, int] = (0, 0)
     per_class_f1: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    versus_leader: stats.McNemar | None = None
-    paired_seeds: tuple[int, ...] = ()
+    versus_leader: Pair | None = None
+
+    @property
+    def paired_seeds(self) -> tuple[int, ...]:
+        return self.versus_leader.seeds if self.versus_leader else ()
 
     @property
     def label(self) -> str:
@@ -68,7 +67,21 @@ class Entry:
 
     @property
     def tied(self) -> bool | None:
-        return None if self.versus_leader is None else self.versus_leader.p_value >= ALPHA
+        return None if self.versus_leader is None else not self.versus_leader.significant
+
+    @property
+    def distinct_runs(self) -> list[Run]:
+        """One run per distinct result: runs whose predictions and probabilities agree bit for bit are one
+        measurement, not several (a deterministic method repeated with other seeds)."""
+        seen: dict[bytes, Run] = {}
+        for run in self.runs:
+            seen.setdefault(run.result_fingerprint, run)
+        return list(seen.values())
+
+    @property
+    def deterministic(self) -> bool:
+        """More than one run, and all gave the same result."""
+        return len(self.runs) > 1 and len(self.distinct_runs) == 1
 
     def mean(self, attribute: str) -> float | None:
         values = [getattr(run, attribute) for run in self.runs]
@@ -88,6 +101,31 @@ class Entry:
 
 
 @dataclass(eq=False)
+class Pair:
+    """McNemar's test of two rows on the seeds both ran, `first` ranked above `second`."""
+
+    first: Entry
+    second: Entry
+    seeds: tuple[int, ...]
+    test: stats.McNemar
+    p_holm: float = 1.0  # adjusted over every pair of the group
+
+    @property
+    def significant(self) -> bool:
+        return self.p_holm < ALPHA
+
+    @property
+    def better(self) -> Entry | None:
+        """The row right on more of the examples where they disagree, when the difference is significant."""
+        if not self.significant:
+            return None
+        return self.first if self.test.only_first > self.test.only_second else self.second
+
+    def disagreement(self, n_examples: int) -> float:
+        return (self.test.only_first + self.test.only_second) / n_examples
+
+
+@dataclass(eq=False)
 class Group:
     """Runs that may be compared: same dataset, protocol and test file."""
 
@@ -98,60 +136,27 @@ class Group:
     slug: str
     entries: list[Entry]
     main_score: str = "accuracy"  # what the rows are ranked by; the other score breaks ties
+    pairs: list[Pair] = field(default_factory=list)  # every two rows with a seed in common, in rank order
 
     @property
     def n_examples(self) -> int:
         return len(self.entries[0].runs[0].gold)
 
     @property
+    def resolvable_difference(self) -> float | None:
+        """The smallest accuracy difference this test set resolves (α = ALPHA, power 80%) at the median share
+        of examples on which two rows of this group disagree; None with fewer than two compared rows."""
+        median = self.median_disagreement
+        return None if median is None else stats.resolvable_difference(median, self.n_examples, ALPHA)
+
+    @property
+    def median_disagreement(self) -> float | None:
+        return float(np.median([p.disagreement(self.n_examples) for p in self.pairs])) if self.pairs else None
+
+    @property
     def devices(self) -> list[tuple[str, int]]:
         counts = Counter(run.device for entry in self.entries for run in entry.runs)
         return sorted(counts.items())
-
-
-# ---------------------------------------------------------------- settings labels
-
-
-def _name(key: str) -> str:
-    if key.startswith("data."):
-        return f"{key.removeprefix('data.')} file"
-    return _SETTING_NAMES.get(key, key)
-
-
-def _show(key: str, settings: dict, shorten: bool) -> str:
-    if key not in settings:
-        return "unset"
-    value = settings[key]
-    if key.startswith("data.") and shorten and isinstance(value, str):
-        return value[:8]  # a file's hash, shortened as the test file's is in the headings
-    if key == "backbone.parameters" and isinstance(value, int):
-        return f"{value:,}"
-    if key == "backbone.source" and shorten and isinstance(value, str) and not _HUB_ID.fullmatch(value):
-        # A local folder's full path names the user's machine; its last part usually tells folders apart.
-        return "…/" + re.split(r"[\\/]", value.rstrip("\\/"))[-1]
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def differing_settings(variants: Sequence[Run]) -> list[str]:
-    """For runs of one backbone with different settings, one per variant: the settings that differ, as text."""
-    # In the order of the names shown, so labels read alphabetically.
-    keys = sorted({key for run in variants for key in run.settings}, key=lambda k: (_name(k), k))
-    differing = [
-        key
-        for key in keys
-        if len({json.dumps(run.settings.get(key), sort_keys=True) if key in run.settings else None for run in variants})
-        > 1
-    ]
-
-    def describe(run: Run, shorten: bool) -> str:
-        return ", ".join(f"{_name(key)} {_show(key, run.settings, shorten)}" for key in differing)
-
-    texts = [describe(run, shorten=True) for run in variants]
-    if len(set(texts)) < len(texts):
-        texts = [describe(run, shorten=False) for run in variants]
-    if len(set(texts)) < len(texts):  # values that only differ in type, such as 32 and "32"
-        texts = [f"{text} [{run.settings_id}]" for text, run in zip(texts, variants, strict=True)]
-    return texts
 
 
 # ---------------------------------------------------------------- grouping and statistics
@@ -182,12 +187,16 @@ def _consistent(runs: list[Run], results_dir: Path, skipped: list[str]) -> list[
 
 
 def _summarise(backbone: str, settings: str, runs: list[Run], k: int) -> Entry:
+    """Means, spreads and intervals over the distinct results only: repeating a deterministic method with
+    other seeds adds no measurement, and would show a spread of 0 as if one had been measured."""
     entry = Entry(backbone, sorted(runs, key=lambda r: (r.seed, r.run_id)), settings)
-    entry.accuracy = stats.mean_std([r.accuracy for r in entry.runs])
-    entry.macro_f1 = stats.mean_std([r.macro_f1 for r in entry.runs])
-    samples = stats.bootstrap_macro_f1(entry.runs[0].gold, [r.predicted for r in entry.runs], k)
-    entry.macro_f1_ci = stats.percentile_interval(samples)
-    entry.per_class_f1 = np.mean([r.per_class_f1 for r in entry.runs], axis=0)
+    independent = entry.distinct_runs
+    entry.accuracy = stats.mean_std([r.accuracy for r in independent])
+    entry.macro_f1 = stats.mean_std([r.macro_f1 for r in independent])
+    gold, predictions = independent[0].gold, [r.predicted for r in independent]
+    entry.macro_f1_ci = stats.percentile_interval(stats.bootstrap_macro_f1(gold, predictions, k))
+    entry.accuracy_ci = stats.percentile_interval(stats.bootstrap_accuracy(gold, predictions))
+    entry.per_class_f1 = np.mean([r.per_class_f1 for r in independent], axis=0)
     return entry
 
 
@@ -204,18 +213,35 @@ def _entries(members: list[Run], k: int) -> list[Entry]:
     return entries
 
 
-def _compare_with_leader(leader: Entry, entry: Entry) -> None:
-    """McNemar on strict-majority correctness over the seeds both rows ran."""
-    shared = sorted(set(leader.seeds) & set(entry.seeds))
+def _compare(first: Entry, second: Entry) -> Pair | None:
+    """McNemar on strict-majority correctness over the seeds both rows ran; None when they share no seed."""
+    shared = tuple(sorted(set(first.seeds) & set(second.seeds)))
     if not shared:
-        return
+        return None
 
     def correct(e: Entry) -> np.ndarray:
         chosen = [r for r in e.runs if r.seed in shared]
         return stats.majority_correct(np.array([r.gold == r.predicted for r in chosen]))
 
-    entry.paired_seeds = tuple(shared)
-    entry.versus_leader = stats.mcnemar(correct(leader), correct(entry))
+    return Pair(first, second, shared, stats.mcnemar(correct(first), correct(second)))
+
+
+def _compare_all(entries: list[Entry]) -> list[Pair]:
+    """Every pair with a seed in common, Holm-adjusted together; then each row's rank range and its pair with
+    the leader."""
+    pairs = [p for i, a in enumerate(entries) for b in entries[i + 1 :] if (p := _compare(a, b)) is not None]
+    for pair, adjusted in zip(pairs, stats.holm([p.test.p_value for p in pairs]), strict=True):
+        pair.p_holm = adjusted
+    for entry in entries:
+        mine = [p for p in pairs if entry in (p.first, p.second)]
+        above = sum(p.better is not None and p.better is not entry for p in mine)
+        below = sum(p.better is entry for p in mine)
+        # Ranked by macro-F1, a row may beat another on accuracy's test yet sit below it; its range keeps its rank.
+        entry.rank_range = (min(1 + above, entry.rank), max(len(entries) - below, entry.rank))
+    for pair in pairs:
+        if pair.first is entries[0]:
+            pair.second.versus_leader = pair
+    return pairs
 
 
 def main_value(entry: Entry, main_score: str) -> float:
@@ -235,8 +261,6 @@ def _rank(entries: list[Entry], main_score: str = "accuracy") -> list[Entry]:
         entry.rank = 1 + sum(
             round(main_value(o, main_score), 12) > round(main_value(entry, main_score), 12) for o in entries
         )
-    for entry in entries[1:]:
-        _compare_with_leader(entries[0], entry)
     return entries
 
 
@@ -252,11 +276,12 @@ def build_groups(runs: Sequence[Run], results_dir: Path, skipped: list[str]) -> 
         labels = members[0].labels
         main_score = Counter(run.main_score for run in members).most_common(1)[0][0]
         entries = _rank(_entries(members, len(labels)), main_score)
+        pairs = _compare_all(entries)
         name = base = slug(f"{dataset}-{protocol}-{sha256[:8]}")
         suffix = 1
         while name in slugs:  # names that only differ in characters the slug drops
             suffix += 1
             name = f"{base}-{suffix}"
         slugs.add(name)
-        groups.append(Group(dataset, protocol, sha256, labels, name, entries, main_score))
+        groups.append(Group(dataset, protocol, sha256, labels, name, entries, main_score, pairs))
     return groups

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,7 @@ class Run:
     history: tuple[dict, ...]
     best_step: int | None
     main_score: str = "accuracy"  # what its dataset's leaderboard is sorted by
+    lowercase: bool | None = None  # whether the tokenizer lower-cased; None where not recorded
     # Why the run is listed but never ranked (incomplete pretrained weights, nothing trained); None when it is.
     unranked: str | None = None
     # Per test example, in test-file order; None for smoke runs, which are not compared.
@@ -73,6 +75,11 @@ class Run:
     gold: np.ndarray | None = None  # label ids
     predicted: np.ndarray | None = None
     probability: np.ndarray | None = None
+
+    @cached_property
+    def result_fingerprint(self) -> bytes:
+        """Equal exactly when two runs gave the same answer and probability on every test example."""
+        return hashlib.sha256(self.predicted.tobytes() + self.probability.tobytes()).digest()
 
     @property
     def settings_key(self) -> str:
@@ -205,8 +212,15 @@ def parse_metrics(data: object, folder: str) -> Run:
         history=tuple(history),
         best_step=record.training.best_step,
         unranked=_unranked(record),
+        lowercase=_lowercase(record),
         main_score=record.task.main_score if record.task.main_score in ("accuracy", "macro_f1") else "accuracy",
     )
+
+
+def _lowercase(record: RunRecord) -> bool | None:
+    tokenization = record.tokenization if isinstance(record.tokenization, dict) else {}
+    value = tokenization.get("lowercase")
+    return value if isinstance(value, bool) else None
 
 
 def _macro_f1(record: RunRecord) -> float:

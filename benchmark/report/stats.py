@@ -1,4 +1,5 @@
-"""Statistics for the leaderboard: mean ± std over seeds, a bootstrap CI for macro-F1, McNemar's test.
+"""Statistics for the leaderboard: mean ± std over seeds, bootstrap CIs for accuracy and macro-F1, McNemar's test,
+Holm's adjustment for many comparisons, and the smallest difference a test set can resolve.
 
 Everything here is deterministic: random draws come from a generator seeded by the caller.
 """
@@ -9,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
+from scipy.optimize import brentq
+from scipy.stats import binomtest, norm
 
 # A fixed seed and count so that regenerating the leaderboard gives the same intervals.
 BOOTSTRAP_SEED = 0
@@ -56,6 +58,22 @@ def _weighted_macro_f1(weights: np.ndarray, gold: np.ndarray, predicted: np.ndar
     return f1.mean(axis=1)
 
 
+def _weighted_accuracy(weights: np.ndarray, gold: np.ndarray, predicted: np.ndarray, n_classes: int):
+    correct = (gold == predicted).astype(np.float32)
+    return (weights @ correct).astype(np.float64) / len(gold)
+
+
+def _bootstrap(score, gold, predictions, n_classes, n_resamples, seed) -> np.ndarray:
+    gold = np.asarray(gold)
+    if not predictions:
+        raise ValueError("a bootstrap needs at least one run")
+    parts = []
+    for block in _weight_blocks(len(gold), n_resamples, seed):
+        scores = [score(block, gold, np.asarray(p), n_classes) for p in predictions]
+        parts.append(np.mean(scores, axis=0))
+    return np.concatenate(parts)
+
+
 def bootstrap_macro_f1(
     gold: np.ndarray,
     predictions: Sequence[np.ndarray],
@@ -70,14 +88,17 @@ def bootstrap_macro_f1(
     therefore the test-set sampling uncertainty of the mean over seeds; seed-to-seed
     variation is reported separately as the std. Labels are integer class ids.
     """
-    gold = np.asarray(gold)
-    if not predictions:
-        raise ValueError("bootstrap_macro_f1 needs at least one run")
-    parts = []
-    for block in _weight_blocks(len(gold), n_resamples, seed):
-        scores = [_weighted_macro_f1(block, gold, np.asarray(p), n_classes) for p in predictions]
-        parts.append(np.mean(scores, axis=0))
-    return np.concatenate(parts)
+    return _bootstrap(_weighted_macro_f1, gold, predictions, n_classes, n_resamples, seed)
+
+
+def bootstrap_accuracy(
+    gold: np.ndarray,
+    predictions: Sequence[np.ndarray],
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> np.ndarray:
+    """As `bootstrap_macro_f1`, for accuracy; with the same seed it draws the same resamples."""
+    return _bootstrap(_weighted_accuracy, gold, predictions, 0, n_resamples, seed)
 
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
@@ -123,3 +144,37 @@ def mcnemar(correct_first: np.ndarray, correct_second: np.ndarray) -> McNemar:
     only_first = int((first & ~second).sum())
     only_second = int((~first & second).sum())
     return McNemar(only_first, only_second, mcnemar_exact_p(only_first, only_second))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment, in the order given: the k-th smallest of m p-values is multiplied by
+    m − k + 1, and each adjusted value is at least the one before it (capped at 1). Rejecting where the
+    adjusted value is below α keeps the chance of any false "differs" among all m tests at most α."""
+    m = len(p_values)
+    adjusted = [1.0] * m
+    running = 0.0
+    for position, index in enumerate(sorted(range(m), key=lambda i: (p_values[i], i))):
+        running = max(running, min(1.0, (m - position) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def resolvable_difference(disagreement: float, n_examples: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest accuracy difference McNemar's test detects with this power on `n_examples` paired examples,
+    when the two systems disagree (one right, the other wrong) on a share `disagreement` of them.
+
+    Connor's (1987) normal approximation: n·d² = (z₁₋α/₂·√ψ + z_power·√(ψ − d²))², solved for d. The
+    difference can never exceed ψ itself; with no disagreement at all, nothing is resolvable and the
+    result is the whole range.
+    """
+    psi = float(disagreement)
+    if not 0 < psi <= 1 or n_examples < 1:
+        return 1.0 if psi <= 0 else float("nan")
+    z_alpha, z_power = norm.ppf(1 - alpha / 2), norm.ppf(power)
+
+    def gap(d: float) -> float:
+        return np.sqrt(n_examples) * d - (z_alpha * np.sqrt(psi) + z_power * np.sqrt(max(psi - d * d, 0.0)))
+
+    if gap(psi) < 0:  # even a difference as large as the disagreement itself is not detected reliably
+        return psi
+    return float(brentq(gap, 0.0, psi))

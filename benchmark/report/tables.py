@@ -1,0 +1,227 @@
+"""The leaderboard's tables as data, built once and written both as Markdown and as HTML.
+
+A cell is plain text, `Strong` (a leader, a column's best value) or `Link`; each writer escapes text its own way,
+so no table is assembled twice and the two files cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmark.report.format import cell, p_value, pct
+from benchmark.report.ranking import Entry, Group, main_value
+from benchmark.report.reproduction import reproduction_checks
+from benchmark.report.runs import Run
+
+ERROR_PAIRS = 5  # most-confused class pairs listed per row
+ERROR_EXAMPLES = 10  # misclassified texts listed per row
+_TEXT_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Strong:
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    href: str
+
+
+Cell = str | Strong | Link
+
+
+def text_of(value: Cell) -> str:
+    return value if isinstance(value, str) else value.text
+
+
+@dataclass
+class Table:
+    headers: tuple[str, ...]
+    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+    # Per row and column, what a page sorts by where it differs from the text (numbers as numbers); None: the text.
+    sort_keys: list[tuple[object, ...]] | None = None
+    # Per row, the leaderboard entry it shows, so a page can open that entry's details.
+    entries: list[Entry] | None = None
+
+
+def to_markdown(table: Table) -> list[str]:
+    def show(value: Cell) -> str:
+        if isinstance(value, Strong):
+            return f"**{cell(value.text)}**"
+        if isinstance(value, Link):
+            return f"[{cell(value.text)}]({value.href})"
+        return cell(value)
+
+    lines = ["| " + " | ".join(cell(h) for h in table.headers) + " |", "|" + "---|" * len(table.headers)]
+    return lines + ["| " + " | ".join(show(value) for value in row) + " |" for row in table.rows]
+
+
+# ---------------------------------------------------------------- per group
+
+
+def per_class_table(group: Group) -> Table:
+    """Per-class F1 (%) of every row, the best of each class in bold."""
+    table = Table(("id", "class", *(e.label for e in group.entries)))
+    for i, label in enumerate(group.labels):
+        values = [e.per_class_f1[i] for e in group.entries]
+        best = max(round(v, 12) for v in values)
+        cells = [Strong(pct(v)) if round(v, 12) == best else pct(v) for v in values]
+        table.rows.append((str(i), label, *cells))
+    return table
+
+
+def pairs_table(group: Group) -> Table:
+    table = Table(("first", "second", "seeds", "only first right", "only second right", "p", "Holm p", "verdict"))
+    table.sort_keys = []
+    for pair in group.pairs:
+        verdict = f"{pair.better.label} better" if pair.better else "not told apart"
+        test = pair.test
+        table.rows.append(
+            (
+                pair.first.label,
+                pair.second.label,
+                " ".join(map(str, pair.seeds)),
+                str(test.only_first),
+                str(test.only_second),
+                p_value(test.p_value),
+                p_value(pair.p_holm),
+                verdict,
+            )
+        )
+        table.sort_keys.append((None, None, None, test.only_first, test.only_second, test.p_value, pair.p_holm, None))
+    return table
+
+
+def reproduction_table(group: Group, reported: Sequence) -> Table | None:
+    checks = reproduction_checks(group, reported)
+    if not checks:
+        return None
+    table = Table(
+        (
+            "backbone",
+            "metric",
+            "reported (%)",
+            "measured (%)",
+            "difference",
+            "inside the interval",
+            "settings that differ",
+            "source",
+        )
+    )
+    for check in checks:
+        if check.entry is None:
+            measured = difference = inside = "not measured"
+        else:
+            measured, difference = pct(check.measured), f"{100 * check.difference:+.2f}"
+            inside = "yes" if check.inside else "no"
+        settings = "; ".join(check.setup_differences) or ("none" if check.entry else "")
+        table.rows.append(
+            (check.backbone, check.metric, pct(check.reported), measured, difference, inside, settings, check.source)
+        )
+    return table
+
+
+def across_table(groups: Sequence[Group]) -> Table:
+    """One row per backbone, one column per dataset and protocol: its best row's main score, mean over seeds.
+    A backbone not run on a dataset has an empty cell, never an average over what it was run on."""
+    headers = [f"{g.dataset} · {g.protocol}" + (" (macro-F1)" if g.main_score == "macro_f1" else "") for g in groups]
+    table = Table(("backbone", *headers))
+    for backbone in sorted({e.backbone for g in groups for e in g.entries}):
+        cells = []
+        for group in groups:
+            rows = [e for e in group.entries if e.backbone == backbone]
+            cells.append(pct(main_value(rows[0], group.main_score)) if rows else "")
+        table.rows.append((backbone, *cells))
+    return table
+
+
+# ---------------------------------------------------------------- per entry: error analysis
+
+
+def mistakes(entry: Entry) -> list[tuple[Run, int, int]]:
+    """Highest-confidence mistakes over all runs, each example once: (run, index, runs wrong)."""
+    wrong_count = np.sum([r.gold != r.predicted for r in entry.runs], axis=0)
+    candidates = sorted(
+        (
+            ((-float(r.probability[i]), int(i), r.seed, r.run_id), r)
+            for r in entry.runs
+            for i in np.flatnonzero(r.gold != r.predicted)
+        ),
+        key=lambda pair: pair[0],
+    )
+    chosen, seen = [], set()
+    for (_, index, _, _), run in candidates:
+        if index not in seen:
+            seen.add(index)
+            chosen.append((run, index, int(wrong_count[index])))
+            if len(chosen) == ERROR_EXAMPLES:
+                break
+    return chosen
+
+
+def confusions_table(group: Group, entry: Entry) -> Table | None:
+    """The most confused class pairs, confusion matrices summed over runs; None when there is no confusion."""
+    confusion = np.sum([r.confusion for r in entry.runs], axis=0)
+    k = len(group.labels)
+    pairs = sorted((-int(confusion[i, j]), i, j) for i in range(k) for j in range(k) if i != j and confusion[i, j])
+    if not pairs:
+        return None
+    gold_total = confusion.sum(axis=1)
+    table = Table(("gold", "predicted as", "count", "share of the gold class"))
+    for negative, i, j in pairs[:ERROR_PAIRS]:
+        table.rows.append((group.labels[i], group.labels[j], str(-negative), f"{-100 * negative / gold_total[i]:.2f}%"))
+    return table
+
+
+def mistakes_table(group: Group, entry: Entry) -> Table | None:
+    chosen = mistakes(entry)
+    if not chosen:
+        return None
+    table = Table(("index", "gold", "predicted", "probability", "runs wrong", "text"))
+    for run, i, wrong in chosen:
+        text = run.texts[i]
+        short = text if len(text) <= _TEXT_CHARS else text[:_TEXT_CHARS] + "…"
+        table.rows.append(
+            (
+                str(i),
+                group.labels[run.gold[i]],
+                group.labels[run.predicted[i]],
+                f"{run.probability[i]:.3f} (seed {run.seed})",
+                f"{wrong} of {len(entry.runs)}",
+                short,
+            )
+        )
+    return table
+
+
+# ---------------------------------------------------------------- the page's other lists
+
+
+def runs_apart_table(runs: Sequence[Run], why: bool = False) -> Table:
+    """Runs left out of every table, test, plot and the CSV, in run-id order."""
+    table = Table(("run id", "backbone", "dataset", "protocol", "accuracy (%)", *(("why",) if why else ())))
+    for r in sorted(runs, key=lambda r: (r.run_id, r.folder)):
+        table.rows.append(
+            (r.run_id, r.backbone, r.dataset, r.protocol, pct(r.accuracy), *((r.unranked,) if why else ()))
+        )
+    return table
+
+
+def reported_table(figures: Sequence) -> Table:
+    table = Table(("backbone", "protocol", "split", "metric", "reported (%)", "source", "note"))
+    for f in sorted(figures, key=lambda f: (f.backbone, f.source)):
+        table.rows.append((f.backbone, f.protocol, f.split, f.metric, f"{f.value:.2f}", f.source, f.note))
+    return table
+
+
+def reported_by_dataset(reported: Sequence) -> dict[str, list]:
+    """(dataset name, Reported) pairs as {dataset: figures}, datasets in name order."""
+    by_dataset: dict[str, list] = {}
+    for dataset, figure in sorted(reported, key=lambda pair: pair[0]):
+        by_dataset.setdefault(dataset, []).append(figure)
+    return by_dataset
