@@ -150,6 +150,19 @@ def test_tfidf_through_the_command_line(tmp_path, capsys):
     assert len(list(tmp_path.glob("tfidf-smoke-*/metrics.json"))) == 1
 
 
+def test_tfidf_repeated_with_other_seeds_is_one_result_on_the_leaderboard(tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark.report.leaderboard import write_leaderboard
+
+    given = ["--model", "tfidf", "--data-dir", str(SAMPLE_DIR), "--results-dir", str(tmp_path), "--offline"]
+    assert main([*given, "--seeds", "1", "2"]) == 0
+    first, second = sorted(tmp_path.glob("tfidf-*/predictions.csv"))
+    assert first.read_bytes() == second.read_bytes(), "the fit depends on the data alone, not on the seed"
+    write_leaderboard(tmp_path, reported=[])
+    assert "| tfidf | 2 (1 distinct) |" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "(deterministic)" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- textcnn
 
 
