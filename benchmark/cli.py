@@ -42,7 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_argument_group("what to do")
-    actions.add_argument("--list", action="store_true", help="list the registered backbones and exit")
+    actions.add_argument(
+        "--list",
+        nargs="?",
+        const="*",
+        metavar="PATTERN",
+        help="list the registered backbones by family and size (or those matching PATTERN, e.g. 'ernie3*') and exit",
+    )
     actions.add_argument(
         "--list-datasets",
         action="store_true",
@@ -115,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                 flag,
                 nargs="+",
                 metavar="NAME",
-                help="backbone name(s) from the registry (see --list), or all; several make "
-                "a queue of runs that goes on when one fails",
+                help="backbone name(s) from the registry (see --list), a pattern such as 'ernie3*', or all; "
+                "several make a queue of runs that goes on when one fails",
             )
         elif spec.name == "resume":  # a bare --resume means: there must be a run to continue
             run_options.add_argument(
@@ -143,14 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def backbone_names(requested: list[str]) -> list[str]:
-    """`all` is every registered backbone; any other name must be registered, checked before anything runs."""
+    """`all` is every registered backbone and a pattern such as `ernie3*` a family; any other name must be
+    registered. Checked before anything runs."""
     from benchmark.registry import get_backbone, list_backbones
 
     names = []
     for name in requested:
-        for found in [b.name for b in list_backbones()] if name == "all" else [get_backbone(name).name]:
-            if found not in names:
-                names.append(found)
+        if name == "all" or any(char in name for char in "*?["):
+            found = [b.name for b in list_backbones("*" if name == "all" else name)]
+            if not found:
+                raise HarnessError(f"--model {name!r}: no registered backbone matches (see --list)")
+        else:
+            found = [get_backbone(name).name]
+        names += [n for n in found if n not in names]
     return names
 
 
@@ -192,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         check_command(args, set(given))
         results_dir = Path(given.get("results_dir", default_of("results_dir")))
         if args.list:
-            print_backbones()
+            print_backbones(args.list)
             return 0
         if args.list_datasets:
             print_datasets()

@@ -148,6 +148,24 @@ class RunConfig:
     )
     seed: int = _flag(1, "seed for initialisation and data order", SEED)
 
+    # How the backbone is trained: every weight (the default), low-rank adapters, or a frozen encoder probed.
+    lora_r: int = _flag(
+        0,
+        "train low-rank adapters of this rank on the encoder's attention and feed-forward projections, and the "
+        "head fully, instead of every weight (LoRA; 0: off)",
+        Range(0),
+    )
+    lora_alpha: float | None = _flag(None, "LoRA scaling alpha, with --lora-r (default: twice the rank)", POSITIVE)
+    lora_dropout: float = _flag(0.05, "dropout on the LoRA adapters' input, with --lora-r", FRACTION)
+    linear_probe: bool = _flag(
+        False,
+        "freeze the encoder, compute its text vectors once (cached), and fit a logistic regression on them, as "
+        "C-MTEB scores classification",
+    )
+    gradient_checkpointing: bool = _flag(
+        False, "recompute activations in the backward pass: less memory for more time (large models, long texts)"
+    )
+
     teacher: str | None = _flag(None, "distil from this finished run folder: the student learns from its soft labels")
     temperature: float = _flag(4.0, "distillation temperature T (with --teacher)", POSITIVE)
     alpha: float = _flag(

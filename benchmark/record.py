@@ -54,6 +54,8 @@ class BackboneRecord:
     architecture: str
     parameters: int | None
     weights: dict = _some()  # how a pretrained checkpoint was loaded (benchmark.model.checkpoint)
+    trainable_parameters: int = _some()  # those the run trained: all but a frozen base's (LoRA, linear probe)
+    mode: str = _some()  # finetune, lora or probe (benchmark.registry.MODES)
 
 
 @dataclass(kw_only=True)
@@ -81,6 +83,9 @@ class TimingRecord:
     batch64_examples_per_second: float = _some()
     latency_texts: int = _some()
     batch_size: int = _some()
+    # Inference cost on the machine that ran it: milliseconds per 1,000 texts at batch 1 and at batch 64, with the
+    # device's name and how many test texts were timed (benchmark.run.cost).
+    inference: dict = _some()
 
 
 @dataclass(kw_only=True)
@@ -99,6 +104,20 @@ class TrainingRecord:
     resumed_from_step: int | None = _some()
     history: list[dict]  # in step order: {step, train_loss} and {step, dev_loss, dev_accuracy}
     estimator: dict = _some()  # a scikit-learn baseline's fitted settings
+
+    @classmethod
+    def of_grid(cls, history: list[dict], best: dict, estimator: dict) -> TrainingRecord:
+        """A model fitted once per value of a setting (tfidf's and a probe's C): each "step" is one value tried,
+        not an optimiser step, and the one with the lowest dev loss is kept."""
+        return cls(
+            global_step=len(history),
+            max_steps=len(history),
+            best_step=best["step"],
+            best_dev_loss=best["dev_loss"],
+            stopped_early=False,
+            history=history,
+            estimator=estimator,
+        )
 
 
 @dataclass(kw_only=True)

@@ -16,6 +16,14 @@ from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, P
 from benchmark.plugins import Registry
 
 KINDS = ("pretrained", "scratch", "sklearn")
+# How an encoder's token states become one vector per text: BERT's trained pooler, the first token's state,
+# the mean over real tokens, or the last real token's state (a decoder's summary of the whole text).
+POOLINGS = ("pooler", "cls", "mean", "last")
+# How a backbone may be trained: every weight, low-rank adapters with the head (--lora-r), or a frozen encoder
+# whose embeddings a logistic regression is fitted on (--linear-probe).
+MODES = ("finetune", "lora", "probe")
+# Attention and feed-forward projections of BERT-like encoders, where LoRA adapters go by default.
+BERT_LORA_TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,21 @@ class Backbone:
     name: str
     hub_id: str | None = None
     description: str = ""
+    family: str = ""  # what --list groups by, e.g. "ERNIE 3.0" or "sentence embedding"
+    # The published config.json's fields that shape the architecture (model_type, sizes, task embeddings...):
+    # --list counts the parameters from them, and tiny test and smoke checkpoints keep every field but the sizes,
+    # so they load as the real one does.
+    published_config: dict = field(default_factory=dict)
+    # The class the published weights were saved from (a pre-training model: its prefix and heads come with it).
+    checkpoint_class: type[PreTrainedModel] | None = None
+    pooling: str = "pooler"  # one of POOLINGS
+    # "wordpiece": a vocab.txt, as Chinese BERT-style checkpoints ship; "byte-bpe": a tokenizer.json of byte-level
+    # BPE merges, as decoder LLMs ship.
+    vocabulary: str = "wordpiece"
+    padding_side: str = "right"
+    max_length: int | None = None  # the longest input it is meant for; a dataset's longer default is cut to it
+    modes: tuple[str, ...] = ("finetune", "lora", "probe")
+    lora_targets: tuple[str, ...] = BERT_LORA_TARGETS  # module names that get adapters with --lora-r
     # A PreTrainedModel whose output carries `last_hidden_state` and `pooler_output`, like BertModel.
     model_class: type[PreTrainedModel] | None = None
     config_class: type[PretrainedConfig] | None = None
@@ -59,6 +82,28 @@ class Backbone:
             raise ValueError(f"backbone {self.name!r}: a {self.kind} backbone needs model_class and config_class")
         if self.kind == "pretrained" and not self.hub_id:
             raise ValueError(f"backbone {self.name!r}: a pretrained backbone needs a hub_id")
+        if (
+            self.pooling not in POOLINGS
+            or not set(self.modes) <= set(MODES)
+            or self.padding_side
+            not in (
+                "left",
+                "right",
+            )
+        ):
+            raise ValueError(f"backbone {self.name!r}: pooling, modes or padding_side outside {POOLINGS}, {MODES}")
+
+    @property
+    def parameters(self) -> int | None:
+        """The published encoder's parameter count, from its config (built on the meta device: no memory, no
+        download); None where no config is declared."""
+        if self.model_class is None or not self.published_config:
+            return None
+        import torch
+
+        fields = {k: v for k, v in self.published_config.items() if k not in ("model_type", "architectures")}
+        with torch.device("meta"):
+            return sum(p.numel() for p in self.model_class(self.config_class(**fields)).parameters())
 
     @property
     def architecture(self) -> str:

@@ -12,7 +12,13 @@ from benchmark.errors import HarnessError
 # Flags the smoke preset decides itself: it always runs the bundled sample with a tiny random model.
 SMOKE_DECIDES = ("model_path", "dataset", "data_dir", "protocol", "teacher")
 # Flags that only mean something beside another one.
-ONLY_WITH = {"temperature": "teacher", "alpha": "teacher"}
+ONLY_WITH = {"temperature": "teacher", "alpha": "teacher", "lora_alpha": "lora_r", "lora_dropout": "lora_r"}
+# Training modes that exclude each other: (field, field, why).
+EXCLUSIVE = (
+    ("lora_r", "linear_probe", "a probe trains no encoder weight, adapters included"),
+    ("lora_r", "teacher", "a distilled student trains every weight"),
+    ("linear_probe", "teacher", "a probe learns from gold labels only"),
+)
 # The modules each --report-to tracker needs, the one to install first (Trainer also writes TensorBoard files
 # with tensorboardX).
 TRACKER_MODULES = {"tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",)}
@@ -51,6 +57,9 @@ def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset
                 f"{flag_name(name)} {getattr(config, name)} applies only with {flag_name(needed)}; "
                 f"add {flag_name(needed)} or drop it"
             )
+    for first, second, why in EXCLUSIVE:
+        if getattr(config, first) and getattr(config, second):
+            raise HarnessError(f"{flag_name(first)} and {flag_name(second)} cannot apply together: {why}; drop one")
     if config.text_col == config.label_col:
         raise HarnessError(f"--text-col and --label-col both name {config.text_col!r}; expected two columns")
     check_tracker(config.report_to)
@@ -135,4 +144,20 @@ def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settin
         values.update(layer)
         origins.update(dict.fromkeys(layer, origin))
     values["model"] = backbone.name
-    return Settings(RunConfig(**values), origins)
+    settings = Settings(RunConfig(**values), origins)
+    check_mode(backbone, settings.config)
+    return settings
+
+
+def training_mode(config: RunConfig) -> str:
+    return "lora" if config.lora_r else "probe" if config.linear_probe else "finetune"
+
+
+def check_mode(backbone, config: RunConfig) -> None:
+    """Refuse a training mode the backbone does not declare (a scikit-learn baseline has no adapters)."""
+    mode = training_mode(config)
+    if mode not in backbone.modes:
+        flag = {"lora": "--lora-r", "probe": "--linear-probe"}[mode]
+        raise HarnessError(
+            f"{flag}: {backbone.name} cannot be trained that way; it supports {', '.join(backbone.modes)}"
+        )

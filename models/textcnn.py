@@ -10,6 +10,8 @@ register(
         model_class=TextCNNModel,
         config_class=TextCNNConfig,
         kind="scratch",
+        family="baseline",
+        modes=("finetune",),
         tiny_shape={"embedding_size": 32, "num_filters": 32},
         # From random embeddings it needs a far higher learning rate than fine-tuning, more epochs, and Kim's dropout
         # of 0.5 before the classifier. Batches are not grouped by length: headline length goes with the class in

@@ -394,7 +394,7 @@ def test_the_label_lists_only_the_settings_that_differ(tmp_path, no_plots):
     ]
     md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
     assert "alpha · learning\\_rate 0.001, max\\_steps 300, source org/alpha" in md
-    assert "batch" not in md.split("### Per-class")[0]  # shared by every variant, so not shown
+    assert "batch\\_size" not in md.split("### Per-class")[0]  # shared by every variant, so not shown
     assert str(tmp_path) not in md  # a local folder is named by its last part
 
 
@@ -610,9 +610,12 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "macro-F1 95% CI",
         "vs leader",
         "parameters",
+        "trained",
         "train time",
         "train ex/s",
         "inference ms/ex",
+        "ms / 1k texts, batch 1",
+        "ms / 1k texts, batch 64",
         "peak memory (MB)",
     ]
     assert csv_header() == [
@@ -647,16 +650,18 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "mcnemar_p_holm",
         "tied_with_leader",
         "parameters",
+        "trainable_parameters",
         "train_seconds",
         "train_examples_per_second",
         "eval_ms_per_example",
+        "ms_per_1000_texts_batch_1",
+        "ms_per_1000_texts_batch_64",
         "peak_memory_mb",
     ]
     assert (
         "| rank | rank range | backbone | runs | accuracy (%) | accuracy 95% CI | macro-F1 (%) | macro-F1 95% CI "
-        "| vs leader | parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |\n|"
-        + "---|" * 14
-        in board.md
+        "| vs leader | parameters | trained | train time | train ex/s | inference ms/ex | ms / 1k texts, batch 1 "
+        "| ms / 1k texts, batch 64 | peak memory (MB) |\n|" + "---|" * 17 in board.md
     )
     header = (board.results / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert header[: len(csv_header())] == csv_header() and header[len(csv_header()) :] == [

@@ -35,10 +35,15 @@ from benchmark.registry import Backbone
 
 SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES
 # The attribute under which a pre-training model (BertForPreTraining and its kin) holds the encoder.
-ENCODER_PREFIXES = ("bert", "ernie", "nezha")
-# Tensors a published checkpoint may carry that the encoder does not use: the masked-LM and next-sentence
-# heads, and buffers the model recomputes (position and token-type ids, NeZha's relative-position tables).
-IGNORED = re.compile(r"^(cls|lm_head)\.|(^|\.)(position_ids|token_type_ids)$|(^|\.)relative_positions")
+ENCODER_PREFIXES = ("bert", "ernie", "nezha", "electra", "albert", "model")
+# Tensors a published checkpoint may carry that the encoder does not use: pre-training heads (BERT's masked-LM
+# and next-sentence `cls`, a decoder's `lm_head`, ALBERT's `predictions` and `sop_classifier`, ELECTRA's
+# `discriminator_predictions`, TinyBERT's distillation projection `fit_dense`), and buffers the model recomputes
+# (position and token-type ids, NeZha's relative-position tables).
+IGNORED = re.compile(
+    r"^(cls|lm_head|predictions|sop_classifier|discriminator_predictions|fit_denses?)\."
+    r"|(^|\.)(position_ids|token_type_ids)$|(^|\.)relative_positions"
+)
 # TensorFlow's LayerNorm parameter names, which PyTorch conversions kept.
 TF_LAYER_NORM = re.compile(r"(LayerNorm|layer_norm)\.(gamma|beta)$")
 SHOWN_KEYS = 5
@@ -213,6 +218,8 @@ def load_encoder(
     model = backbone.model_class(config)
     mapped, ignored, unexpected = map_names(state, model)
     own = model.state_dict()
+    # The classifier never reads a pooler it does not pool with: absent from the file, it is not missing.
+    unused = {name for name in own if name.startswith("pooler.")} if backbone.pooling != "pooler" else set()
     mismatched = [
         f"{name}: file {tuple(tensor.shape)}, model {tuple(own[name].shape)}"
         for name, tensor in sorted(mapped.items())
@@ -225,7 +232,7 @@ def load_encoder(
         [path.name for path in files],
         loaded=len(mapped),
         ignored=ignored,
-        missing=sorted(set(own) - set(mapped) - {m.split(":", 1)[0] for m in mismatched}),
+        missing=sorted(set(own) - set(mapped) - unused - {m.split(":", 1)[0] for m in mismatched}),
         mismatched=mismatched,
         unexpected=unexpected,
     )

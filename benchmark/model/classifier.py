@@ -28,21 +28,43 @@ WEIGHTS_FILE = "model.safetensors"
 LABELS_FILE = "labels.json"
 
 
+def pool(output, attention_mask: torch.Tensor | None, pooling: str) -> torch.Tensor:
+    """One vector per text from the encoder's output, as the backbone declares (benchmark.registry.POOLINGS)."""
+    if pooling == "pooler":
+        return output.pooler_output
+    hidden = output.last_hidden_state
+    if pooling == "cls":
+        return hidden[:, 0]
+    if attention_mask is None:
+        attention_mask = torch.ones(hidden.shape[:2], dtype=torch.long, device=hidden.device)
+    if pooling == "mean":
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    # "last": the last real token, wherever the padding is (left or right).
+    positions = torch.arange(hidden.shape[1], device=hidden.device)
+    last = (attention_mask * positions).argmax(dim=1)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
 class TextClassifier(nn.Module):
-    def __init__(self, encoder: PreTrainedModel, num_labels: int, dropout: float = 0.1):
+    def __init__(self, encoder: PreTrainedModel, num_labels: int, dropout: float = 0.1, pooling: str = "pooler"):
         super().__init__()
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
         self.num_labels = num_labels
+        self.pooling = pooling
         # Per-class weights of the training loss (--class-weights balanced); dev and test losses stay unweighted.
         self.class_weights: torch.Tensor | None = None
 
+    def embed(self, input_ids, attention_mask=None) -> torch.Tensor:
+        """The pooled text vectors the head reads (a linear probe fits its classifier on these)."""
+        # Only ids and mask: decoders take no token types, and every text here is a single segment.
+        output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+        return pool(output, attention_mask, self.pooling)
+
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_) -> dict:
-        pooled = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).pooler_output
-        logits = self.head(self.dropout(pooled))
+        logits = self.head(self.dropout(self.embed(input_ids, attention_mask)))
         output = {"logits": logits}
         if labels is not None:
             weights = self.class_weights.to(logits.device) if self.training and self.class_weights is not None else None
@@ -90,54 +112,136 @@ def create_classifier(
         encoder = backbone.model_class(config)
     if seed is not None:
         torch.manual_seed(seed)
-    return Classifier(TextClassifier(encoder, num_labels, dropout), tokenizer, weights)
+    return Classifier(TextClassifier(encoder, num_labels, dropout, backbone.pooling), tokenizer, weights)
+
+
+MODES_SAVED_WHOLE = ("finetune",)
+HEAD_FILE = "head.safetensors"
 
 
 def save_classifier(
-    model: TextClassifier, tokenizer: PreTrainedTokenizerBase, backbone: Backbone, label_names: list[str], folder: Path
+    model: TextClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    backbone: Backbone,
+    label_names: list[str],
+    folder: Path,
+    *,
+    mode: str = "finetune",
+    base: str | None = None,
 ) -> None:
-    """A self-contained fine-tuned model: encoder config, tokenizer, weights (safetensors), labels.
+    """A fine-tuned model's folder: encoder config, tokenizer, weights (safetensors), labels.
 
-    Written into a temporary folder beside `folder` and renamed into place, so `folder` is never half-written.
+    mode "finetune" saves every weight. "lora" saves the adapters and the head, "probe" the head alone; both
+    name the `base` checkpoint (hub id or folder) the frozen weights are read from again when the model is
+    loaded. Written into a temporary folder beside `folder` and renamed into place, so `folder` is never
+    half-written.
     """
     from safetensors.torch import save_file
 
+    from benchmark.model.adapters import has_adapters, save_adapters
+
+    if mode not in MODES_SAVED_WHOLE and base is None:
+        raise ValueError(f"a {mode} model is saved with the base checkpoint it was trained on")
+
+    def tensors(module: torch.nn.Module) -> dict:
+        return {name: tensor.detach().cpu().contiguous() for name, tensor in module.state_dict().items()}
+
     def fill(target: Path) -> None:
-        model.encoder.config.save_pretrained(target)
+        encoder = model.encoder.get_base_model() if has_adapters(model.encoder) else model.encoder
+        encoder.config.save_pretrained(target)
         tokenizer.save_pretrained(target)
-        state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
-        save_file(state, target / WEIGHTS_FILE, metadata={"format": "pt"})
-        (target / LABELS_FILE).write_text(
-            json.dumps({"backbone": backbone.name, "labels": label_names}, ensure_ascii=False, indent=1),
-            encoding="utf-8",
-        )
+        if mode in MODES_SAVED_WHOLE:
+            save_file(tensors(model), target / WEIGHTS_FILE, metadata={"format": "pt"})
+        else:
+            save_file(tensors(model.head), target / HEAD_FILE, metadata={"format": "pt"})
+        if mode == "lora":
+            save_adapters(model.encoder, target)
+        saved = {"backbone": backbone.name, "labels": label_names}
+        if mode not in MODES_SAVED_WHOLE:
+            saved |= {"mode": mode, "base": base}
+        (target / LABELS_FILE).write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
 
     replace_folder(folder, fill)
 
 
-def load_classifier(folder: Path) -> tuple[TextClassifier, PreTrainedTokenizerBase, list[str]]:
-    """Rebuild a fine-tuned classifier from its folder; weights are read from safetensors only."""
+def _read_saved(folder: Path) -> dict:
     labels_path = folder / LABELS_FILE
-    if not labels_path.is_file() or not (folder / WEIGHTS_FILE).is_file():
-        raise HarnessError(f"{folder}: not a saved model (expected {LABELS_FILE} and {WEIGHTS_FILE})")
     try:
         saved = json.loads(labels_path.read_text(encoding="utf-8"))
-        backbone, labels = get_backbone(str(saved["backbone"])), list(saved["labels"])
+        get_backbone(str(saved["backbone"])), list(saved["labels"])
+    except FileNotFoundError:
+        raise HarnessError(f"{folder}: not a saved model (expected {LABELS_FILE} beside its weights)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise HarnessError(
             f'{labels_path}: unreadable ({error}); expected {{"backbone": NAME, "labels": [...]}}'
         ) from None
-    model = create_classifier(backbone, len(labels), config=checkpoint.read_config(backbone, folder)).model
-    state = checkpoint.read_weights(folder)[0]
+    mode = saved.get("mode", "finetune")
+    if (folder / (WEIGHTS_FILE if mode in MODES_SAVED_WHOLE else HEAD_FILE)).is_file():
+        return saved
+    raise HarnessError(f"{folder}: not a saved model (expected {WEIGHTS_FILE} or {HEAD_FILE} with {LABELS_FILE})")
+
+
+def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
-        model.load_state_dict(state)
+        module.load_state_dict(load_file(path))
+    except (SafetensorError, OSError) as error:
+        raise HarnessError(f"{path}: cannot read the weights ({first_line(error)}); the file is damaged") from None
     except RuntimeError as error:
-        raise HarnessError(
-            f"{folder / WEIGHTS_FILE}: does not fit the {backbone.name} classifier its config "
-            f"describes ({first_line(error)})"
-        ) from None
+        raise HarnessError(f"{path}: does not fit the {what} its config describes ({first_line(error)})") from None
+
+
+def load_classifier(
+    folder: Path, options: checkpoint.LoadOptions = checkpoint.DEFAULT_LOADING
+) -> tuple[TextClassifier, PreTrainedTokenizerBase, list[str]]:
+    """Rebuild a fine-tuned classifier from its folder; weights are read from safetensors only.
+
+    A LoRA or probe model reads its frozen base checkpoint again (through `options`), adds the saved adapters
+    into its weights, and puts the saved head on top: what comes back is an ordinary classifier.
+    """
+    saved = _read_saved(folder)
+    backbone, labels, mode = get_backbone(saved["backbone"]), list(saved["labels"]), saved.get("mode", "finetune")
+    if mode in MODES_SAVED_WHOLE:
+        model = create_classifier(backbone, len(labels), config=checkpoint.read_config(backbone, folder)).model
+        state = checkpoint.read_weights(folder)[0]
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise HarnessError(
+                f"{folder / WEIGHTS_FILE}: does not fit the {backbone.name} classifier its config "
+                f"describes ({first_line(error)})"
+            ) from None
+    else:
+        model = create_classifier(backbone, len(labels), source=str(saved["base"]), options=options).model
+        if mode == "lora":
+            from benchmark.model.adapters import merge_adapters
+
+            model.encoder = merge_adapters(model.encoder, folder)
+        _load_state(model.head, folder / HEAD_FILE, f"{backbone.name} head")
     model.eval()
     return model, load_tokenizer(backbone, folder), labels
+
+
+def restore_saved(model: TextClassifier, folder: Path) -> None:
+    """Put the trained weights saved in `folder` back into the model they were trained in (a resumed run)."""
+    mode = _read_saved(folder).get("mode", "finetune")
+    if mode in MODES_SAVED_WHOLE:
+        model.load_state_dict(checkpoint.read_weights(folder)[0])
+        return
+    _load_state(model.head, folder / HEAD_FILE, "head")
+    if mode == "lora":
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        from benchmark.model.adapters import ADAPTER_FOLDER
+
+        set_peft_model_state_dict(model.encoder, load_file(folder / ADAPTER_FOLDER / "adapter_model.safetensors"))
+
+
+def trainable_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

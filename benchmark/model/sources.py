@@ -57,10 +57,38 @@ def build_vocab(texts: list[str], word_pieces: bool = False) -> list[str]:
     return SPECIAL_TOKENS + sorted(pieces)
 
 
+BYTE_BPE_SPECIALS = ["<|endoftext|>"]  # Qwen's pad and end-of-text token
+BYTE_BPE_VOCAB = 600
+
+
+def write_byte_bpe(texts: list[str], folder: Path, tokenizer_class: str) -> int:
+    """A byte-level BPE tokenizer learnt from `texts`, saved as decoder LLMs ship theirs (tokenizer.json and a
+    tokenizer_config.json naming its class and pad token); returns its vocabulary size."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BYTE_BPE_VOCAB,
+        special_tokens=BYTE_BPE_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    pad = BYTE_BPE_SPECIALS[0]
+    settings = {"tokenizer_class": tokenizer_class, "pad_token": pad, "eos_token": pad, "add_prefix_space": False}
+    (folder / "tokenizer_config.json").write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    return tokenizer.get_vocab_size()
+
+
 def write_tiny_model(
     backbone: Backbone, texts: list[str], folder: Path, seed: int = 0, shape: dict | None = None
 ) -> Path:
-    """A randomly initialised model of the backbone's architecture, saved like a pretrained checkpoint.
+    """A randomly initialised model of the backbone's architecture, saved like its published checkpoint: the
+    published config's fields with the sizes of `shape`, the published weight layout (`checkpoint_class`: its
+    prefix and pre-training heads), and tokenizer files of the published kind.
 
     `shape` holds config fields; None gives the backbone's tiny smoke shape, and {} its config's own defaults
     (the full-size model a "scratch" backbone trains).
@@ -72,12 +100,22 @@ def write_tiny_model(
     if shape is None:
         shape = backbone.tiny_shape if backbone.tiny_shape is not None else TINY_SHAPE
     folder.mkdir(parents=True, exist_ok=True)
-    vocab = build_vocab(texts, word_pieces=backbone.kind == "scratch")
-    # A vocab.txt is what published Chinese BERT-style checkpoints carry; the tokenizer is built from it on load.
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    if backbone.vocabulary == "byte-bpe":
+        vocab_size = write_byte_bpe(texts, folder, backbone.tokenizer_class.__name__)
+    else:
+        vocab = build_vocab(texts, word_pieces=backbone.kind == "scratch")
+        # A vocab.txt is what published Chinese BERT-style checkpoints carry; the tokenizer is built from it on load.
+        (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+        vocab_size = len(vocab)
+    published = {k: v for k, v in backbone.published_config.items() if k not in ("model_type", "architectures")}
     torch.manual_seed(seed)
-    config = backbone.config_class(vocab_size=len(vocab), pad_token_id=0, **shape)
-    backbone.model_class(config).save_pretrained(folder)
+    config = backbone.config_class(**{**published, **shape, "vocab_size": vocab_size, "pad_token_id": 0})
+    (backbone.checkpoint_class or backbone.model_class)(config).save_pretrained(folder)
+    if "model_type" in backbone.published_config:  # e.g. ERNIE 3.0 releases that call themselves "bert"
+        path = folder / "config.json"
+        written = json.loads(path.read_text(encoding="utf-8"))
+        written["model_type"] = backbone.published_config["model_type"]
+        path.write_text(json.dumps(written, indent=2), encoding="utf-8")
     return folder
 
 

@@ -148,6 +148,11 @@ COLUMNS = [
         (("parameters", lambda r: r.entry.runs[0].parameters),),
     ),
     Column(
+        "trained",
+        lambda r: count(r.entry.runs[0].trainable_parameters),
+        (("trainable_parameters", lambda r: r.entry.runs[0].trainable_parameters),),
+    ),
+    Column(
         "train time",
         lambda r: duration(r.entry.mean("train_seconds")),
         (("train_seconds", lambda r: r.entry.mean("train_seconds")),),
@@ -161,6 +166,16 @@ COLUMNS = [
         "inference ms/ex",
         lambda r: number(r.entry.eval_ms_per_example, ".3g"),
         (("eval_ms_per_example", lambda r: r.entry.eval_ms_per_example),),
+    ),
+    Column(
+        "ms / 1k texts, batch 1",
+        lambda r: number(r.entry.mean("ms_per_1000_batch_1"), ",.0f"),
+        (("ms_per_1000_texts_batch_1", lambda r: r.entry.mean("ms_per_1000_batch_1")),),
+    ),
+    Column(
+        "ms / 1k texts, batch 64",
+        lambda r: number(r.entry.mean("ms_per_1000_batch_64"), ",.0f"),
+        (("ms_per_1000_texts_batch_64", lambda r: r.entry.mean("ms_per_1000_batch_64")),),
     ),
     Column(
         "peak memory (MB)",

@@ -6,7 +6,6 @@ never fatal; `skip` records why for the "Skipped files" list.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -18,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import OUTPUT_ONLY
-from benchmark.record import PREDICTION_COLUMNS, RecordError, RunRecord, parse_record
+from benchmark.record import RecordError, RunRecord, parse_record
+from benchmark.report.predictions import read_predictions
 
 # The leaderboard's warnings keep one logger name whichever of its modules reports them.
 log = logging.getLogger("benchmark.report.leaderboard")
@@ -67,6 +67,10 @@ class Run:
     history: tuple[dict, ...]
     best_step: int | None
     main_score: str = "accuracy"  # what its dataset's leaderboard is sorted by
+    trainable_parameters: int | None = None  # fewer than `parameters` for LoRA and linear-probe runs
+    # Milliseconds per 1,000 texts on the machine that ran it, one at a time and in batches of 64 (None: not timed).
+    ms_per_1000_batch_1: float | None = None
+    ms_per_1000_batch_64: float | None = None
     lowercase: bool | None = None  # whether the tokenizer lower-cased; None where not recorded
     # Why the run is listed but never ranked (incomplete pretrained weights, nothing trained); None when it is.
     unranked: str | None = None
@@ -213,8 +217,23 @@ def parse_metrics(data: object, folder: str) -> Run:
         best_step=record.training.best_step,
         unranked=_unranked(record),
         lowercase=_lowercase(record),
+        trainable_parameters=_number(record.backbone.trainable_parameters, int),
+        ms_per_1000_batch_1=_inference(record, "ms_per_1000_texts_batch_1"),
+        ms_per_1000_batch_64=_inference(record, "ms_per_1000_texts_batch_64"),
         main_score=record.task.main_score if record.task.main_score in ("accuracy", "macro_f1") else "accuracy",
     )
+
+
+def _number(value: object, kind: type) -> float | int | None:
+    """A recorded figure, or None where it is absent or not a finite number (optional fields never fail a run)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return kind(value)
+
+
+def _inference(record: RunRecord, key: str) -> float | None:
+    inference = record.timing.inference
+    return _number(inference.get(key), float) if isinstance(inference, dict) else None
 
 
 def _lowercase(record: RunRecord) -> bool | None:
@@ -241,48 +260,6 @@ def _unranked(record: RunRecord) -> str | None:
     if record.training.global_step < 1:
         return "nothing was trained (0 optimiser steps)"
     return None
-
-
-# ---------------------------------------------------------------- predictions.csv
-
-
-def read_predictions(path: Path, run: Run) -> Run:
-    ids = {label: i for i, label in enumerate(run.labels)}
-    texts, gold, predicted, probability = [], [], [], []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            if next(reader, None) != PREDICTION_COLUMNS:
-                raise Unusable(f"header should be {','.join(PREDICTION_COLUMNS)}")
-            for row in reader:
-                if len(row) != 5 or row[0] != str(len(texts)):
-                    raise Unusable(f"row {len(texts) + 1} is malformed or out of order")
-                if row[2] not in ids or row[3] not in ids:
-                    raise Unusable(f"row {len(texts) + 1} names a label not in task.labels")
-                if not 0 <= float(row[4]) <= 1:
-                    raise Unusable(f"row {len(texts) + 1} has a probability outside [0, 1]")
-                texts.append(row[1])
-                gold.append(ids[row[2]])
-                predicted.append(ids[row[3]])
-                probability.append(float(row[4]))
-    except FileNotFoundError:
-        raise Unusable("missing") from None
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as error:
-        raise Unusable(f"unreadable ({error})") from None
-    gold_ids, predicted_ids = np.array(gold, dtype=np.int64), np.array(predicted, dtype=np.int64)
-    k = len(run.labels)
-    rebuilt = np.bincount(gold_ids * k + predicted_ids, minlength=k * k).reshape(k, k)
-    if not np.array_equal(rebuilt, run.confusion):
-        raise Unusable("disagrees with the confusion matrix in metrics.json (from another run?)")
-    return Run(
-        **{
-            **run.__dict__,
-            "texts": tuple(texts),
-            "gold": gold_ids,
-            "predicted": predicted_ids,
-            "probability": np.array(probability),
-        }
-    )
 
 
 # ---------------------------------------------------------------- folders

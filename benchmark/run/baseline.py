@@ -16,6 +16,8 @@ from benchmark.metrics import cross_entropy, score
 from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
 from benchmark.registry import Backbone
 from benchmark.run.folder import RUN_CONFIG, new_run_dir, run_config_of
+from benchmark.serve.cost import inference_cost
+from benchmark.serve.predict import TfidfPredictor
 
 
 def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | None = None) -> Path:
@@ -57,6 +59,8 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
             source="fitted from the training texts",
             architecture=backbone.architecture,
             parameters=model.parameters,
+            trainable_parameters=model.parameters,
+            mode="finetune",
         ),
         task=task.record(),
         # Only the options this run reads: learning rate, dropout, batch sizes and the like do not apply to it.
@@ -69,16 +73,12 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
             train_examples_per_second=len(task.train.texts) / train_seconds,
             eval_examples_per_second=len(task.test.texts) / eval_seconds,
             peak_memory_mb=peak_memory_mb(),
+            inference=inference_cost(TfidfPredictor(model, task.label_names, backbone.name), task.test.texts),
         ),
-        # Each "step" is one value of C tried (see C_GRID), not an optimiser step.
-        training=TrainingRecord(
-            global_step=len(history),
-            max_steps=len(history),
-            best_step=best["step"],
-            best_dev_loss=best["dev_loss"],
-            stopped_early=False,
-            history=history,
-            estimator={
+        training=TrainingRecord.of_grid(
+            history,
+            best,
+            {
                 "classifier": "LinearSVC, margins scaled to logits on dev",
                 "C": best["C"],
                 "scale": best["scale"],

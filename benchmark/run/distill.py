@@ -78,7 +78,7 @@ class DistillingClassifier(TextClassifier):
     def __init__(self, student: TextClassifier, temperature: float, alpha: float):
         torch.nn.Module.__init__(self)
         self.encoder, self.dropout, self.head = student.encoder, student.dropout, student.head
-        self.num_labels, self.class_weights = student.num_labels, student.class_weights
+        self.num_labels, self.class_weights, self.pooling = student.num_labels, student.class_weights, student.pooling
         self.temperature, self.alpha = temperature, alpha
 
     def forward(

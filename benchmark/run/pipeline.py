@@ -25,20 +25,39 @@ from benchmark.data.task import summarize
 from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import score
-from benchmark.model import checkpoint
+from benchmark.model.adapters import prepare_training
 from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import balanced_weights, count_parameters, create_classifier, save_classifier
+from benchmark.model.classifier import (
+    balanced_weights,
+    count_parameters,
+    create_classifier,
+    restore_saved,
+    save_classifier,
+    trainable_parameters,
+)
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
-from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
+from benchmark.record import (
+    ABSENT,
+    BackboneRecord,
+    MetricsRecord,
+    RunRecord,
+    TimingRecord,
+    TrainingRecord,
+    write_results,
+)
 from benchmark.registry import get_backbone
 from benchmark.run.baseline import run_sklearn
 from benchmark.run.device import cpu_processes
 from benchmark.run.distill import attach_teacher
 from benchmark.run.evaluate import length_order, predict_logits
 from benchmark.run.folder import finished_run, run_config_of
+from benchmark.run.probe import run_probe
 from benchmark.run.resume import TRAINED_FILE, claim_run_dir, read_training
 from benchmark.run.train import build_trainer, collator_for, training_summary
+from benchmark.serve.cost import inference_cost
+from benchmark.serve.predict import TorchPredictor
+from benchmark.settings import check_mode, training_mode
 
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
 
@@ -62,13 +81,15 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     with state.main_process_first():
         # Read and validate: every file problem stops here, before any model is loaded.
         task = read_task(config)
-    # What the command line left unset follows the dataset: its input length and truncation.
-    config = dataclasses.replace(
-        config, max_length=config.max_length or task.max_length, truncation=config.truncation or task.truncation
-    )
+    # What the command line left unset follows the dataset, within what the backbone is meant for.
+    length = config.max_length or min(task.max_length, backbone.max_length or task.max_length)
+    config = dataclasses.replace(config, max_length=length, truncation=config.truncation or task.truncation)
+    check_mode(backbone, config)
     log(summarize(task))
     if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
         return run_sklearn(config, backbone, task, started)
+    if config.linear_probe:  # a frozen encoder's vectors and a logistic regression: no Trainer either
+        return run_probe(config, backbone, task, started)
 
     if skip_finished:
         done = [None]
@@ -93,6 +114,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed, options=options
         )
         model, tokenizer = classifier.model, classifier.tokenizer
+        prepare_training(model, backbone, config)
         if config.class_weights == "balanced":
             model.class_weights = balanced_weights(task.train.labels, len(task.label_names))
 
@@ -125,6 +147,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         f"examples per optimiser step"
     )
 
+    mode = training_mode(config)
     with claim_run_dir(config, listed_name, task, state, log) as (run_dir, start):
         trained = start is not None and Path(start).name == TRAINED_FILE
         log(f"run folder: {run_dir}" + (f" (resuming from {Path(start).name})" if start else ""))
@@ -134,7 +157,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
             log("training had finished; scoring the best weights saved in model/")
-            model.load_state_dict(checkpoint.read_weights(run_dir / "model")[0])
+            restore_saved(model, run_dir / "model")
             training = read_training(run_dir)
         else:
             # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
@@ -145,7 +168,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 # The best weights and the training record outlive a kill from here on; the checkpoints stay
                 # until metrics.json is written.
                 try:
-                    save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
+                    save_classifier(
+                        trainer.model, tokenizer, backbone, task.label_names, run_dir / "model", mode=mode, base=source
+                    )
                 except Exception as error:
                     if write_failure(error) is None:
                         raise
@@ -159,6 +184,10 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
         logits, test_loss, eval_speed = predict_logits(trainer, test_set)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
+        inference = ABSENT
+        if trainer.is_world_process_zero():  # what a text costs at batch 1 and 64 here, as every kind of run says
+            predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+            inference = inference_cost(predictor, task.test.texts)
 
         training = dict(training)
         record = RunRecord(
@@ -170,6 +199,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 source=source_record,
                 architecture=backbone.architecture,
                 parameters=count_parameters(model),
+                trainable_parameters=trainable_parameters(model),
+                mode=mode,
                 weights=classifier.weights.record(),
             ),
             task=task.record(),
@@ -183,6 +214,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 train_examples_per_second=training.pop("train_examples_per_second"),
                 eval_examples_per_second=eval_speed,
                 peak_memory_mb=peak_memory_mb(),
+                inference=inference,
             ),
             tokenization=tokenisation,
             training=TrainingRecord(**training),

@@ -78,9 +78,11 @@ class TorchPredictor(Predictor):
         import torch
 
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        device = next(self.model.parameters()).device
         with torch.inference_mode():
             for positions, chunk in _chunks(texts, batch_size, sort):
-                out[positions] = self.model(**self.encode(chunk))["logits"].float().numpy()
+                batch = {name: tensor.to(device) for name, tensor in self.encode(chunk).items()}
+                out[positions] = self.model(**batch)["logits"].float().cpu().numpy()
         return out
 
 

@@ -13,6 +13,7 @@ from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy, score
 from benchmark.record import ABSENT, METRICS_FILE, MODEL_FOLDER, MetricsRecord, RunRecord, TimingRecord, write_results
+from benchmark.serve.cost import from_timings
 
 LATENCY_TEXTS = 200  # headlines timed one by one (after a short warm-up)
 BATCH_SIZE = 64
@@ -34,6 +35,7 @@ def measure(predictor, texts: list[str], latency_texts: int = LATENCY_TEXTS, bat
         predictor.logits([text], 1, sort=False)
         latencies.append(1000 * (time.perf_counter() - started))
     return {
+        "inference": from_timings(sum(latencies) / 1000, len(latencies), seconds, len(texts)),
         "logits": logits,
         "batch64_examples_per_second": len(texts) / seconds,
         "latency_ms_p50": float(np.percentile(latencies, 50)),
@@ -83,6 +85,7 @@ def write_variant(
             **figures,
             latency_texts=measured["latency_texts"],
             batch_size=BATCH_SIZE,
+            inference=measured["inference"],
         ),
         metrics=MetricsRecord(**metrics),
         distillation=ABSENT,
