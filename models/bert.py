@@ -1,6 +1,7 @@
 from transformers import BertConfig, BertModel
 
 from benchmark.registry import Backbone, register
+from models._published import BERT_BASE
 
 register(
     Backbone(
@@ -9,5 +10,7 @@ register(
         description="BERT-base, Chinese characters (Google, 2018)",
         model_class=BertModel,
         config_class=BertConfig,
+        family="BERT-base",
+        published_config=BERT_BASE,
     )
 )

@@ -9,6 +9,18 @@ register(
         description="ERNIE 1.0 base: entity and phrase masking (Baidu, 2019)",
         model_class=ErnieModel,
         config_class=ErnieConfig,
+        family="BERT-base",
+        # nghuyong/ernie-1.0-base-zh's config.json: an 18,000-entry vocabulary and 513 positions.
+        published_config={
+            "model_type": "ernie",
+            "num_hidden_layers": 12,
+            "hidden_size": 768,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+            "vocab_size": 18000,
+            "max_position_embeddings": 513,
+            "type_vocab_size": 2,
+        },
         # Conversions published before transformers had ERNIE classes describe it as a BERT model.
         accepts_configs=("bert",),
     )

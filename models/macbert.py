@@ -1,6 +1,7 @@
 from transformers import BertConfig, BertModel
 
 from benchmark.registry import Backbone, register
+from models._published import BERT_BASE
 
 # Like RoBERTa-wwm, MacBERT is published as a BERT model with BERT's tokenizer.
 register(
@@ -10,5 +11,7 @@ register(
         description="MacBERT base: masking with similar words as correction (HFL, 2020)",
         model_class=BertModel,
         config_class=BertConfig,
+        family="BERT-base",
+        published_config=BERT_BASE,
     )
 )

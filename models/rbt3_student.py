@@ -1,6 +1,7 @@
 from transformers import BertConfig, BertModel
 
 from benchmark.registry import Backbone, register
+from models._published import bert_config
 
 register(
     Backbone(
@@ -9,6 +10,8 @@ register(
         description="3-layer BERT: RBT3 (HFL's 3-layer RoBERTa-wwm-ext), or with --teacher the teacher's lower layers",
         model_class=BertModel,
         config_class=BertConfig,
+        family="distillation student",
+        published_config=bert_config(3, 768, 12, 3072),
         student_layers=3,
         note="A distillation student. With --teacher RUN (a fine-tuned BERT-architecture run) its embeddings, three "
         "layers and pooler are copied from the teacher's embeddings, lowest three layers and pooler, and it "

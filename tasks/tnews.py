@@ -1,12 +1,13 @@
 """CLUE TNEWS 1.1: 73,360 Toutiao headlines in 15 classes; scored on the public dev split."""
 
-from benchmark.dataset_registry import Dataset, SourceFile, register
+from benchmark.dataset_registry import Dataset, Reported, SourceFile, register
 from tasks._clue import PADDLE, PADDLE_SETUP, PAPER_SETUP, PROTOCOL, figures, reader
 from tasks.toutiao15 import CODES, NAMES
 
 ARCHIVE = "tnews_public.zip"
 # The CLUE README's per-task table (commit 21ef108) scored TNEWS 1.0, whose dev split 1.1 kept.
 CLUE = "CLUE README (dev, TNEWS 1.0 dev = 1.1 dev)"
+LERT = "LERT README (HFL), TNEWS dev"
 
 register(
     Dataset(
@@ -45,6 +46,23 @@ register(
                 ernie3_mini=55.24,
                 ernie3_micro=55.05,
                 ernie3_nano=54.57,
+                rbt3=55.53,
+                rbtl3=56.14,
+                rbt4=56.50,
+                rbt6=56.82,
+                uer_tiny=51.47,
+                uer_mini=54.22,
+                uer_small=55.41,
+                uer_medium=56.10,
+                roberta_wwm_large=59.33,
+            ),
+            *(
+                Reported(name, best, PROTOCOL.name, LERT, split="dev", note=f"best of several runs; their mean {mean}")
+                for name, best, mean in (
+                    ("lert_base", 57.5, 57.1),
+                    ("pert_base", 56.7, 56.1),
+                    ("macbert_large", 59.0, 58.8),
+                )
             ),
         ),
     )

@@ -1,0 +1,82 @@
+"""Small decoder LLMs, fine-tuned for classification with LoRA: adapters on every attention and MLP projection,
+the head trained fully, the last real token's state pooled. Any decoder with the same interface is one more
+entry here. Their byte-level BPE needs no lower-casing and knows every character."""
+
+from transformers import (
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen2Model,
+    Qwen2Tokenizer,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+    Qwen3Model,
+)
+
+from benchmark.registry import Backbone, register
+from models._published import TINY_DECODER
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# LoRA by default (a flag given on the command line wins): rank 16, alpha 32, and the higher learning rate
+# adapters train with.
+LORA = {"lora_r": 16, "lora_alpha": 32.0, "learning_rate": 2e-4}
+COMMON = dict(
+    family="decoder LLM",
+    tokenizer_class=Qwen2Tokenizer,
+    vocabulary="byte-bpe",
+    lowercase=None,
+    pooling="last",
+    absolute_positions=False,  # rotary positions: no table bounds the length
+    lora_targets=PROJECTIONS,
+    recommended=LORA,
+)
+
+register(
+    Backbone(
+        name="qwen2_5_0_5b",
+        hub_id="Qwen/Qwen2.5-0.5B",
+        description="Qwen2.5 0.5B base (Alibaba, 2024)",
+        model_class=Qwen2Model,
+        config_class=Qwen2Config,
+        checkpoint_class=Qwen2ForCausalLM,
+        published_config={
+            "model_type": "qwen2",
+            "hidden_size": 896,
+            "num_hidden_layers": 24,
+            "num_attention_heads": 14,
+            "num_key_value_heads": 2,
+            "intermediate_size": 4864,
+            "vocab_size": 151936,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": True,
+        },
+        tiny_shape=TINY_DECODER,
+        **COMMON,
+    )
+)
+
+register(
+    Backbone(
+        name="qwen3_0_6b",
+        hub_id="Qwen/Qwen3-0.6B",
+        description="Qwen3 0.6B (Alibaba, 2025)",
+        model_class=Qwen3Model,
+        config_class=Qwen3Config,
+        checkpoint_class=Qwen3ForCausalLM,
+        published_config={
+            "model_type": "qwen3",
+            "hidden_size": 1024,
+            "num_hidden_layers": 28,
+            "num_attention_heads": 16,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "intermediate_size": 3072,
+            "vocab_size": 151936,
+            "max_position_embeddings": 40960,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": True,
+        },
+        tiny_shape={**TINY_DECODER, "head_dim": 16},
+        **COMMON,
+    )
+)
