@@ -264,3 +264,16 @@ def test_a_pattern_queues_a_family_and_a_pattern_matching_nothing_is_refused():
     assert backbone_names(["bert", "rbt*"]) == ["bert", "rbt3", "rbt3_student", "rbt4", "rbt6", "rbtl3"]
     with pytest.raises(HarnessError, match="no registered backbone matches"):
         backbone_names(["gpt*"])
+
+
+def test_a_backbone_that_pads_on_the_left_is_padded_there_and_pooled_at_its_last_token():
+    from benchmark.data.encode import PaddingCollator
+
+    batch = PaddingCollator(0, padding_side="left")(
+        [{"input_ids": [5, 6, 7], "labels": 0}, {"input_ids": [8], "labels": 1}]
+    )
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [0, 0, 8]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [0, 0, 1]]
+    hidden = batch["input_ids"].float().unsqueeze(-1)
+    output = type("Output", (), {"last_hidden_state": hidden})()
+    assert pool(output, batch["attention_mask"], "last").flatten().tolist() == [7.0, 8.0]

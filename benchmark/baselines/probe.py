@@ -18,7 +18,7 @@ C_GRID = (0.01, 0.1, 1.0, 10.0)  # inverse regularisation strengths tried, the o
 EMBED_BATCH = 64
 
 
-def embed(model, dataset, pad_token_id: int, cache_key: str | None = None) -> np.ndarray:
+def embed(model, dataset, pad_token_id: int, cache_key: str | None = None, padding_side: str = "right") -> np.ndarray:
     """The pooled vector of every text in `dataset` (an EncodedSplit), in its order, computed without gradients.
 
     With a `cache_key` (what the vectors depend on: weights, tokenizer, texts, length, pooling) they are kept in
@@ -29,7 +29,7 @@ def embed(model, dataset, pad_token_id: int, cache_key: str | None = None) -> np
     path = cache_root() / "embeddings" / f"{cache_key}.npy" if cache_key else None
     if path is not None and path.is_file():
         return np.load(path, allow_pickle=False)
-    collate = PaddingCollator(pad_token_id)
+    collate = PaddingCollator(pad_token_id, padding_side=padding_side)
     device = next(model.parameters()).device
     order = np.argsort(dataset.lengths, kind="stable")  # little padding per batch; restored below
     vectors = None

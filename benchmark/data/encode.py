@@ -274,10 +274,18 @@ def tokenisation_report(
 
 
 class PaddingCollator:
-    """Pads a batch to its longest example (or to a fixed length for static-shape runs)."""
+    """Pads a batch to its longest example (or to a fixed length for static-shape runs), on the side the backbone
+    declares (right unless it says left)."""
 
-    def __init__(self, pad_token_id: int, fixed_length: int | None = None, multiple_of: int | None = None):
+    def __init__(
+        self,
+        pad_token_id: int,
+        fixed_length: int | None = None,
+        multiple_of: int | None = None,
+        padding_side: str = "right",
+    ):
         self.pad_token_id, self.fixed_length, self.multiple_of = pad_token_id, fixed_length, multiple_of
+        self.left = padding_side == "left"
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
         longest = max(len(f["input_ids"]) for f in features)
@@ -288,8 +296,9 @@ class PaddingCollator:
         attention_mask = np.zeros((len(features), width), dtype=np.int64)
         for row, feature in enumerate(features):
             n = len(feature["input_ids"])
-            input_ids[row, :n] = feature["input_ids"]
-            attention_mask[row, :n] = 1
+            where = slice(width - n, width) if self.left else slice(0, n)
+            input_ids[row, where] = feature["input_ids"]
+            attention_mask[row, where] = 1
         return {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(attention_mask),

@@ -27,6 +27,7 @@ def load_tokenizer(backbone: Backbone, folder: Path) -> PreTrainedTokenizerBase:
             f"{folder}: cannot load the tokenizer ({type(error).__name__}: {first_line(error)}); "
             f"expected vocab.txt or tokenizer.json as the checkpoint ships them"
         ) from None
+    tokenizer.padding_side = backbone.padding_side  # for texts tokenised in batches when predicting
     if backbone.lowercase is not None:
         state = _normaliser(tokenizer)
         if state.get("lowercase") != backbone.lowercase:

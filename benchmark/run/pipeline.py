@@ -132,7 +132,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
     # training pads as little as the test scoring does.
     dev_set = dev_set.subset(length_order(dev_set))
-    collator = collator_for(config, tokenizer.pad_token_id)
+    collator = collator_for(config, tokenizer.pad_token_id, backbone.padding_side)
     # Distillation: the same student, trained on its teacher's soft labels as well (logits cached by the teacher).
     distillation, listed_name = None, backbone.name
     if config.teacher:

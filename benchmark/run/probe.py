@@ -56,7 +56,8 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
 
     def vectors(name: str) -> np.ndarray:
         key = cache_key(tokenizer, config.max_length, splits[name].texts, config.truncation)
-        return embed(model, encoded[name], tokenizer.pad_token_id, embedding_key(weight_files, model.pooling, key))
+        key = embedding_key(weight_files, model.pooling, key)
+        return embed(model, encoded[name], tokenizer.pad_token_id, key, backbone.padding_side)
 
     fit_started = time.perf_counter()
     weight, bias, history = fit_probe(

@@ -218,12 +218,12 @@ class BenchmarkTrainer(Trainer):
             ) from error
 
 
-def collator_for(config: RunConfig, pad_token_id: int) -> PaddingCollator:
+def collator_for(config: RunConfig, pad_token_id: int, padding_side: str = "right") -> PaddingCollator:
     """Each batch padded to its longest text (to a multiple of 8 on a GPU, where tensor cores want it), or to
     --max-length for static-shape runs."""
     if config.pad_to_max_length:
-        return PaddingCollator(pad_token_id, fixed_length=config.max_length)
-    return PaddingCollator(pad_token_id, multiple_of=pad_multiple())
+        return PaddingCollator(pad_token_id, fixed_length=config.max_length, padding_side=padding_side)
+    return PaddingCollator(pad_token_id, multiple_of=pad_multiple(), padding_side=padding_side)
 
 
 def dev_scores(prediction) -> dict:
