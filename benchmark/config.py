@@ -258,6 +258,16 @@ SKLEARN_OPTIONS = frozenset(
     }
 )
 
+# A linear probe reads those and what loads and encodes its frozen encoder; no optimiser option applies to it.
+PROBE_OPTIONS = SKLEARN_OPTIONS | {
+    "model_path",
+    "cache_dir",
+    "allow_missing_weights",
+    "max_length",
+    "truncation",
+    "linear_probe",
+}
+
 
 def config_fields():
     return fields(RunConfig)

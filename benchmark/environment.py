@@ -36,6 +36,15 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+def device_name(device: str = "cpu") -> str:
+    """A person-readable name of a torch device: the GPU's model, or the CPU's."""
+    import torch
+
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
+
+
 def environment(extra_packages: tuple[str, ...] = (), offline: bool = False) -> dict:
     """`offline`: whether --offline was given; the record says offline also when the environment made the hub
     client so without it."""
@@ -50,7 +59,7 @@ def environment(extra_packages: tuple[str, ...] = (), offline: bool = False) -> 
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
         "device": "cuda" if on_gpu else "cpu",
-        "device_name": torch.cuda.get_device_name(0) if on_gpu else platform.processor() or platform.machine(),
+        "device_name": device_name("cuda:0" if on_gpu else "cpu"),
         "num_processes": int(os.environ.get("WORLD_SIZE", 1)),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

@@ -84,7 +84,7 @@ class TimingRecord:
     latency_texts: int = _some()
     batch_size: int = _some()
     # Inference cost on the machine that ran it: milliseconds per 1,000 texts at batch 1 and at batch 64, with the
-    # device's name and how many test texts were timed (benchmark.run.cost).
+    # device's name and how many test texts were timed (benchmark.serve.cost).
     inference: dict = _some()
 
 

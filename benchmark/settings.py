@@ -132,7 +132,7 @@ def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settin
     from scratch needs others than fine-tuning), a preset (`--smoke` names one), then the command line."""
     preset = preset or ("smoke" if given.get("smoke") else None)
     layers = [
-        (f"{backbone.name} recommends", backbone.recommended),
+        (f"{backbone.name} recommends", _recommended_for_mode(backbone.recommended, given)),
         (f"{preset} preset", PRESETS[preset] if preset else {}),
         (COMMAND_LINE, given),
     ]
@@ -149,6 +149,21 @@ def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settin
     return settings
 
 
+LORA_SETTINGS = ("lora_r", "lora_alpha", "lora_dropout")
+
+
+def _recommended_for_mode(recommended: dict, given: dict) -> dict:
+    """A backbone's recommendation for LoRA (its rank, alpha and learning rate) yields to a mode chosen on the
+    command line: a probe or full fine-tuning drops all of it, and a rank given alone takes alpha 2 x rank."""
+    if not recommended.get("lora_r"):
+        return recommended
+    if given.get("linear_probe") or given.get("lora_r") == 0:
+        return {k: v for k, v in recommended.items() if k not in (*LORA_SETTINGS, "learning_rate")}
+    if "lora_r" in given:
+        return {k: v for k, v in recommended.items() if k != "lora_alpha"}
+    return recommended
+
+
 def training_mode(config: RunConfig) -> str:
     return "lora" if config.lora_r else "probe" if config.linear_probe else "finetune"
 
@@ -156,6 +171,8 @@ def training_mode(config: RunConfig) -> str:
 def check_mode(backbone, config: RunConfig) -> None:
     """Refuse a training mode the backbone does not declare (a scikit-learn baseline has no adapters)."""
     mode = training_mode(config)
+    if config.gradient_checkpointing and not getattr(backbone.model_class, "supports_gradient_checkpointing", False):
+        raise HarnessError(f"--gradient-checkpointing: {backbone.name}'s model cannot recompute its activations")
     if mode not in backbone.modes:
         flag = {"lora": "--lora-r", "probe": "--linear-probe"}[mode]
         raise HarnessError(

@@ -61,6 +61,7 @@ register(
         published_config={**BERT_BASE, "model_type": "albert", "embedding_size": 128, "hidden_act": "relu"},
         # Its config names AlbertForMaskedLM, which has no pooler: the first token's state is pooled instead.
         pooling="cls",
+        lora_targets=("query", "key", "value", "dense", "ffn", "ffn_output"),  # ALBERT names its feed-forward so
         tiny_shape={**TINY, "embedding_size": 32},
     )
 )

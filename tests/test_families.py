@@ -85,7 +85,9 @@ def test_lora_saves_adapters_and_head_and_reloads_to_the_same_predictions(tmp_pa
     record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     trained, total = record["backbone"]["trainable_parameters"], record["backbone"]["parameters"]
     assert record["backbone"]["mode"] == "lora" and trained < total / 2
-    assert record["config"]["lora_r"] == 4 and record["config"]["lora_alpha"] == 32.0  # Qwen's recommendation
+    # A rank given alone takes alpha = 2 x rank, not the alpha Qwen's recommendation pairs with its own rank.
+    assert record["config"]["lora_r"] == 4 and record["config"]["lora_alpha"] is None
+    assert record["config"]["learning_rate"] == 2e-4  # the rest of the recommendation stands
 
     model, tokenizer, labels = load_classifier(run_dir / "model", _offline(cache))
     rows = list(csv.DictReader((run_dir / "predictions.csv").open(encoding="utf-8")))
@@ -277,3 +279,46 @@ def test_a_backbone_that_pads_on_the_left_is_padded_there_and_pooled_at_its_last
     hidden = batch["input_ids"].float().unsqueeze(-1)
     output = type("Output", (), {"last_hidden_state": hidden})()
     assert pool(output, batch["attention_mask"], "last").flatten().tolist() == [7.0, 8.0]
+
+
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_every_trainable_parameter_gets_a_gradient(name, tmp_path):
+    """Multi-GPU training expects it of every parameter; an unused pooler, say, would stop it at the second step."""
+    from benchmark.data.encode import PaddingCollator, encode_split
+    from benchmark.model.classifier import create_classifier
+    from benchmark.model.sources import write_tiny_model
+
+    backbone = get_backbone(name)
+    classifier = create_classifier(backbone, 3, source=str(write_tiny_model(backbone, _sample_texts(), tmp_path)))
+    split = encode_split(classifier.tokenizer, ["央行宣布降准", "国足两球取胜"], np.array([0, 1]), 16, cache_dir=None)
+    batch = PaddingCollator(classifier.tokenizer.pad_token_id)([split[0], split[1]])
+    classifier.model(**batch)["loss"].backward()
+    idle = [n for n, p in classifier.model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not idle
+
+
+def test_a_mode_given_on_the_command_line_overrides_a_recommended_one():
+    assert settings("qwen3_0_6b").lora_r == 16
+    probe = settings("qwen3_0_6b", linear_probe=True)
+    assert (probe.lora_r, probe.lora_alpha, probe.learning_rate) == (0, None, 5e-5), "no LoRA leftovers"
+    full = settings("qwen3_0_6b", lora_r=0)
+    assert full.learning_rate == 5e-5, "the adapters' learning rate would be far too high for every weight"
+    assert settings("qwen3_0_6b", lora_r=8).lora_alpha is None
+
+
+def test_gradient_checkpointing_is_refused_up_front_where_the_model_cannot_do_it():
+    with pytest.raises(HarnessError, match="nezha's model cannot recompute its activations"):
+        settings("nezha", gradient_checkpointing=True)
+
+
+def test_a_probe_records_only_the_options_it_reads(tmp_path):
+    from benchmark.config import PROBE_OPTIONS
+
+    cache = save_in_hub_cache(get_backbone("text2vec"), tmp_path / "hub", texts=_sample_texts())
+    run_dir = quick_run("text2vec", tmp_path / "results", cache, linear_probe=True)
+    record = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert set(record["config"]) <= PROBE_OPTIONS and "learning_rate" not in record["config"]
+    assert (
+        record["training"]["estimator"]["pooling"] == "mean"
+        and record["training"]["estimator"]["vectors_cached"] is False
+    )

@@ -194,4 +194,5 @@ def test_resolvable_difference_shrinks_with_more_examples_and_less_disagreement(
     assert stats.resolvable_difference(0.03, 10_000) < base
     # (1.96 + 0.84) × √(0.06 / 10,000) ≈ 0.0069: the textbook approximation, close to the exact solution.
     assert base == pytest.approx(0.0069, abs=0.0003)
-    assert stats.resolvable_difference(0.0, 10_000) == 1.0  # never disagreeing: nothing can be told apart
+    assert stats.resolvable_difference(0.0, 10_000) is None  # never disagreeing: nothing can be told apart
+    assert stats.resolvable_difference(0.01, 50) is None  # at most one example in dispute: never detected

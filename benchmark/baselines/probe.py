@@ -8,6 +8,8 @@ served as an ordinary classifier whose encoder was never trained.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ def embed(model, dataset, pad_token_id: int, cache_key: str | None = None, paddi
     """
     import torch
 
-    path = cache_root() / "embeddings" / f"{cache_key}.npy" if cache_key else None
+    path = embedding_path(cache_key) if cache_key else None
     if path is not None and path.is_file():
         return np.load(path, allow_pickle=False)
     collate = PaddingCollator(pad_token_id, padding_side=padding_side)
@@ -44,10 +46,15 @@ def embed(model, dataset, pad_token_id: int, cache_key: str | None = None, paddi
             vectors[rows] = pooled.numpy()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{hashlib.sha256(str(path).encode()).hexdigest()[:6]}.partial.npy")
-        np.save(partial, vectors)
-        partial.replace(path)  # whole or absent: a killed run leaves no half-written cache entry
+        handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial.npy")
+        with os.fdopen(handle, "wb") as file:
+            np.save(file, vectors)
+        os.replace(partial, path)  # whole or absent, whoever writes at the same time
     return vectors
+
+
+def embedding_path(cache_key: str) -> Path:
+    return cache_root() / "embeddings" / f"{cache_key}.npy"
 
 
 def embedding_key(weights_files: list[Path], pooling: str, encoding_key: str) -> str:

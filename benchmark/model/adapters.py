@@ -61,3 +61,18 @@ def prepare_training(classifier: nn.Module, backbone, config) -> None:
     if config.lora_r:
         alpha = config.lora_alpha if config.lora_alpha is not None else 2.0 * config.lora_r
         add_adapters(classifier, backbone.lora_targets, LoraSettings(config.lora_r, alpha, config.lora_dropout))
+
+
+def merged(classifier: nn.Module) -> nn.Module:
+    """The classifier as it is served: any LoRA adapters added into the weights (in place: training is over)."""
+    if has_adapters(classifier.encoder):
+        classifier.encoder = classifier.encoder.merge_and_unload()
+    return classifier
+
+
+def restore_adapters(encoder: nn.Module, folder: Path) -> None:
+    """Put saved adapter weights back into an encoder that has adapters of the same shape (a resumed run)."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    set_peft_model_state_dict(encoder, load_file(folder / ADAPTER_FOLDER / "adapter_model.safetensors"))

@@ -110,6 +110,10 @@ def create_classifier(
         encoder, tokenizer, weights = pretrained.encoder, pretrained.tokenizer, pretrained.weights
     else:
         encoder = backbone.model_class(config)
+    if backbone.pooling != "pooler" and getattr(encoder, "pooler", None) is not None:
+        # A pooler the classifier never reads would be a trainable layer without gradients: multi-GPU training
+        # (which expects every parameter to get one) would stop, and LoRA would put adapters on it.
+        encoder.pooler = None
     if seed is not None:
         torch.manual_seed(seed)
     return Classifier(TextClassifier(encoder, num_labels, dropout, backbone.pooling), tokenizer, weights)
@@ -232,12 +236,9 @@ def restore_saved(model: TextClassifier, folder: Path) -> None:
         return
     _load_state(model.head, folder / HEAD_FILE, "head")
     if mode == "lora":
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
+        from benchmark.model.adapters import restore_adapters
 
-        from benchmark.model.adapters import ADAPTER_FOLDER
-
-        set_peft_model_state_dict(model.encoder, load_file(folder / ADAPTER_FOLDER / "adapter_model.safetensors"))
+        restore_adapters(model.encoder, folder)
 
 
 def trainable_parameters(model: torch.nn.Module) -> int:

@@ -123,7 +123,7 @@ def _group_html(group: Group, reported: Sequence) -> list[str]:
         table_html(main_table(group), filterable=True, details=_entry_details(group)),
     ]
     # The first paragraph explains every column and is the same in every group: folded, one click away.
-    explained, *particular = notes.how_to_read(group)
+    explained, *particular = notes.how_to_read(group, escape=str)  # the page escapes every text itself
     parts.append(f"<details><summary>How to read this table</summary><p>{_inline(explained)}</p></details>")
     parts += [f"<p>{_inline(paragraph)}</p>" for paragraph in particular]
     if group.pairs:

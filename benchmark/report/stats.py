@@ -159,22 +159,24 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def resolvable_difference(disagreement: float, n_examples: int, alpha: float = 0.05, power: float = 0.8) -> float:
+def resolvable_difference(
+    disagreement: float, n_examples: int, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
     """The smallest accuracy difference McNemar's test detects with this power on `n_examples` paired examples,
     when the two systems disagree (one right, the other wrong) on a share `disagreement` of them.
 
     Connor's (1987) normal approximation: n·d² = (z₁₋α/₂·√ψ + z_power·√(ψ − d²))², solved for d. The
-    difference can never exceed ψ itself; with no disagreement at all, nothing is resolvable and the
-    result is the whole range.
+    difference can never exceed ψ itself. None when no difference is detectable that often: the systems
+    never disagree, or disagree on too few examples for even the largest possible difference (d = ψ).
     """
     psi = float(disagreement)
     if not 0 < psi <= 1 or n_examples < 1:
-        return 1.0 if psi <= 0 else float("nan")
+        return None
     z_alpha, z_power = norm.ppf(1 - alpha / 2), norm.ppf(power)
 
     def gap(d: float) -> float:
         return np.sqrt(n_examples) * d - (z_alpha * np.sqrt(psi) + z_power * np.sqrt(max(psi - d * d, 0.0)))
 
     if gap(psi) < 0:  # even a difference as large as the disagreement itself is not detected reliably
-        return psi
+        return None
     return float(brentq(gap, 0.0, psi))

@@ -73,7 +73,7 @@ def run_sklearn(config: RunConfig, backbone: Backbone, task, started: float | No
             train_examples_per_second=len(task.train.texts) / train_seconds,
             eval_examples_per_second=len(task.test.texts) / eval_seconds,
             peak_memory_mb=peak_memory_mb(),
-            inference=inference_cost(TfidfPredictor(model, task.label_names, backbone.name), task.test.texts),
+            inference=inference_cost(TfidfPredictor(model, task.label_names, backbone.name), task.test.texts, "cpu"),
         ),
         training=TrainingRecord.of_grid(
             history,

@@ -25,7 +25,7 @@ from benchmark.data.task import summarize
 from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import score
-from benchmark.model.adapters import prepare_training
+from benchmark.model.adapters import merged, prepare_training
 from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import (
     balanced_weights,
@@ -184,10 +184,12 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
         logits, test_loss, eval_speed = predict_logits(trainer, test_set)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
+        parameters, trained_parameters = count_parameters(model), trainable_parameters(model)
         inference = ABSENT
         if trainer.is_world_process_zero():  # what a text costs at batch 1 and 64 here, as every kind of run says
-            predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
-            inference = inference_cost(predictor, task.test.texts)
+            served = merged(model)  # as --predict serves it: adapters added into the weights
+            predictor = TorchPredictor(served.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+            inference = inference_cost(predictor, task.test.texts, str(next(served.parameters()).device))
 
         training = dict(training)
         record = RunRecord(
@@ -198,8 +200,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 hub_id=backbone.hub_id,
                 source=source_record,
                 architecture=backbone.architecture,
-                parameters=count_parameters(model),
-                trainable_parameters=trainable_parameters(model),
+                parameters=parameters,
+                trainable_parameters=trained_parameters,
                 mode=mode,
                 weights=classifier.weights.record(),
             ),

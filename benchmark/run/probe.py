@@ -7,6 +7,7 @@ like any other.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -14,11 +15,12 @@ import numpy as np
 import torch
 
 from benchmark.atomic import write_json
-from benchmark.baselines.probe import embed, embedding_key, fit_probe
-from benchmark.config import RunConfig
+from benchmark.baselines.probe import embed, embedding_key, embedding_path, fit_probe
+from benchmark.config import PROBE_OPTIONS, RunConfig
 from benchmark.console import log
 from benchmark.data.encode import cache_key, encode_split, tokenisation_report
 from benchmark.environment import environment, peak_memory_mb
+from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy, score
 from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
@@ -32,6 +34,11 @@ from benchmark.serve.predict import TorchPredictor
 
 
 def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Path:
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        raise HarnessError(
+            "--linear-probe runs in one process (the encoder is run once and the regression fitted in seconds); "
+            "start it with python run.py, not torchrun or accelerate launch"
+        )
     source, source_record = encoder_source(config, backbone, task)
     log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}, frozen for a linear probe")
     options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
@@ -54,19 +61,22 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
 
     weight_files = [Path(classifier.weights.folder) / name for name in classifier.weights.files]
 
-    def vectors(name: str) -> np.ndarray:
+    def key_of(name: str) -> str:
         key = cache_key(tokenizer, config.max_length, splits[name].texts, config.truncation)
-        key = embedding_key(weight_files, model.pooling, key)
-        return embed(model, encoded[name], tokenizer.pad_token_id, key, backbone.padding_side)
+        return embedding_key(weight_files, model.pooling, key)
 
+    def vectors(name: str) -> np.ndarray:
+        return embed(model, encoded[name], tokenizer.pad_token_id, key_of(name), backbone.padding_side)
+
+    # Train seconds cover the vectors of train and dev (read from the cache where they were computed before) and
+    # the fit; the inference speed comes from timing the whole model, cache or not.
+    cached = all(embedding_path(key_of(name)).is_file() for name in ("train", "dev"))
     fit_started = time.perf_counter()
     weight, bias, history = fit_probe(
         vectors("train"), task.train.labels, vectors("dev"), task.dev.labels, len(task.label_names), log=log
     )
     fit_seconds = time.perf_counter() - fit_started
-    scored = time.perf_counter()
     logits = vectors("test") @ weight.T + bias
-    eval_seconds = time.perf_counter() - scored
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
@@ -76,6 +86,7 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
     }
     best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
     predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+    inference = inference_cost(predictor, task.test.texts, str(next(model.parameters()).device))
     record = RunRecord(
         run_id=run_dir.name,
         smoke=config.smoke,
@@ -90,16 +101,17 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
             mode="probe",
         ),
         task=task.record(),
-        config=config.to_dict(),
+        # Only the options a probe reads: learning rate, batch sizes and the like do not apply to it.
+        config={name: value for name, value in config.to_dict().items() if name in PROBE_OPTIONS},
         seed=config.seed,
         environment=environment(offline=config.offline),
         timing=TimingRecord(
             wall_seconds=time.perf_counter() - started,
             train_seconds=fit_seconds,
             train_examples_per_second=len(task.train.texts) / fit_seconds,
-            eval_examples_per_second=len(task.test.texts) / eval_seconds,
+            eval_examples_per_second=1e6 / inference["ms_per_1000_texts_batch_64"],
             peak_memory_mb=peak_memory_mb(),
-            inference=inference_cost(predictor, task.test.texts),
+            inference=inference,
         ),
         tokenization=tokenisation,
         training=TrainingRecord.of_grid(
@@ -111,6 +123,7 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
                 "encoder_frozen": source_record,
                 "pooling": model.pooling,
                 "dimensions": int(weight.shape[1]),
+                "vectors_cached": cached,
             },
         ),
         metrics=MetricsRecord(**metrics),
