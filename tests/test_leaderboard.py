@@ -611,6 +611,7 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "vs leader",
         "parameters",
         "train time",
+        "wall time",
         "train ex/s",
         "inference ms/ex",
         "peak memory (MB)",
@@ -648,14 +649,15 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "tied_with_leader",
         "parameters",
         "train_seconds",
+        "wall_seconds",
         "train_examples_per_second",
         "eval_ms_per_example",
         "peak_memory_mb",
     ]
     assert (
         "| rank | rank range | backbone | runs | accuracy (%) | accuracy 95% CI | macro-F1 (%) | macro-F1 95% CI "
-        "| vs leader | parameters | train time | train ex/s | inference ms/ex | peak memory (MB) |\n|"
-        + "---|" * 14
+        "| vs leader | parameters | train time | wall time | train ex/s | inference ms/ex | peak memory (MB) |\n|"
+        + "---|" * 15
         in board.md
     )
     header = (board.results / "leaderboard.csv").read_text(encoding="utf-8").splitlines()[0].split(",")

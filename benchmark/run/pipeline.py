@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import balanced_weights, count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
+from benchmark.phases import Phases, describe, size_of
 from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
 from benchmark.registry import get_backbone
 from benchmark.run.baseline import run_sklearn
@@ -49,7 +49,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     skip_finished: when a finished run of this same configuration is already in the results folder, return it
     instead of running again (a queue submitted again after pre-emption).
     """
-    started = time.perf_counter()
+    phases = Phases()  # from the process's start for the first run of a command
     # Join the process group torchrun / accelerate launch describe in the environment (alone: nothing to join).
     # The timeout is Trainer's default; the other processes wait that long for the main one's downloads.
     state = PartialState(cpu=cpu_processes(), timeout=timedelta(seconds=1800))
@@ -59,8 +59,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
 
     # The main process reads, loads and encodes first: it alone downloads data or model files, writes generated
     # checkpoints and fills the encoding cache, and the others then read what it wrote.
-    with state.main_process_first():
-        # Read and validate: every file problem stops here, before any model is loaded.
+    # Read and validate: every file problem stops here, before any model is loaded.
+    with state.main_process_first(), phases("data"):
         task = read_task(config)
     # What the command line left unset follows the dataset: its input length and truncation.
     config = dataclasses.replace(
@@ -68,7 +68,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     )
     log(summarize(task))
     if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
-        return run_sklearn(config, backbone, task, started)
+        return run_sklearn(config, backbone, task, phases)
 
     if skip_finished:
         done = [None]
@@ -89,18 +89,26 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
         options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
-        classifier = create_classifier(
-            backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed, options=options
-        )
+        with phases("model_load"):
+            classifier = create_classifier(
+                backbone,
+                len(task.label_names),
+                source=source,
+                dropout=config.dropout,
+                seed=config.seed,
+                options=options,
+            )
         model, tokenizer = classifier.model, classifier.tokenizer
         if config.class_weights == "balanced":
             model.class_weights = balanced_weights(task.train.labels, len(task.label_names))
 
         # Encode each split in one batched call (cached on disk).
-        train_set, dev_set, test_set = (
-            encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
-            for split in (task.train, task.dev, task.test)
-        )
+        with phases("encode"):
+            train_set, dev_set, test_set = (
+                encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
+                for split in (task.train, task.dev, task.test)
+            )
+        phases.note("encode", cached=all(split.cached for split in (train_set, dev_set, test_set)))
     tokenisation = tokenisation_report(
         tokenizer,
         {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts), "test": (test_set, task.test.texts)},
@@ -131,21 +139,26 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         trainer, stopwatch = build_trainer(
             model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress, run_dir
         )
+        trainer.phases = phases  # dev evaluations, best weights and checkpoints are timed apart from the steps
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
             log("training had finished; scoring the best weights saved in model/")
-            model.load_state_dict(checkpoint.read_weights(run_dir / "model")[0])
+            with phases("model_load"):
+                model.load_state_dict(checkpoint.read_weights(run_dir / "model")[0])
             training = read_training(run_dir)
         else:
             # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
             # run restores weights, optimiser, schedule, random states, data position and patience first.
-            trainer.train(resume_from_checkpoint=start)
+            with phases("training"):
+                trainer.train(resume_from_checkpoint=start)
             training = training_summary(trainer, stopwatch)
             if trainer.is_world_process_zero():
                 # The best weights and the training record outlive a kill from here on; the checkpoints stay
                 # until metrics.json is written.
                 try:
-                    save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
+                    with phases("model_write"):
+                        save_classifier(trainer.model, tokenizer, backbone, task.label_names, run_dir / "model")
+                    phases.note("model_write", bytes=size_of(run_dir / "model"))
                 except Exception as error:
                     if write_failure(error) is None:
                         raise
@@ -157,7 +170,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             state.wait_for_everyone()
 
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
-        logits, test_loss, eval_speed = predict_logits(trainer, test_set)
+        with phases("test_scoring"):
+            logits, test_loss, eval_speed = predict_logits(trainer, test_set)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
 
         training = dict(training)
@@ -178,7 +192,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             environment=environment(offline=config.offline),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
             timing=TimingRecord(
-                wall_seconds=time.perf_counter() - started,
+                wall_seconds=phases.wall(),
                 train_seconds=training.pop("train_seconds"),
                 train_examples_per_second=training.pop("train_examples_per_second"),
                 eval_examples_per_second=eval_speed,
@@ -194,10 +208,15 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
             if config.smoke:
                 header = f"{SMOKE_BANNER}\n{header}"
-            write_results(run_dir, record, task.test.texts, task.test.labels, logits, header)
+            with phases("results_write"):
+                write_results(
+                    run_dir, record, task.test.texts, task.test.labels, logits, header, phases.complete_timing
+                )
             (run_dir / TRAINED_FILE).unlink(missing_ok=True)
             if not config.keep_checkpoints:
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    if trainer.is_world_process_zero():
+        log(describe(record.timing.phases, record.timing.wall_seconds))
     log(
         f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "
         f"best step {training['best_step']} of {training['global_step']}; results in {run_dir}"

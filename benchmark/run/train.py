@@ -14,6 +14,7 @@ counted in those steps.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -30,6 +31,8 @@ from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
 from benchmark.errors import HarnessError
 from benchmark.metrics import macro_f1
+from benchmark.phases import size_of
+from benchmark.run.checkpoints import CheckpointCadence
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 from benchmark.run.tracking import trackers_for
@@ -142,31 +145,6 @@ class StopwatchCallback(TrainerCallback):
         self.train_seconds = time.perf_counter() - self.started
 
 
-class CheckpointCadence(TrainerCallback):
-    """Which dev evaluations leave a checkpoint: every new best of the selected dev score (the one restored at the
-    end), and the first evaluation `save_every` or more steps after the previous checkpoint, so a killed run can
-    resume without losing more than about that many steps."""
-
-    def __init__(self, save_every: int, select_by: str = "loss"):
-        self.save_every, self.metric, self.higher = save_every, f"eval_{select_by}", select_by != "loss"
-        self.last_saved = 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step  # a resumed run starts at its checkpoint
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        # Trainer updates best_metric after this callback, so it still holds the previous best here.
-        value = (metrics or {}).get(self.metric, -math.inf if self.higher else math.inf)
-        new_best = state.best_metric is None or (
-            value > state.best_metric if self.higher else value < state.best_metric
-        )
-        due = self.save_every > 0 and state.global_step - self.last_saved >= self.save_every
-        control.should_save = new_best or due
-
-    def on_save(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step
-
-
 class BenchmarkTrainer(Trainer):
     """Trainer with two sampling fixes and a clear failure when a checkpoint cannot be written.
 
@@ -175,6 +153,15 @@ class BenchmarkTrainer(Trainer):
     dataset order, because Trainer otherwise applies the (shuffling) length grouping to
     evaluation too, and predictions would no longer line up with the examples.
     """
+
+    phases = None  # a run's stopwatch (benchmark.phases), set by the pipeline
+
+    def _timed(self, name: str):
+        return self.phases(name) if self.phases is not None else contextlib.nullcontext()
+
+    def evaluate(self, *args, **kwargs):
+        with self._timed("dev_evaluation"):
+            return super().evaluate(*args, **kwargs)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -202,7 +189,10 @@ class BenchmarkTrainer(Trainer):
         # one; the partial folder goes, so that nothing resumes from it.
         folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
         try:
-            super()._save_checkpoint(model, trial)
+            with self._timed("checkpoint_write"):
+                super()._save_checkpoint(model, trial)
+            if self.phases is not None and self.args.should_save:
+                self.phases.note("checkpoint_write", bytes=size_of(folder), count=1)
         except Exception as error:
             reason = write_failure(error)
             if reason is None:
