@@ -133,6 +133,8 @@ def describe(phases: list[dict], wall: float) -> str:
             notes.append(f"{entry['count']} times")
         if entry.get("background_seconds"):
             notes.append(f"{entry['background_seconds']:.1f} s written in the background")
+        if entry.get("reused"):
+            notes.append("kept from the previous run of this process")
         if "cached" in entry:
             notes.append("from the cache" if entry["cached"] else "not cached")
         share = 100 * entry["seconds"] / wall if wall > 0 else 0.0

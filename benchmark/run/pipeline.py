@@ -26,7 +26,7 @@ from benchmark.errors import HarnessError
 from benchmark.metrics import score
 from benchmark.model import checkpoint
 from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import balanced_weights, count_parameters, create_classifier, save_classifier
+from benchmark.model.classifier import balanced_weights, count_parameters, save_classifier
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
 from benchmark.phases import Phases, describe, size_of
@@ -38,16 +38,18 @@ from benchmark.run.distill import attach_teacher
 from benchmark.run.evaluate import length_order, predict_logits
 from benchmark.run.folder import finished_run, run_config_of
 from benchmark.run.resume import TRAINED_FILE, claim_run_dir, read_training
+from benchmark.run.reuse import load_classifier_once
 from benchmark.run.train import build_trainer, collator_for, training_summary
 
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
 
 
-def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False) -> Path:
+def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False, keep_model: bool = False) -> Path:
     """Fine-tune one backbone, score the test set, and return the results folder.
 
     skip_finished: when a finished run of this same configuration is already in the results folder, return it
-    instead of running again (a queue submitted again after pre-emption).
+    instead of running again (a queue submitted again after pre-emption). keep_model: a later run of this
+    process starts from the same backbone (another seed), so keep the loaded model for it (benchmark.run.reuse).
     """
     phases = Phases()  # from the process's start for the first run of a command
     # Join the process group torchrun / accelerate launch describe in the environment (alone: nothing to join).
@@ -90,14 +92,10 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
         options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
         with phases("model_load"):
-            classifier = create_classifier(
-                backbone,
-                len(task.label_names),
-                source=source,
-                dropout=config.dropout,
-                seed=config.seed,
-                options=options,
+            classifier, reused = load_classifier_once(
+                backbone, len(task.label_names), source, config.dropout, config.seed, options, keep=keep_model
             )
+        phases.note("model_load", reused=reused)
         model, tokenizer = classifier.model, classifier.tokenizer
         if config.class_weights == "balanced":
             model.class_weights = balanced_weights(task.train.labels, len(task.label_names))
