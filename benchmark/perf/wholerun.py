@@ -108,6 +108,11 @@ def read_runs(results: Path) -> list[dict]:
                 "best_step": metrics["training"]["best_step"],
                 "parameters": metrics["backbone"]["parameters"],
                 "accuracy": metrics["metrics"]["accuracy"],
+                "sizes": metrics["task"]["sizes"],
+                "train_mean_tokens": metrics.get("tokenization", {})
+                .get("splits", {})
+                .get("train", {})
+                .get("mean_tokens"),
             }
         )
     return runs
