@@ -25,7 +25,14 @@ def fake_run(checkpoint_seconds: float, checkpoint_bytes: int, count: int) -> di
         {"phase": "other", "seconds": 1.0},
     ]
     wall = sum(p["seconds"] for p in phases)
-    return {"seed": 1, "wall_seconds": wall, "phases": phases, "parameters": 102_000_000, "train_mean_tokens": 19.6}
+    return {
+        "seed": 1,
+        "wall_seconds": wall,
+        "phases": phases,
+        "parameters": 102_000_000,
+        "train_mean_tokens": 19.6,
+        "peak_memory_mb": 5000.0,
+    }
 
 
 def test_the_phase_table_lists_each_phase_and_the_overhead():

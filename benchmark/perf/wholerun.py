@@ -109,6 +109,7 @@ def read_runs(results: Path) -> list[dict]:
                 "parameters": metrics["backbone"]["parameters"],
                 "accuracy": metrics["metrics"]["accuracy"],
                 "sizes": metrics["task"]["sizes"],
+                "peak_memory_mb": metrics["timing"]["peak_memory_mb"],
                 "train_mean_tokens": metrics.get("tokenization", {})
                 .get("splits", {})
                 .get("train", {})
@@ -139,6 +140,7 @@ def format_runs(runs: list[dict], label: str) -> str:
             lines.append(f"{name:<18}" + "".join(cells))
     lines.append(f"{'wall':<18}" + "".join(f"{r['wall_seconds']:>14.2f}" for r in runs))
     lines.append(f"{'overhead':<18}" + "".join(f"{overhead(r):>14.2f}" for r in runs))
+    lines.append(f"{'peak memory (MB)':<18}" + "".join(f"{r['peak_memory_mb']:>14,.0f}" for r in runs))
     lines.append("overhead: every phase but training (optimiser steps), dev evaluation and test scoring")
     for run in runs:
         for entry in run["phases"]:
