@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import os
 import re
@@ -35,16 +34,6 @@ from benchmark.phases import size_of
 
 BEST_FILE = "best_model.safetensors"
 
-
-class _BestRestoredHere(logging.Filter):
-    """EarlyStoppingCallback warns that without load_best_model_at_end the best model is not restored; here
-    it is (BestInMemory.train)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "without load_best_model_at_end" not in record.getMessage()
-
-
-logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
 PARTIAL = ".partial"
 STEP_FOLDER = re.compile(r"checkpoint-(\d+)")
 
@@ -214,7 +203,7 @@ class BestInMemory:
     def train(self, resume_from_checkpoint=None, **kwargs):
         self.writer = CheckpointWriter(keep=self.args.save_total_limit or 2)
         self.best_weights, self.best_step = None, None
-        if resume_from_checkpoint and not self.sharded:
+        if isinstance(resume_from_checkpoint, str | os.PathLike) and not self.sharded:
             self._best_from(Path(resume_from_checkpoint))
         try:
             output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)

@@ -14,6 +14,7 @@ counted in those steps.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -97,6 +98,17 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         run_name=run_name,  # what wandb and mlflow call the run: its folder's name
         disable_tqdm=True,  # replaced by LiveProgress below
     )
+
+
+class _BestRestoredHere(logging.Filter):
+    """EarlyStoppingCallback warns that without load_best_model_at_end the best model is not restored; here
+    it is (benchmark.run.checkpoints.BestInMemory)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without load_best_model_at_end" not in record.getMessage()
+
+
+logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
 
 
 class LiveProgress(ProgressCallback):
