@@ -38,11 +38,12 @@ def phase(run: dict, name: str, key: str = "seconds") -> float:
 
 def estimate(run: dict, before: bool, gpu_flops: float, args, disk_mb_s: float, tokens: float) -> dict:
     params = run["parameters"]
-    steps = math.ceil(TRAIN / BATCH)
+    steps = math.ceil(args.epochs * TRAIN / BATCH)
     evaluations = steps // EVAL_EVERY
+    bests = round(args.best_share * evaluations)
     flops = args.utilisation * gpu_flops
     compute = {
-        "training": 6 * params * tokens * TRAIN / flops,
+        "training": 6 * params * tokens * TRAIN * args.epochs / flops,
         "dev_evaluation": evaluations * 2 * params * tokens * DEV / flops,
         "test_scoring": 2 * params * tokens * TEST / flops,
     }
@@ -60,7 +61,7 @@ def estimate(run: dict, before: bool, gpu_flops: float, args, disk_mb_s: float, 
     storage = disk_mb_s * 1e6
     periodic = steps // SAVE_EVERY
     if before:
-        overhead["checkpoint_write"] = (evaluations + periodic) * checkpoint_bytes / storage
+        overhead["checkpoint_write"] = (bests + periodic) * checkpoint_bytes / storage
         overhead["best_weights"] = 0.0
     else:
         # The last periodic write overlaps the steps after it; whatever is left shows at the end.
@@ -68,7 +69,7 @@ def estimate(run: dict, before: bool, gpu_flops: float, args, disk_mb_s: float, 
         hidden = compute["training"] * steps_after / steps
         copy = periodic * checkpoint_bytes / (args.host_copy_gb_s * 1e9)
         overhead["checkpoint_write"] = copy + max(0.0, checkpoint_bytes / storage - hidden)
-        overhead["best_weights"] = evaluations * model_bytes / (args.device_copy_gb_s * 1e9)
+        overhead["best_weights"] = bests * model_bytes / (args.device_copy_gb_s * 1e9)
     overhead["model_write"] = model_bytes / storage
     total_compute, total_overhead = sum(compute.values()), sum(overhead.values())
     return {
@@ -89,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("before", type=Path, help="benchmark.perf.wholerun --json output, before (BERT-base)")
     parser.add_argument("after", type=Path, help="the same, after")
+    parser.add_argument("--epochs", type=int, default=1, help="epochs of 180,000 headlines (a default run: 3)")
+    parser.add_argument(
+        "--best-share",
+        type=float,
+        default=1.0,
+        help="share of the dev evaluations that find a new best (before: each wrote a full checkpoint)",
+    )
     parser.add_argument("--utilisation", type=float, default=0.30, help="share of the bf16 dense peak reached")
     parser.add_argument("--network-mb-s", type=float, default=250.0, help="assumed network storage write speed")
     parser.add_argument("--host-copy-gb-s", type=float, default=10.0, help="assumed device-to-host copy speed")
