@@ -130,7 +130,7 @@ def describe(phases: list[dict], wall: float) -> str:
         if entry.get("bytes"):
             notes.append(f"{entry['bytes'] / 1e6:,.0f} MB")
         if entry.get("count"):
-            notes.append(f"{entry['count']} times")
+            notes.append(f"{entry['count']} time" + ("s" if entry["count"] > 1 else ""))
         if entry.get("background_seconds"):
             notes.append(f"{entry['background_seconds']:.1f} s written in the background")
         if entry.get("reused"):
