@@ -4,8 +4,10 @@ import os
 import sys
 
 from benchmark.cli import main
+from benchmark.phases import started_from_command_line
 
 if __name__ == "__main__":
+    started_from_command_line()  # a run's wall time counts from the process's start, imports included
     try:
         sys.exit(main())
     except BrokenPipeError:  # the reader went away (`python run.py --list | head`): end quietly, as cat does

@@ -201,8 +201,8 @@ class RunConfig:
     keep_checkpoints: bool = _flag(False, "keep the training checkpoints (optimiser state) after the run")
     save_every: int = _flag(
         500,
-        "besides the best, keep a checkpoint at the first dev evaluation N or more steps "
-        "after the previous one, so a killed run loses at most about N steps (0: only the best)",
+        "write a resumable checkpoint at the first dev evaluation N or more steps after the previous "
+        "one, so a killed run loses at most about N steps (0: none; the best weights are kept in memory)",
         Range(0),
     )
     resume: str = _flag(

@@ -77,6 +77,9 @@ class TimingRecord:
     train_examples_per_second: float | None
     eval_examples_per_second: float | None
     peak_memory_mb: float | None  # GPU peak where a GPU ran, else the process's peak resident memory
+    # Where the wall time went, in run order, summing to wall_seconds: {phase, seconds, and for writes bytes}
+    # (benchmark.phases names them).
+    phases: list[dict] = _some()
     # An export variant's latency, measured one text at a time and in batches on the exporting machine.
     latency_ms_p50: float = _some()
     latency_ms_p95: float = _some()
@@ -237,10 +240,17 @@ def predictions_csv(texts, gold, predicted, confidence, label_names) -> str:
 
 
 def write_results(
-    folder: Path, record: RunRecord, texts: list[str], gold: np.ndarray, logits: np.ndarray, header: str
+    folder: Path,
+    record: RunRecord,
+    texts: list[str],
+    gold: np.ndarray,
+    logits: np.ndarray,
+    header: str,
+    before_metrics: typing.Callable[[RunRecord], None] | None = None,
 ) -> None:
     """The report, the per-example predictions and metrics.json, each in one step; metrics.json last, since its
-    presence marks a finished run for the leaderboard (and against resuming)."""
+    presence marks a finished run for the leaderboard (and against resuming). `before_metrics` may complete the
+    record (its timing) once the other files are written."""
     from benchmark.metrics import format_report, probabilities
 
     labels = record.task.labels
@@ -248,6 +258,8 @@ def write_results(
     confidence = probabilities(logits)[np.arange(len(predicted)), predicted]
     write_text(folder / REPORT_FILE, format_report(gold, predicted, labels, header))
     write_text(folder / PREDICTIONS_FILE, predictions_csv(texts, gold, predicted, confidence, labels))
+    if before_metrics is not None:
+        before_metrics(record)
     write_json(folder / METRICS_FILE, record.to_dict())
 
 

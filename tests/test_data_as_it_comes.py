@@ -14,7 +14,7 @@ from benchmark.cli import main
 from benchmark.data.encode import encode_split, special_tokens_around, tokenize
 from benchmark.data.load import load_task
 from benchmark.model.classifier import balanced_weights
-from benchmark.run.train import CheckpointCadence
+from benchmark.run.checkpoints import CheckpointCadence
 
 LONG = "央行宣布下调存款准备金率释放长期资金约五千亿元支持实体经济发展"  # 31 characters, one token each
 
@@ -137,16 +137,21 @@ def test_balanced_weights_are_scikit_learns():
     "select_by, values, saved",
     [("loss", [0.9, 0.7, 0.8], [True, True, False]), ("macro_f1", [0.4, 0.3, 0.6], [True, False, True])],
 )
-def test_a_checkpoint_is_kept_at_each_new_best_of_the_selected_score(select_by, values, saved):
+def test_a_checkpoint_is_kept_at_each_new_best_of_the_selected_score_where_weights_are_sharded(
+    select_by, values, saved
+):
+    """FSDP and DeepSpeed keep Trainer's way: a checkpoint at each new best, restored at the end. Elsewhere the
+    best weights are kept in memory and a new best writes nothing."""
     from types import SimpleNamespace
 
-    cadence = CheckpointCadence(save_every=0, select_by=select_by)
-    state, decisions = SimpleNamespace(best_metric=None, global_step=0), []
-    for step, value in enumerate(values, 1):
-        control = SimpleNamespace(should_save=False)
-        state.global_step = step
-        cadence.on_evaluate(None, state, control, metrics={f"eval_{select_by}": value})
-        decisions.append(control.should_save)
-        if control.should_save:
-            state.best_metric = value
-    assert decisions == saved
+    for save_best in (True, False):
+        cadence = CheckpointCadence(save_every=0, select_by=select_by, save_best=save_best)
+        state, decisions = SimpleNamespace(best_metric=None, global_step=0), []
+        for step, value in enumerate(values, 1):
+            control = SimpleNamespace(should_save=False)
+            state.global_step = step
+            cadence.on_evaluate(None, state, control, metrics={f"eval_{select_by}": value})
+            decisions.append(control.should_save)
+            if value == max(values[:step]) if select_by != "loss" else value == min(values[:step]):
+                state.best_metric = value
+        assert decisions == (saved if save_best else [False] * len(values))

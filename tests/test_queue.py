@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
@@ -58,7 +59,7 @@ def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypat
 def test_all_runs_every_backbone_with_every_seed(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_run(config, show_progress=True, skip_finished=False):
+    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
         calls.append((config.model, config.seed, config.smoke))
         return tmp_path / f"{config.model}-{config.seed}"
 
@@ -72,7 +73,7 @@ def test_all_runs_every_backbone_with_every_seed(tmp_path, monkeypatch, capsys):
 
 
 def test_a_harness_error_in_a_queue_is_one_line_and_the_rest_still_runs(tmp_path, monkeypatch, capsys):
-    def fake_run(config, show_progress=True, skip_finished=False):
+    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
         if config.seed == 2:
             raise HarnessError(f"cannot write {tmp_path}/x: Permission denied")
         return tmp_path / f"{config.model}-{config.seed}"
@@ -92,7 +93,7 @@ def test_with_several_processes_the_queue_stops_at_the_first_failure(tmp_path, m
     # The processes of a torchrun job may no longer be in step after one failed, so none goes on alone.
     monkeypatch.setenv("WORLD_SIZE", "2")
 
-    def fake_run(config, show_progress=True, skip_finished=False):
+    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
         if config.model == "ernie":
             raise HarnessError("something every process saw")
         return Path(f"results/{config.model}")
@@ -108,7 +109,7 @@ def test_with_several_processes_the_queue_stops_at_the_first_failure(tmp_path, m
 
 
 def test_an_unknown_name_stops_the_queue_before_anything_runs(tmp_path, monkeypatch, capsys):
-    def refuse(config, show_progress=True, skip_finished=False):
+    def refuse(config, show_progress=True, skip_finished=False, keep_model=False):
         raise AssertionError("nothing should run")
 
     monkeypatch.setattr(pipeline, "run", refuse)
@@ -121,3 +122,60 @@ def test_an_unknown_name_stops_the_queue_before_anything_runs(tmp_path, monkeypa
 def test_a_run_folder_to_resume_needs_a_single_run(capsys):
     assert main(["--model", "bert", "ernie", "--resume", "results/some-run"]) == 2
     assert "--resume RUN_FOLDER continues one run" in capsys.readouterr().err
+
+
+def test_the_plan_comes_first_with_the_time_earlier_runs_with_these_settings_took(tmp_path, monkeypatch, capsys):
+    def finished(name: str, model: str, seed: int, wall: float, **changed):
+        from conftest import settings
+
+        config = {**settings(model, smoke=True, seed=seed, results_dir=str(tmp_path)).to_dict(), **changed}
+        (tmp_path / name).mkdir()
+        record = {"config": {**config, "max_length": 32}, "timing": {"wall_seconds": wall}}
+        (tmp_path / name / "metrics.json").write_text(json.dumps(record), encoding="utf-8")
+
+    finished("a", "bert", 1, 100.0)
+    finished("b", "bert", 2, 140.0)
+    finished("c", "bert", 3, 900.0, dropout=0.37)  # other settings: not an estimate for these runs
+    monkeypatch.setattr(pipeline, "run", lambda config, **kwargs: tmp_path / f"{config.model}-{config.seed}")
+    assert main(["--model", "bert", "ernie", "--seeds", "1", "2", "--smoke", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("plan: 4 runs, one after another")
+    assert (
+        out[start + 1].split()
+        == "bert seeds 1 2 about 2 min each (median of 2 finished runs with these settings)".split()
+    )
+    assert out[start + 2].split() == "ernie seeds 1 2 no estimate: no finished run with these settings yet".split()
+    assert out[start + 3] == "estimated 4 min for 2 of 4 runs; 2 without an estimate"
+    assert out.index("queue summary: 4 of 4 runs finished") > start
+
+
+def test_the_seeds_of_a_backbone_load_its_weights_once_and_start_as_if_loaded_afresh(tmp_path):
+    from conftest import tiny_bert
+
+    from benchmark.model.checkpoint import LoadOptions
+    from benchmark.model.classifier import create_classifier
+    from benchmark.registry import get_backbone
+    from benchmark.run import reuse
+
+    bert, folder, options = get_backbone("bert"), str(tiny_bert(tmp_path / "tiny")), LoadOptions(offline=True)
+    first, reused = reuse.load_classifier_once(bert, 10, folder, 0.1, seed=1, options=options, keep=True)
+    assert not reused
+    with torch.no_grad():  # training changes the first run's model; the kept copy stays as loaded
+        for parameter in first.model.parameters():
+            parameter.add_(1.0)
+    calls = []
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(checkpoint, "load_pretrained", lambda *a, **k: calls.append(a) or pytest.fail("loaded again"))
+    try:
+        second, reused = reuse.load_classifier_once(bert, 10, folder, 0.1, seed=2, options=options)
+    finally:
+        monkeypatch.undo()
+    assert reused and not calls
+    fresh = create_classifier(bert, 10, source=folder, dropout=0.1, seed=2, options=options)
+    ours, theirs = second.model.state_dict(), fresh.model.state_dict()
+    assert ours.keys() == theirs.keys()
+    for name in theirs:
+        assert torch.equal(ours[name], theirs[name]), name
+    # Without keep, nothing stays for a third run: it loads again.
+    third, reused = reuse.load_classifier_once(bert, 10, folder, 0.1, seed=3, options=options)
+    assert not reused

@@ -84,40 +84,97 @@ def first_step_without_improvement(history: list[dict]) -> int | None:
     return None
 
 
-@pytest.mark.slow
-def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(task, tmp_path, monkeypatch):
-    # The uninterrupted run, for reference.
-    whole = watch_last_weights(monkeypatch)
-    assert main(task["flags"] + ["--results-dir", str(tmp_path / "whole")]) == 0
-    (whole_dir,) = (tmp_path / "whole").iterdir()
+@pytest.fixture(scope="module")
+def uninterrupted(task, tmp_path_factory) -> dict:
+    """The run without interruption, for reference: its folder, training record and last weights."""
+    results = tmp_path_factory.mktemp("whole")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the killed and resumed runs train: the same sums in the same order
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            whole = watch_last_weights(monkeypatch)
+            assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    (whole_dir,) = results.iterdir()
     reference = metrics_of(whole_dir)["training"]
     kill_after = first_step_without_improvement(reference["history"])
     assert reference["stopped_early"] and kill_after is not None and kill_after < reference["global_step"], (
         "the crafted task should stop early, after an evaluation without improvement"
     )
+    return {"folder": whole_dir, "training": reference, "last": whole, "kill_after": kill_after}
 
-    # The same run in a child process, killed with SIGKILL once the checkpoint of that evaluation exists.
-    results = tmp_path / "killed"
+
+def kill_child(script: str, arguments: list[str], results: Path, wait_for: str) -> Path:
+    """Run `script` with `arguments` in a child process, SIGKILL it once `wait_for` exists (a glob under the results
+    folder), and return the run folder it left."""
     child = subprocess.Popen(
-        [sys.executable, "-c", SLOW_CHILD, str(kill_after), *task["flags"], "--results-dir", str(results)],
+        [sys.executable, "-c", script, *arguments, "--results-dir", str(results)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=CHILD_ENV,
     )
     deadline = time.monotonic() + 120
-    while not list(results.glob(f"*/checkpoints/checkpoint-{kill_after}/trainer_state.json")):
+    while not list(results.glob(wait_for)):
         assert child.poll() is None, f"the run ended before it was killed:\n{child.stderr.read().decode()[-3000:]}"
-        assert time.monotonic() < deadline, "no checkpoint within two minutes"
+        assert time.monotonic() < deadline, f"no {wait_for} within two minutes"
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.communicate(timeout=30)
     (run_dir,) = results.iterdir()
     assert not (run_dir / "metrics.json").exists()
-    checkpoint = complete_checkpoints(run_dir)[-1]
-    state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
-    # Early stopping's patience counter travels in the checkpoint; here it has already counted an evaluation.
-    assert state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] >= 1
+    return run_dir
+
+
+# Run in a child process: the background write of the checkpoint of step N (sys.argv[1]) hangs once the weights
+# are in its folder, before the optimiser state, so the test can kill the run in the middle of that write.
+HANGING_WRITE_CHILD = """
+import sys, time
+from pathlib import Path
+from benchmark.run import checkpoints
+from benchmark.cli import main
+
+real_save_file, folder = checkpoints.save_file, f"checkpoint-{sys.argv[1]}.partial"
+
+def save_file(state, path, *args, **kwargs):
+    real_save_file(state, path, *args, **kwargs)
+    if Path(path).parent.name == folder and Path(path).name == "model.safetensors":
+        (Path(path).parent / "reached").touch()
+        time.sleep(600)
+
+checkpoints.save_file = save_file
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["after a checkpoint", "during a checkpoint's write"])
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(
+    when, task, uninterrupted, tmp_path, monkeypatch
+):
+    reference, kill_after = uninterrupted["training"], uninterrupted["kill_after"]
+    results = tmp_path / "killed"
+    if when == "after a checkpoint":
+        # Killed with SIGKILL once the checkpoint of the first evaluation without improvement exists.
+        complete = f"*/checkpoints/checkpoint-{kill_after}/trainer_state.json"
+        run_dir = kill_child(SLOW_CHILD, [str(kill_after), *task["flags"]], results, complete)
+        checkpoint = complete_checkpoints(run_dir)[-1]
+        assert checkpoint.name == f"checkpoint-{kill_after}"
+        state = json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        # Early stopping's patience counter travels in the checkpoint; here it has already counted an evaluation.
+        patience = state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]
+        assert patience["early_stopping_patience_counter"] >= 1
+        # The best weights are an earlier step's: they travel beside the checkpoint's own.
+        assert (checkpoint / "best_model.safetensors").is_file()
+    else:
+        # Killed while that checkpoint is being written in the background: its folder is still partial, so the
+        # run continues from the checkpoint before it.
+        partial = f"*/checkpoints/checkpoint-{kill_after}.partial/reached"
+        run_dir = kill_child(HANGING_WRITE_CHILD, [str(kill_after), *task["flags"]], results, partial)
+        assert not (run_dir / "checkpoints" / f"checkpoint-{kill_after}").exists()
+        checkpoint = complete_checkpoints(run_dir)[-1]
+        assert int(checkpoint.name.split("-")[1]) < kill_after
 
     # The same command again finds the unfinished run and continues it in the same folder.
     resumed = watch_last_weights(monkeypatch)
@@ -132,10 +189,11 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(task, 
         assert ours.keys() == theirs.keys() and ours["step"] == theirs["step"]
         for key in ours.keys() - {"step"}:
             assert ours[key] == pytest.approx(theirs[key], rel=1e-5, abs=1e-6), (ours, theirs)
+    whole = uninterrupted["last"]
     assert resumed.step == whole.step == reference["global_step"]
     for name, tensor in whole.weights.items():
         torch.testing.assert_close(resumed.weights[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
-    best_whole = load_file(whole_dir / "model" / "model.safetensors")
+    best_whole = load_file(uninterrupted["folder"] / "model" / "model.safetensors")
     best_resumed = load_file(run_dir / "model" / "model.safetensors")
     for name, tensor in best_whole.items():
         torch.testing.assert_close(best_resumed[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
@@ -160,11 +218,13 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     monkeypatch.setattr(torch, "save", save)
     assert main(task["flags"] + ["--results-dir", str(results)]) == 2
     (run_dir,) = results.iterdir()
-    failed = Path(saves[-1]).parent
+    partial = Path(saves[-1]).parent  # written in the background, then renamed to the checkpoint's name
+    failed = partial.with_name(partial.name.removesuffix(".partial"))
+    assert partial.name.endswith(".partial")
     (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert f"error: cannot save a checkpoint in {failed}: {os.strerror(code)} (" in message
     assert "MB free there); the earlier checkpoints are intact" in message
-    assert not failed.exists(), "the partial checkpoint is removed"
+    assert not partial.exists() and not failed.exists(), "the partial checkpoint is removed"
     kept = complete_checkpoints(run_dir)
     assert kept and all((c / "model.safetensors").is_file() and (c / "optimizer.pt").is_file() for c in kept)
     assert not (run_dir / "metrics.json").exists()
@@ -174,6 +234,33 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     assert main(task["flags"] + ["--results-dir", str(results)]) == 0
     assert list(results.iterdir()) == [run_dir]
     assert metrics_of(run_dir)["training"]["resumed_from_step"] == int(kept[-1].name.split("-")[1])
+
+
+def test_the_best_weights_are_restored_from_memory_without_a_checkpoint(task, tmp_path, monkeypatch):
+    """With --save-every 0 no checkpoint is ever written, and the weights scored are exactly the best
+    evaluation's, though training went on past it."""
+    from benchmark.run.train import BenchmarkTrainer
+
+    class AtEvaluation(TrainerCallback):
+        def __init__(self):
+            self.weights = {}
+
+        def on_evaluate(self, args, state, control, model=None, **kwargs):
+            self.weights[state.global_step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    seen, saves = AtEvaluation(), []
+    add_callback(monkeypatch, seen)
+    real_save = BenchmarkTrainer._save_checkpoint
+    monkeypatch.setattr(BenchmarkTrainer, "_save_checkpoint", lambda *a: saves.append(a) or real_save(*a))
+    assert main(task["flags"] + ["--save-every", "0", "--results-dir", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    training = metrics_of(run_dir)["training"]
+    assert saves == [] and training["best_step"] < training["global_step"]
+    best = load_file(run_dir / "model" / "model.safetensors")
+    for name, tensor in seen.weights[training["best_step"]].items():
+        assert torch.equal(best[name], tensor), name
+    phases = {p["phase"]: p for p in metrics_of(run_dir)["timing"]["phases"]}
+    assert phases["best_weights"]["count"] >= 1 and "checkpoint_write" not in phases
 
 
 # --- which folder a run continues ----------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class EncodedSplit(Dataset):
     def __init__(self, ids: np.ndarray, offsets: np.ndarray, labels: np.ndarray, truncated: int = 0):
         self.ids, self.offsets, self.labels = ids, offsets, labels
         self.truncated = truncated  # texts cut to the maximum length
+        self.cached = False  # read from the encoding cache rather than tokenised
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -195,7 +196,9 @@ def encode_split(
     path = Path(cache_dir) / f"{cache_key(tokenizer, max_length, texts, truncation)}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as cached:
-            return EncodedSplit(cached["ids"], cached["offsets"], labels, truncated=int(cached["truncated"]))
+            split = EncodedSplit(cached["ids"], cached["offsets"], labels, truncated=int(cached["truncated"]))
+        split.cached = True
+        return split
     ids, offsets, truncated = tokenize(tokenizer, texts, max_length, truncation)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the final name, then rename: a killed run leaves no half-written cache entry.

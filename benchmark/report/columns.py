@@ -158,6 +158,11 @@ COLUMNS = [
         (("train_seconds", lambda r: r.entry.mean("train_seconds")),),
     ),
     Column(
+        "wall time",
+        lambda r: duration(r.entry.mean("wall_seconds")),
+        (("wall_seconds", lambda r: r.entry.mean("wall_seconds")),),
+    ),
+    Column(
         "train ex/s",
         lambda r: number(r.entry.mean("train_examples_per_second"), ",.0f"),
         (("train_examples_per_second", lambda r: r.entry.mean("train_examples_per_second")),),

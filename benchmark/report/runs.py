@@ -60,6 +60,7 @@ class Run:
     per_class_f1: tuple[float, ...]  # in label order
     confusion: np.ndarray  # rows gold, columns predicted
     train_seconds: float | None
+    wall_seconds: float  # the whole run, start-up to results (earlier records: from the run's start)
     train_examples_per_second: float | None
     eval_examples_per_second: float | None
     peak_memory_mb: float | None
@@ -209,6 +210,7 @@ def parse_metrics(data: object, folder: str) -> Run:
         per_class_f1=_per_class_f1(record, labels),
         confusion=confusion,
         train_seconds=timing.train_seconds,
+        wall_seconds=timing.wall_seconds,
         train_examples_per_second=timing.train_examples_per_second,
         eval_examples_per_second=timing.eval_examples_per_second,
         peak_memory_mb=timing.peak_memory_mb,

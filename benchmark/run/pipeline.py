@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,13 +29,13 @@ from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import (
     balanced_weights,
     count_parameters,
-    create_classifier,
     restore_saved,
     save_classifier,
     trainable_parameters,
 )
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
+from benchmark.phases import Phases, describe, size_of
 from benchmark.record import (
     ABSENT,
     BackboneRecord,
@@ -54,6 +53,7 @@ from benchmark.run.evaluate import length_order, predict_logits
 from benchmark.run.folder import finished_run, run_config_of
 from benchmark.run.probe import run_probe
 from benchmark.run.resume import TRAINED_FILE, claim_run_dir, read_training
+from benchmark.run.reuse import load_classifier_once
 from benchmark.run.train import build_trainer, collator_for, training_summary
 from benchmark.serve.cost import inference_cost
 from benchmark.serve.predict import TorchPredictor
@@ -62,13 +62,14 @@ from benchmark.settings import check_mode, training_mode
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
 
 
-def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False) -> Path:
+def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False, keep_model: bool = False) -> Path:
     """Fine-tune one backbone, score the test set, and return the results folder.
 
     skip_finished: when a finished run of this same configuration is already in the results folder, return it
-    instead of running again (a queue submitted again after pre-emption).
+    instead of running again (a queue submitted again after pre-emption). keep_model: a later run of this
+    process starts from the same backbone (another seed), so keep the loaded model for it (benchmark.run.reuse).
     """
-    started = time.perf_counter()
+    phases = Phases()  # from the process's start for the first run of a command
     # Join the process group torchrun / accelerate launch describe in the environment (alone: nothing to join).
     # The timeout is Trainer's default; the other processes wait that long for the main one's downloads.
     state = PartialState(cpu=cpu_processes(), timeout=timedelta(seconds=1800))
@@ -78,8 +79,8 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
 
     # The main process reads, loads and encodes first: it alone downloads data or model files, writes generated
     # checkpoints and fills the encoding cache, and the others then read what it wrote.
-    with state.main_process_first():
-        # Read and validate: every file problem stops here, before any model is loaded.
+    # Read and validate: every file problem stops here, before any model is loaded.
+    with state.main_process_first(), phases("data"):
         task = read_task(config)
     # What the command line left unset follows the dataset, within what the backbone is meant for.
     length = config.max_length or min(task.max_length, backbone.max_length or task.max_length)
@@ -87,9 +88,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
     check_mode(backbone, config)
     log(summarize(task))
     if backbone.kind == "sklearn":  # a classic baseline: fitted in seconds, outside Trainer, same results files
-        return run_sklearn(config, backbone, task, started)
+        return run_sklearn(config, backbone, task, phases)
     if config.linear_probe:  # a frozen encoder's vectors and a logistic regression: no Trainer either
-        return run_probe(config, backbone, task, started)
+        return run_probe(config, backbone, task, phases)
 
     if skip_finished:
         done = [None]
@@ -110,19 +111,23 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         source, source_record = encoder_source(config, backbone, task)
         log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}")
         options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
-        classifier = create_classifier(
-            backbone, len(task.label_names), source=source, dropout=config.dropout, seed=config.seed, options=options
-        )
+        with phases("model_load"):
+            classifier, reused = load_classifier_once(
+                backbone, len(task.label_names), source, config.dropout, config.seed, options, keep=keep_model
+            )
+        phases.note("model_load", reused=reused)
         model, tokenizer = classifier.model, classifier.tokenizer
         prepare_training(model, backbone, config)
         if config.class_weights == "balanced":
             model.class_weights = balanced_weights(task.train.labels, len(task.label_names))
 
         # Encode each split in one batched call (cached on disk).
-        train_set, dev_set, test_set = (
-            encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
-            for split in (task.train, task.dev, task.test)
-        )
+        with phases("encode"):
+            train_set, dev_set, test_set = (
+                encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
+                for split in (task.train, task.dev, task.test)
+            )
+        phases.note("encode", cached=all(split.cached for split in (train_set, dev_set, test_set)))
     tokenisation = tokenisation_report(
         tokenizer,
         {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts), "test": (test_set, task.test.texts)},
@@ -154,23 +159,34 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         trainer, stopwatch = build_trainer(
             model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress, run_dir
         )
+        trainer.phases = phases  # dev evaluations, best weights and checkpoints are timed apart from the steps
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
             log("training had finished; scoring the best weights saved in model/")
-            restore_saved(model, run_dir / "model")
+            with phases("model_load"):
+                restore_saved(model, run_dir / "model")
             training = read_training(run_dir)
         else:
             # Train with early stopping on dev loss; the best checkpoint is restored when training ends. A resumed
             # run restores weights, optimiser, schedule, random states, data position and patience first.
-            trainer.train(resume_from_checkpoint=start)
+            with phases("training"):
+                trainer.train(resume_from_checkpoint=start)
             training = training_summary(trainer, stopwatch)
             if trainer.is_world_process_zero():
                 # The best weights and the training record outlive a kill from here on; the checkpoints stay
                 # until metrics.json is written.
                 try:
-                    save_classifier(
-                        trainer.model, tokenizer, backbone, task.label_names, run_dir / "model", mode=mode, base=source
-                    )
+                    with phases("model_write"):
+                        save_classifier(
+                            trainer.model,
+                            tokenizer,
+                            backbone,
+                            task.label_names,
+                            run_dir / "model",
+                            mode=mode,
+                            base=source,
+                        )
+                    phases.note("model_write", bytes=size_of(run_dir / "model"))
                 except Exception as error:
                     if write_failure(error) is None:
                         raise
@@ -182,14 +198,16 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             state.wait_for_everyone()
 
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
-        logits, test_loss, eval_speed = predict_logits(trainer, test_set)
+        with phases("test_scoring"):
+            logits, test_loss, eval_speed = predict_logits(trainer, test_set)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
         parameters, trained_parameters = count_parameters(model), trainable_parameters(model)
         inference = ABSENT
         if trainer.is_world_process_zero():  # what a text costs at batch 1 and 64 here, as every kind of run says
-            served = merged(model)  # as --predict serves it: adapters added into the weights
-            predictor = TorchPredictor(served.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
-            inference = inference_cost(predictor, task.test.texts, str(next(served.parameters()).device))
+            with phases("inference_cost"):
+                served = merged(model)  # as --predict serves it: adapters added into the weights
+                predictor = TorchPredictor(served.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+                inference = inference_cost(predictor, task.test.texts, str(next(served.parameters()).device))
 
         training = dict(training)
         record = RunRecord(
@@ -211,7 +229,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             environment=environment(offline=config.offline),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
             timing=TimingRecord(
-                wall_seconds=time.perf_counter() - started,
+                wall_seconds=phases.wall(),
                 train_seconds=training.pop("train_seconds"),
                 train_examples_per_second=training.pop("train_examples_per_second"),
                 eval_examples_per_second=eval_speed,
@@ -228,10 +246,15 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             header = f"{backbone.name} on {task.dataset} ({task.protocol}), seed {config.seed}, run {run_dir.name}"
             if config.smoke:
                 header = f"{SMOKE_BANNER}\n{header}"
-            write_results(run_dir, record, task.test.texts, task.test.labels, logits, header)
+            with phases("results_write"):
+                write_results(
+                    run_dir, record, task.test.texts, task.test.labels, logits, header, phases.complete_timing
+                )
             (run_dir / TRAINED_FILE).unlink(missing_ok=True)
             if not config.keep_checkpoints:
                 shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    if trainer.is_world_process_zero():
+        log(describe(record.timing.phases, record.timing.wall_seconds))
     log(
         f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f}, "
         f"best step {training['best_step']} of {training['global_step']}; results in {run_dir}"

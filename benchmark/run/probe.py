@@ -26,6 +26,7 @@ from benchmark.model.checkpoint import LoadOptions
 from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
+from benchmark.phases import Phases, describe, size_of
 from benchmark.record import BackboneRecord, MetricsRecord, RunRecord, TimingRecord, TrainingRecord, write_results
 from benchmark.registry import Backbone
 from benchmark.run.folder import RUN_CONFIG, new_run_dir, run_config_of
@@ -33,7 +34,7 @@ from benchmark.serve.cost import inference_cost
 from benchmark.serve.predict import TorchPredictor
 
 
-def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Path:
+def run_probe(config: RunConfig, backbone: Backbone, task, phases: Phases) -> Path:
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:
         raise HarnessError(
             "--linear-probe runs in one process (the encoder is run once and the regression fitted in seconds); "
@@ -42,16 +43,20 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
     source, source_record = encoder_source(config, backbone, task)
     log(f"loading {backbone.name} ({backbone.architecture}) from {source_record}, frozen for a linear probe")
     options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
-    classifier = create_classifier(backbone, len(task.label_names), source=source, seed=config.seed, options=options)
-    model, tokenizer = classifier.model, classifier.tokenizer
-    model.requires_grad_(False)
-    if torch.cuda.is_available():
-        model.cuda()
+    with phases("model_load"):
+        classifier = create_classifier(
+            backbone, len(task.label_names), source=source, seed=config.seed, options=options
+        )
+        model, tokenizer = classifier.model, classifier.tokenizer
+        model.requires_grad_(False)
+        if torch.cuda.is_available():
+            model.cuda()
     splits = {name: getattr(task, name) for name in ("train", "dev", "test")}
-    encoded = {
-        name: encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
-        for name, split in splits.items()
-    }
+    with phases("encode"):
+        encoded = {
+            name: encode_split(tokenizer, split.texts, split.labels, config.max_length, truncation=config.truncation)
+            for name, split in splits.items()
+        }
     tokenisation = tokenisation_report(
         tokenizer, {name: (encoded[name], splits[name].texts) for name in splits}, normalisation(tokenizer), log
     )
@@ -72,11 +77,13 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
     # the fit; the inference speed comes from timing the whole model, cache or not.
     cached = all(embedding_path(key_of(name)).is_file() for name in ("train", "dev"))
     fit_started = time.perf_counter()
-    weight, bias, history = fit_probe(
-        vectors("train"), task.train.labels, vectors("dev"), task.dev.labels, len(task.label_names), log=log
-    )
+    with phases("training"):
+        weight, bias, history = fit_probe(
+            vectors("train"), task.train.labels, vectors("dev"), task.dev.labels, len(task.label_names), log=log
+        )
     fit_seconds = time.perf_counter() - fit_started
-    logits = vectors("test") @ weight.T + bias
+    with phases("test_scoring"):
+        logits = vectors("test") @ weight.T + bias
     with torch.no_grad():
         model.head.weight.copy_(torch.from_numpy(weight))
         model.head.bias.copy_(torch.from_numpy(bias))
@@ -85,8 +92,9 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
         "loss": cross_entropy(logits, task.test.labels),
     }
     best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
-    predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
-    inference = inference_cost(predictor, task.test.texts, str(next(model.parameters()).device))
+    with phases("inference_cost"):
+        predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+        inference = inference_cost(predictor, task.test.texts, str(next(model.parameters()).device))
     record = RunRecord(
         run_id=run_dir.name,
         smoke=config.smoke,
@@ -106,7 +114,7 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
         seed=config.seed,
         environment=environment(offline=config.offline),
         timing=TimingRecord(
-            wall_seconds=time.perf_counter() - started,
+            wall_seconds=phases.wall(),
             train_seconds=fit_seconds,
             train_examples_per_second=len(task.train.texts) / fit_seconds,
             eval_examples_per_second=1e6 / inference["ms_per_1000_texts_batch_64"],
@@ -128,9 +136,13 @@ def run_probe(config: RunConfig, backbone: Backbone, task, started: float) -> Pa
         ),
         metrics=MetricsRecord(**metrics),
     )
-    save_classifier(model, tokenizer, backbone, task.label_names, run_dir / "model", mode="probe", base=source)
+    with phases("model_write"):
+        save_classifier(model, tokenizer, backbone, task.label_names, run_dir / "model", mode="probe", base=source)
+    phases.note("model_write", bytes=size_of(run_dir / "model"))
     header = f"{backbone.name} (linear probe) on {task.dataset} ({task.protocol}), run {run_dir.name}"
-    write_results(run_dir, record, task.test.texts, task.test.labels, logits, header)
+    with phases("results_write"):
+        write_results(run_dir, record, task.test.texts, task.test.labels, logits, header, phases.complete_timing)
+    log(describe(record.timing.phases, record.timing.wall_seconds))
     log(
         f"test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro']['f1']:.4f} (C={best['C']:g}); "
         f"results in {run_dir}"

@@ -7,11 +7,14 @@ launcher's SIGTERM, says so in one line: the failing process's own message says 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import statistics
 import traceback
+from pathlib import Path
 
-from benchmark.config import RunConfig
+from benchmark.config import OUTPUT_ONLY, RunConfig
 from benchmark.console import log, report_error
 from benchmark.errors import HarnessError
 
@@ -67,16 +70,84 @@ def describe_failure(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def same_start(config: RunConfig, other: RunConfig) -> bool:
+    """Whether two runs start from the same loaded model (seeds of one backbone; benchmark.run.reuse)."""
+    return (
+        config.model == other.model
+        and config.model_path == other.model_path
+        and not config.teacher
+        and not other.teacher
+        and config.smoke == other.smoke
+    )
+
+
+def past_walls(results_dir: Path) -> list[tuple[dict, float]]:
+    """(config, wall seconds) of every finished run in a results folder."""
+    found = []
+    for path in results_dir.glob("*/metrics.json") if results_dir.is_dir() else ():
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            found.append((record["config"], float(record["timing"]["wall_seconds"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def estimate(config: RunConfig, past: list[tuple[dict, float]]) -> tuple[float | None, int]:
+    """The median wall time of the finished runs with this run's settings (any seed), and how many there were.
+    A setting this run leaves to the dataset or the device (None here) matches whatever it became there."""
+    wanted = {k: v for k, v in config.to_dict().items() if k not in OUTPUT_ONLY | {"seed"} and v is not None}
+    walls = sorted(wall for saved, wall in past if all(saved.get(k) == v for k, v in wanted.items()))
+    return (statistics.median(walls) if walls else None), len(walls)
+
+
+def plan(queue: list[tuple[RunConfig, str]]) -> str:
+    """What the queue will run, with the time each backbone's runs took before with these settings."""
+    past = past_walls(Path(queue[0][0].results_dir)) if queue else []
+    lines, total, unknown = [f"plan: {len(queue)} runs, one after another"], 0.0, 0
+    for model in dict.fromkeys(config.model for config, _ in queue):
+        configs = [config for config, _ in queue if config.model == model]
+        seeds = " ".join(str(config.seed) for config in configs)
+        seconds, found = estimate(configs[0], past)
+        if seconds is None:
+            unknown += len(configs)
+            lines.append(f"  {model:<14} seeds {seeds:<10} no estimate: no finished run with these settings yet")
+        else:
+            total += seconds * len(configs)
+            lines.append(
+                f"  {model:<14} seeds {seeds:<10} about {duration(seconds)} each "
+                f"(median of {found} finished run{'s' if found > 1 else ''} with these settings)"
+            )
+    estimated = f"estimated {duration(total)}" if total else "no estimate"
+    lines.append(
+        f"{estimated} for {len(queue) - unknown} of {len(queue)} runs"
+        + (f"; {unknown} without an estimate" if unknown and total else "")
+    )
+    return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    return (
+        f"{seconds / 3600:.1f} h"
+        if seconds >= 5400
+        else f"{seconds / 60:.0f} min"
+        if seconds >= 90
+        else f"{seconds:.0f} s"
+    )
+
+
 def run_queue(queue: list[tuple[RunConfig, str]], skip_finished: bool = False) -> int:
-    """Run each (config, description of its settings) in turn. The summary at the end lists each run's folder or
-    error; the exit status is 1 if any failed."""
+    """Run each (config, description of its settings) in turn, after printing the plan. The summary at the end
+    lists each run's folder or error; the exit status is 1 if any failed."""
     from benchmark.run.pipeline import run
 
+    log(plan(queue))
     outcomes = []  # (config, run folder or None, error or None)
-    for config, settings in queue:
+    for position, (config, settings) in enumerate(queue):
+        keep = any(same_start(config, later) for later, _ in queue[position + 1 :])
         try:
             log(settings)
-            outcomes.append((config, run(config, skip_finished=skip_finished), None))
+            outcomes.append((config, run(config, skip_finished=skip_finished, keep_model=keep), None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
             message = describe_failure(error)
             report_error(f"{config.model} seed {config.seed}: {message}")

@@ -14,8 +14,8 @@ counted in those steps.
 
 from __future__ import annotations
 
+import logging
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -25,11 +25,10 @@ from torch.utils.data import SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from benchmark.atomic import write_failure
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
-from benchmark.errors import HarnessError
 from benchmark.metrics import macro_f1
+from benchmark.run.checkpoints import BestInMemory, CheckpointCadence
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 from benchmark.run.tracking import trackers_for
@@ -69,17 +68,17 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         use_cpu=cpu_processes() or (not gpu and precision == "bf16"),
         # Every parameter of encoder, pooler and head gets a gradient, so DDP need not search for unused ones.
         ddp_find_unused_parameters=False,
-        # Early stopping on --select-by (dev loss by default). Each dev evaluation may save a checkpoint;
-        # CheckpointCadence keeps the new bests and one every --save-every steps. With save_total_limit=2, Trainer
-        # keeps the best (restored at the end) and the newest (to resume from), and leaves both after training (a
-        # limit of 1 would delete the newest then); the pipeline removes them once the results are written.
+        # Early stopping on --select-by (dev loss by default). Each new best's weights are copied in memory and
+        # restored when training ends (BestInMemory); CheckpointCadence writes a resumable checkpoint every
+        # --save-every steps, keeping the two newest (the one before the newest in case it is damaged later); the
+        # pipeline removes them once the results are written.
         eval_strategy="steps",
         eval_steps=config.eval_every,
         save_strategy="steps",
         save_steps=config.eval_every,
         metric_for_best_model=config.select_by,
         greater_is_better=config.select_by != "loss",
-        load_best_model_at_end=True,
+        load_best_model_at_end=False,
         save_total_limit=2,
         # On resume, the early-stopping patience counter continues from the checkpoint instead of restarting.
         restore_callback_states_from_checkpoint=True,
@@ -99,6 +98,17 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         run_name=run_name,  # what wandb and mlflow call the run: its folder's name
         disable_tqdm=True,  # replaced by LiveProgress below
     )
+
+
+class _BestRestoredHere(logging.Filter):
+    """EarlyStoppingCallback warns that without load_best_model_at_end the best model is not restored; here
+    it is (benchmark.run.checkpoints.BestInMemory)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without load_best_model_at_end" not in record.getMessage()
+
+
+logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
 
 
 class LiveProgress(ProgressCallback):
@@ -142,39 +152,19 @@ class StopwatchCallback(TrainerCallback):
         self.train_seconds = time.perf_counter() - self.started
 
 
-class CheckpointCadence(TrainerCallback):
-    """Which dev evaluations leave a checkpoint: every new best of the selected dev score (the one restored at the
-    end), and the first evaluation `save_every` or more steps after the previous checkpoint, so a killed run can
-    resume without losing more than about that many steps."""
-
-    def __init__(self, save_every: int, select_by: str = "loss"):
-        self.save_every, self.metric, self.higher = save_every, f"eval_{select_by}", select_by != "loss"
-        self.last_saved = 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step  # a resumed run starts at its checkpoint
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        # Trainer updates best_metric after this callback, so it still holds the previous best here.
-        value = (metrics or {}).get(self.metric, -math.inf if self.higher else math.inf)
-        new_best = state.best_metric is None or (
-            value > state.best_metric if self.higher else value < state.best_metric
-        )
-        due = self.save_every > 0 and state.global_step - self.last_saved >= self.save_every
-        control.should_save = new_best or due
-
-    def on_save(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step
-
-
-class BenchmarkTrainer(Trainer):
-    """Trainer with two sampling fixes and a clear failure when a checkpoint cannot be written.
+class BenchmarkTrainer(BestInMemory, Trainer):
+    """Trainer with two sampling fixes, the best weights kept in memory, checkpoints written in the background
+    (benchmark.run.checkpoints) and a clear failure when one cannot be written.
 
     Training: length grouping reads the lengths the encoder already knows instead of
     indexing every example, in an order fixed by seed and epoch. Evaluation: always in
     dataset order, because Trainer otherwise applies the (shuffling) length grouping to
     evaluation too, and predictions would no longer line up with the examples.
     """
+
+    def evaluate(self, *args, **kwargs):
+        with self._timed("dev_evaluation"):
+            return super().evaluate(*args, **kwargs)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -196,26 +186,6 @@ class BenchmarkTrainer(Trainer):
         # Autocast gives evaluation the training precision even before training has wrapped the model's forward.
         with torch.inference_mode(), self.accelerator.autocast():
             return super().prediction_step(*args, **kwargs)
-
-    def _save_checkpoint(self, model, trial):
-        # Trainer removes older checkpoints only after a save succeeded, so the previous best survives a failed
-        # one; the partial folder goes, so that nothing resumes from it.
-        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-        try:
-            super()._save_checkpoint(model, trial)
-        except Exception as error:
-            reason = write_failure(error)
-            if reason is None:
-                raise
-            if self.args.should_save:
-                shutil.rmtree(folder, ignore_errors=True)
-            free = shutil.disk_usage(folder.parent).free / 2**20 if folder.parent.is_dir() else None
-            raise HarnessError(
-                f"cannot save a checkpoint in {folder}: {reason}"
-                + (f" ({free:.0f} MB free there)" if free is not None else "")
-                + "; the earlier checkpoints are intact, and the same command resumes from the last of them "
-                "once there is room"
-            ) from error
 
 
 def collator_for(config: RunConfig, pad_token_id: int, padding_side: str = "right") -> PaddingCollator:
@@ -245,6 +215,7 @@ def build_trainer(
     run_dir: Path | None = None,  # trackers name the run after it, TensorBoard writes in it (default: output_dir)
 ) -> tuple[BenchmarkTrainer, StopwatchCallback]:
     stopwatch, run_dir = StopwatchCallback(), Path(run_dir or output_dir)
+    cadence = CheckpointCadence(config.save_every, config.select_by)
     with trackers_for(config, run_dir):  # Trainer sets its trackers up as it is built
         trainer = BenchmarkTrainer(
             model=model,
@@ -255,11 +226,12 @@ def build_trainer(
             compute_metrics=dev_scores,
             callbacks=[
                 EarlyStoppingCallback(early_stopping_patience=config.patience_evaluations),
-                CheckpointCadence(config.save_every, config.select_by),
+                cadence,
                 SamplerEpoch(),
                 stopwatch,
             ],
         )
+    cadence.save_best = trainer.sharded  # sharded weights are not copied in memory: the best is a checkpoint
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     if show_progress:
