@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
+from pathlib import Path
 
 import pytest
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
@@ -96,3 +98,25 @@ def test_usage_mistakes_are_one_line(runs, tmp_path, capsys):
     assert "--predict RUN --predict-file FILE" in one_error(capsys)
     assert main(["央行宣布下调存款准备金率"]) == 2
     assert "are classified with --predict RUN" in one_error(capsys)
+
+
+def test_prediction_cuts_long_texts_the_way_the_run_cut_them():
+    """A run trained and scored with --truncation tail or head+tail must be served with the same tokens."""
+    import numpy as np
+
+    from benchmark.data.encode import encode_split
+    from benchmark.model.sources import write_tiny_model
+    from benchmark.model.tokenizer import load_tokenizer
+    from benchmark.registry import get_backbone
+    from benchmark.serve.predict import TorchPredictor
+
+    texts = ["央行宣布降准" * 6, "国足两球取胜", "楼市成交上涨" * 3]
+    with tempfile.TemporaryDirectory() as folder:
+        backbone = get_backbone("bert")
+        tokenizer = load_tokenizer(backbone, write_tiny_model(backbone, texts, Path(folder)))
+        for mode in ("head", "tail", "head+tail"):
+            served = TorchPredictor(None, tokenizer, ["a"], "bert", 12, mode).encode(texts)
+            scored = encode_split(tokenizer, texts, np.zeros(3, dtype=int), 12, truncation=mode, cache_dir=None)
+            for row in range(3):
+                kept = served["input_ids"][row][served["attention_mask"][row].bool()].tolist()
+                assert kept == list(scored[row]["input_ids"]), (mode, row)

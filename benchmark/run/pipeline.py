@@ -206,7 +206,9 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         if trainer.is_world_process_zero():  # what a text costs at batch 1 and 64 here, as every kind of run says
             with phases("inference_cost"):
                 served = merged(model)  # as --predict serves it: adapters added into the weights
-                predictor = TorchPredictor(served.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+                predictor = TorchPredictor(
+                    served.eval(), tokenizer, task.label_names, backbone.name, config.max_length, config.truncation
+                )
                 inference = inference_cost(predictor, task.test.texts, str(next(served.parameters()).device))
 
         training = dict(training)

@@ -93,7 +93,9 @@ def run_probe(config: RunConfig, backbone: Backbone, task, phases: Phases) -> Pa
     }
     best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
     with phases("inference_cost"):
-        predictor = TorchPredictor(model.eval(), tokenizer, task.label_names, backbone.name, config.max_length)
+        predictor = TorchPredictor(
+            model.eval(), tokenizer, task.label_names, backbone.name, config.max_length, config.truncation
+        )
         inference = inference_cost(predictor, task.test.texts, str(next(model.parameters()).device))
     record = RunRecord(
         run_id=run_dir.name,

@@ -113,7 +113,12 @@ def export_run(
 
     if int8:
         quantized = TorchPredictor(
-            quantize_int8(copy.deepcopy(fp32.model)), fp32.tokenizer, fp32.labels, fp32.backbone, fp32.max_length
+            quantize_int8(copy.deepcopy(fp32.model)),
+            fp32.tokenizer,
+            fp32.labels,
+            fp32.backbone,
+            fp32.max_length,
+            fp32.truncation,
         )
         spec = {
             "method": "torch.ao.quantization.quantize_dynamic",

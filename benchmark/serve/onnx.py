@@ -84,7 +84,9 @@ def export_onnx_variants(
         if int8:
             graph = Path(scratch) / "int8.onnx"
             quantize_onnx(exported, graph)
-        predictor = OnnxPredictor(onnx_session(graph), fp32.tokenizer, fp32.labels, fp32.backbone, fp32.max_length)
+        predictor = OnnxPredictor(
+            onnx_session(graph), fp32.tokenizer, fp32.labels, fp32.backbone, fp32.max_length, fp32.truncation
+        )
         check = fp32.logits(texts[:64], sort=False)
         difference = float(np.abs(predictor.logits(texts[:64], sort=False) - check).max())
         if not int8 and difference > 1e-3:

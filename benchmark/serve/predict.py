@@ -59,11 +59,14 @@ def _chunks(texts: list[str], batch_size: int, sort: bool):
 class TorchPredictor(Predictor):
     kind = "torch"
 
-    def __init__(self, model, tokenizer, labels: list[str], backbone: str, max_length: int):
+    def __init__(self, model, tokenizer, labels: list[str], backbone: str, max_length: int, truncation: str = "head"):
         self.model, self.tokenizer, self.labels = model, tokenizer, labels
-        self.backbone, self.max_length = backbone, max_length
+        self.backbone, self.max_length, self.truncation = backbone, max_length, truncation
 
     def encode(self, texts: list[str]) -> dict:
+        """The texts as the run encoded them: cut to its length the way it cut them (head, tail or both)."""
+        if self.truncation != "head":
+            return self._encode_cut(texts)
         encoded = self.tokenizer(
             texts,
             truncation=True,
@@ -73,6 +76,18 @@ class TorchPredictor(Predictor):
             return_token_type_ids=False,
         )
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def _encode_cut(self, texts: list[str]) -> dict:
+        from benchmark.data.encode import PaddingCollator, special_tokens_around, truncate
+
+        rows = self.tokenizer(texts, truncation=False, return_token_type_ids=False)["input_ids"]
+        offsets = np.concatenate([[0], np.cumsum([len(row) for row in rows])]).astype(np.int64)
+        ids = np.concatenate([np.asarray(row, dtype=np.int64) for row in rows])
+        around = special_tokens_around(self.tokenizer)
+        ids, offsets, _ = truncate(ids, offsets, self.max_length, self.truncation, around)
+        pad = PaddingCollator(self.tokenizer.pad_token_id, padding_side=self.tokenizer.padding_side)
+        batch = pad([{"input_ids": ids[a:b], "labels": 0} for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
     def logits(self, texts: list[str], batch_size: int = 64, sort: bool = True) -> np.ndarray:
         import torch
@@ -89,8 +104,8 @@ class TorchPredictor(Predictor):
 class OnnxPredictor(TorchPredictor):
     kind = "onnx"
 
-    def __init__(self, session, tokenizer, labels: list[str], backbone: str, max_length: int):
-        super().__init__(None, tokenizer, labels, backbone, max_length)
+    def __init__(self, session, tokenizer, labels: list[str], backbone: str, max_length: int, truncation: str = "head"):
+        super().__init__(None, tokenizer, labels, backbone, max_length, truncation)
         self.session = session
 
     def logits(self, texts: list[str], batch_size: int = 64, sort: bool = True) -> np.ndarray:
@@ -111,14 +126,15 @@ class TfidfPredictor(Predictor):
         return self.model.logits(texts).astype(np.float32)
 
 
-def trained_max_length(folder: Path) -> int:
-    """The --max-length the run beside `folder` (a model folder) trained with, else the default."""
+def trained_input(folder: Path) -> tuple[int, str]:
+    """The --max-length and --truncation the run beside `folder` (a model folder) trained with, else the
+    defaults."""
     path = folder.parent / METRICS_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8")).get("config") or {} if path.is_file() else {}
     except (OSError, ValueError, AttributeError):
         config = {}
-    return int(config.get("max_length") or default_of("max_length"))
+    return int(config.get("max_length") or default_of("max_length")), str(config.get("truncation") or "head")
 
 
 def onnx_session(path: Path):
@@ -172,20 +188,20 @@ def load_predictor(path: Path) -> Predictor:
         model, labels = TfidfModel.load(folder)
         return TfidfPredictor(model, labels, backbone)
 
-    max_length = trained_max_length(folder)
+    max_length, truncation = trained_input(folder)
     from benchmark.registry import get_backbone
 
     if (folder / ONNX_FILE).is_file():
         from benchmark.model.checkpoint import load_tokenizer
 
         tokenizer = load_tokenizer(get_backbone(backbone), folder)
-        return OnnxPredictor(onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length)
+        return OnnxPredictor(onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length, truncation)
     from benchmark.model.classifier import load_classifier
 
     model, tokenizer, labels = load_classifier(folder)
     if (folder / QUANTIZATION_FILE).is_file():
         model = quantize_int8(model)
-    return TorchPredictor(model, tokenizer, labels, backbone, max_length)
+    return TorchPredictor(model, tokenizer, labels, backbone, max_length, truncation)
 
 
 def read_texts(path: Path) -> list[str]:
