@@ -322,3 +322,27 @@ def test_a_probe_records_only_the_options_it_reads(tmp_path):
         record["training"]["estimator"]["pooling"] == "mean"
         and record["training"]["estimator"]["vectors_cached"] is False
     )
+
+
+def test_the_best_weights_kept_in_memory_are_the_trained_tensors_only(tmp_path):
+    """A LoRA run's frozen base is never copied at a new best; restoring the copy restores every trained tensor."""
+    from benchmark.model.adapters import LoraSettings, add_adapters
+    from benchmark.model.classifier import create_classifier
+    from benchmark.model.sources import write_tiny_model
+    from benchmark.run.checkpoints import copy_state, trained_state
+
+    backbone = get_backbone("qwen2_5_0_5b")
+    model = create_classifier(backbone, 3, source=str(write_tiny_model(backbone, _sample_texts(), tmp_path))).model
+    add_adapters(model, backbone.lora_targets, LoraSettings(2, 4.0, 0.0))
+    kept = copy_state(trained_state(model))
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert set(kept) == trainable and "head.weight" in kept
+    assert not any("embed_tokens" in name for name in kept), "the frozen base stays out"
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
+    with torch.no_grad():
+        for parameter in (p for p in model.parameters() if p.requires_grad):
+            parameter.add_(1.0)  # training moves on past the best step
+    model.load_state_dict(kept, strict=False)
+    now = dict(model.named_parameters())
+    assert all(torch.equal(now[name], tensor) for name, tensor in kept.items())
+    assert all(torch.equal(now[name], tensor) for name, tensor in frozen.items())

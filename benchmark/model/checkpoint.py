@@ -161,7 +161,8 @@ def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _read_one(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of one weights file (safetensors, or a pickle read with weights_only); damage is one line."""
     return _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickled(path)
 
 
@@ -169,7 +170,7 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
     """Every tensor of the folder's checkpoint (safetensors first), and the files read."""
     for single, index in ((SAFETENSORS, SAFETENSORS_INDEX), (PICKLED, PICKLED_INDEX)):
         if (folder / single).is_file():
-            return _read_one(folder / single), [folder / single]
+            return read_tensors(folder / single), [folder / single]
         if (folder / index).is_file():
             try:
                 shards = sorted(set(json.loads((folder / index).read_text(encoding="utf-8"))["weight_map"].values()))
@@ -181,7 +182,7 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
                     raise HarnessError(
                         f"{folder / index} lists {shard}, which is not in {folder}; the download is incomplete"
                     )
-                state.update(_read_one(folder / shard))
+                state.update(read_tensors(folder / shard))
             return state, [folder / index, *(folder / shard for shard in shards)]
     raise HarnessError(f"{folder}: no weights; expected {' or '.join(WEIGHT_FILES[::2])}")
 

@@ -168,31 +168,40 @@ def save_classifier(
     replace_folder(folder, fill)
 
 
-def _read_saved(folder: Path) -> dict:
+@dataclass(frozen=True)
+class Saved:
+    """What a model folder's labels.json says: the backbone, the labels, how it was trained and from what base."""
+
+    backbone: Backbone
+    labels: list[str]
+    mode: str = "finetune"
+    base: str | None = None  # the frozen checkpoint a LoRA or probe model is read again from
+
+
+def _read_saved(folder: Path) -> Saved:
     labels_path = folder / LABELS_FILE
     try:
-        saved = json.loads(labels_path.read_text(encoding="utf-8"))
-        get_backbone(str(saved["backbone"])), list(saved["labels"])
+        fields = json.loads(labels_path.read_text(encoding="utf-8"))
+        saved = Saved(
+            get_backbone(str(fields["backbone"])),
+            list(fields["labels"]),
+            fields.get("mode", "finetune"),
+            fields.get("base"),
+        )
     except FileNotFoundError:
         raise HarnessError(f"{folder}: not a saved model (expected {LABELS_FILE} beside its weights)") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise HarnessError(
             f'{labels_path}: unreadable ({error}); expected {{"backbone": NAME, "labels": [...]}}'
         ) from None
-    mode = saved.get("mode", "finetune")
-    if (folder / (WEIGHTS_FILE if mode in MODES_SAVED_WHOLE else HEAD_FILE)).is_file():
+    if (folder / (WEIGHTS_FILE if saved.mode in MODES_SAVED_WHOLE else HEAD_FILE)).is_file():
         return saved
     raise HarnessError(f"{folder}: not a saved model (expected {WEIGHTS_FILE} or {HEAD_FILE} with {LABELS_FILE})")
 
 
-def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+def _fit(module: torch.nn.Module, state: dict, path: Path, what: str) -> None:
     try:
-        module.load_state_dict(load_file(path))
-    except (SafetensorError, OSError) as error:
-        raise HarnessError(f"{path}: cannot read the weights ({first_line(error)}); the file is damaged") from None
+        module.load_state_dict(state)
     except RuntimeError as error:
         raise HarnessError(f"{path}: does not fit the {what} its config describes ({first_line(error)})") from None
 
@@ -206,35 +215,28 @@ def load_classifier(
     into its weights, and puts the saved head on top: what comes back is an ordinary classifier.
     """
     saved = _read_saved(folder)
-    backbone, labels, mode = get_backbone(saved["backbone"]), list(saved["labels"]), saved.get("mode", "finetune")
-    if mode in MODES_SAVED_WHOLE:
+    backbone, labels = saved.backbone, saved.labels
+    if saved.mode in MODES_SAVED_WHOLE:
         model = create_classifier(backbone, len(labels), config=checkpoint.read_config(backbone, folder)).model
-        state = checkpoint.read_weights(folder)[0]
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as error:
-            raise HarnessError(
-                f"{folder / WEIGHTS_FILE}: does not fit the {backbone.name} classifier its config "
-                f"describes ({first_line(error)})"
-            ) from None
+        _fit(model, checkpoint.read_weights(folder)[0], folder / WEIGHTS_FILE, f"{backbone.name} classifier")
     else:
-        model = create_classifier(backbone, len(labels), source=str(saved["base"]), options=options).model
-        if mode == "lora":
+        model = create_classifier(backbone, len(labels), source=str(saved.base), options=options).model
+        if saved.mode == "lora":
             from benchmark.model.adapters import merge_adapters
 
             model.encoder = merge_adapters(model.encoder, folder)
-        _load_state(model.head, folder / HEAD_FILE, f"{backbone.name} head")
+        _fit(model.head, checkpoint.read_tensors(folder / HEAD_FILE), folder / HEAD_FILE, f"{backbone.name} head")
     model.eval()
     return model, load_tokenizer(backbone, folder), labels
 
 
 def restore_saved(model: TextClassifier, folder: Path) -> None:
     """Put the trained weights saved in `folder` back into the model they were trained in (a resumed run)."""
-    mode = _read_saved(folder).get("mode", "finetune")
+    mode = _read_saved(folder).mode
     if mode in MODES_SAVED_WHOLE:
         model.load_state_dict(checkpoint.read_weights(folder)[0])
         return
-    _load_state(model.head, folder / HEAD_FILE, "head")
+    _fit(model.head, checkpoint.read_tensors(folder / HEAD_FILE), folder / HEAD_FILE, "head")
     if mode == "lora":
         from benchmark.model.adapters import restore_adapters
 

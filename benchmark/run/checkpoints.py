@@ -76,11 +76,17 @@ def copy_state(value, device: str | torch.device = "cpu"):
     return value
 
 
+def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The tensors training changes, those that require a gradient: never a LoRA run's frozen base."""
+    trained = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    return {name: tensor for name, tensor in model.state_dict().items() if name in trained}
+
+
 def best_weights_device(model: torch.nn.Module) -> torch.device:
     """The GPU the model is on when a second copy of its weights fits with room to spare, else the host."""
     device = next(model.parameters()).device
     if device.type == "cuda":
-        size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+        size = sum(t.numel() * t.element_size() for t in trained_state(model).values())
         if torch.cuda.mem_get_info(device)[0] > 4 * size:
             return device
     return torch.device("cpu")
@@ -226,7 +232,7 @@ class BestInMemory:
             self._load_best_model()
         elif self.best_weights is not None:
             with self._timed("best_weights"):
-                self.model.load_state_dict(self.best_weights)
+                self.model.load_state_dict(self.best_weights, strict=False)  # the trained tensors (or all)
             self.best_weights = None
         return output
 
@@ -235,7 +241,7 @@ class BestInMemory:
         if new_best and not self.sharded:
             with self._timed("best_weights"):
                 # A new dict each time: a checkpoint being written may still hold the previous one.
-                self.best_weights = copy_state(self.model.state_dict(), best_weights_device(self.model))
+                self.best_weights = copy_state(trained_state(self.model), best_weights_device(self.model))
                 self.best_step = self.state.global_step
             if self.phases is not None:
                 self.phases.note("best_weights", count=1)

@@ -107,7 +107,7 @@ def run_probe(config: RunConfig, backbone: Backbone, task, phases: Phases) -> Pa
             architecture=backbone.architecture,
             parameters=count_parameters(model),
             weights=classifier.weights.record(),
-            trainable_parameters=model.head.weight.numel() + model.head.bias.numel(),
+            trainable_parameters=sum(p.numel() for p in model.head.parameters()),  # the regression alone
             mode="probe",
         ),
         task=task.record(),
