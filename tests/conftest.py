@@ -130,3 +130,11 @@ def tiny_bert(folder: Path) -> Path:
 def run_flags(model: Path, data: Path, options: str) -> list[str]:
     """Command-line flags for a run of `model` (bert) on `data`, offline, with `options` as typed on a command line."""
     return ["--model", "bert", "--model-path", str(model), "--data-dir", str(data), "--offline", *options.split()]
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """For leaderboard tests about text output: drawing is the slow part and is covered by the tests that keep it."""
+    from benchmark.report import leaderboard
+
+    monkeypatch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])

@@ -20,7 +20,7 @@ from benchmark import atomic
 from benchmark.config import config_fields
 from benchmark.errors import HarnessError
 from benchmark.report import format as report_format
-from benchmark.report import leaderboard, plots
+from benchmark.report import plots
 from benchmark.report.labels import differing_settings
 from benchmark.report.leaderboard import write_leaderboard
 from benchmark.report.runs import NOT_SETTINGS, settings_of
@@ -61,12 +61,6 @@ def build_results(results: Path, order=1, other_groups=True) -> Path:
     for folder, kwargs in runs[::order]:
         write_run(results, folder, **kwargs)
     return results
-
-
-@pytest.fixture
-def no_plots(monkeypatch):
-    """For tests about text output: drawing is the slow part and is covered by the tests that keep it."""
-    monkeypatch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
 
 
 @pytest.fixture(scope="module")

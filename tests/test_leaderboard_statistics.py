@@ -11,13 +11,6 @@ from benchmark.report.leaderboard import write_leaderboard
 from benchmark.report.stats import holm, mcnemar_exact_p, resolvable_difference
 
 
-@pytest.fixture
-def no_plots(monkeypatch):
-    from benchmark.report import leaderboard
-
-    monkeypatch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
-
-
 def _csv(path):
     return list(csv.DictReader(path.open(encoding="utf-8")))
 
