@@ -199,10 +199,17 @@ class RunConfig:
         choices=("none", "tensorboard", "wandb", "mlflow"),
     )
     keep_checkpoints: bool = _flag(False, "keep the training checkpoints (optimiser state) after the run")
+    save_every_minutes: float = _flag(
+        10.0,
+        "write a resumable checkpoint at the first dev evaluation M or more minutes of training after the "
+        "previous one, so a killed run loses at most about M minutes; a run shorter than M writes none, its best "
+        "weights being kept in memory (0: not by time)",
+        Range(0),
+    )
     save_every: int = _flag(
-        500,
-        "write a resumable checkpoint at the first dev evaluation N or more steps after the previous "
-        "one, so a killed run loses at most about N steps (0: none; the best weights are kept in memory)",
+        0,
+        "also write one at the first dev evaluation N or more steps after the previous one (0: not by steps; "
+        "with --save-every-minutes 0 too, no checkpoint at all)",
         Range(0),
     )
     resume: str = _flag(
@@ -233,7 +240,17 @@ class RunConfig:
 # Flags that say where and how files are written, not what is trained: a run resumed or compared with
 # different values of these is still the same run (results.identity, runs.settings_of).
 OUTPUT_ONLY = frozenset(
-    {"results_dir", "keep_checkpoints", "save_every", "resume", "num_workers", "cache_dir", "offline", "report_to"}
+    {
+        "results_dir",
+        "keep_checkpoints",
+        "save_every",
+        "save_every_minutes",
+        "resume",
+        "num_workers",
+        "cache_dir",
+        "offline",
+        "report_to",
+    }
 )
 
 # The run options a scikit-learn baseline (tfidf) reads: which data and how it is split and cleaned, whether it

@@ -14,7 +14,7 @@ from benchmark.cli import main
 from benchmark.data.encode import encode_split, special_tokens_around, tokenize
 from benchmark.data.load import load_task
 from benchmark.model.classifier import balanced_weights
-from benchmark.run.checkpoints import CheckpointCadence
+from benchmark.run.cadence import CheckpointCadence
 
 LONG = "央行宣布下调存款准备金率释放长期资金约五千亿元支持实体经济发展"  # 31 characters, one token each
 

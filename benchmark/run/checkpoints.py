@@ -3,9 +3,10 @@
 A new best dev score no longer writes a checkpoint: its weights are copied in memory (on the GPU where there
 is room for a second copy, else on the host) and restored when training ends, so early stopping scores exactly
 the best weights. A full resumable checkpoint (weights, optimiser, schedule, random states, data position,
-callback states) is written only at `--save-every`: the training loop copies the state to host memory and goes
-on while a background thread writes the files into `checkpoint-N.partial/` and renames the folder into place
-once every file is whole and synced. Resume reads `checkpoint-<digits>` folders only, so a write cut short is
+callback states) is written only when `benchmark.run.cadence` says (every `--save-every-minutes` of training,
+or `--save-every` steps): the training loop copies the state to host memory and goes on while a background
+thread writes the files into `checkpoint-N.partial/` and renames the folder into place once every file is whole
+and synced. Resume reads `checkpoint-<digits>` folders only, so a write cut short is
 never picked (and is removed when the run is resumed). Beside a checkpoint whose own weights are not the best
 so far, `best_model.safetensors` holds the best weights, so they survive a resume.
 """
@@ -14,55 +15,25 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from transformers import TrainerCallback
 from transformers.trainer import OPTIMIZER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME
 from transformers.trainer_callback import ExportableState
 
 from benchmark.atomic import write_failure
 from benchmark.errors import HarnessError
 from benchmark.phases import size_of
+from benchmark.run.background import InBackground
 
 BEST_FILE = "best_model.safetensors"
 
 PARTIAL = ".partial"
 STEP_FOLDER = re.compile(r"checkpoint-(\d+)")
-
-
-class CheckpointCadence(TrainerCallback):
-    """Which dev evaluations leave a resumable checkpoint: the first one `save_every` or more steps after the
-    previous checkpoint, so a killed run resumes without losing more than about that many steps. With
-    `save_best` (FSDP and DeepSpeed, whose sharded weights the harness does not copy in memory) also every new
-    best of the selected dev score, which Trainer restores at the end."""
-
-    def __init__(self, save_every: int, select_by: str = "loss", save_best: bool = False):
-        self.save_every, self.metric, self.higher = save_every, f"eval_{select_by}", select_by != "loss"
-        self.save_best = save_best
-        self.last_saved = 0
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step  # a resumed run starts at its checkpoint
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        # Trainer updates best_metric after this callback, so it still holds the previous best here.
-        value = (metrics or {}).get(self.metric, -math.inf if self.higher else math.inf)
-        new_best = state.best_metric is None or (
-            value > state.best_metric if self.higher else value < state.best_metric
-        )
-        due = self.save_every > 0 and state.global_step - self.last_saved >= self.save_every
-        control.should_save = due or (self.save_best and new_best)
-
-    def on_save(self, args, state, control, **kwargs):
-        self.last_saved = state.global_step
 
 
 def copy_state(value, device: str | torch.device = "cpu"):
@@ -127,7 +98,7 @@ def _sync(path: Path) -> None:
 
 
 class CheckpointWriter:
-    """One background thread at a time writes a checkpoint's large files; `wait` joins it and raises its error.
+    """One background write at a time of a checkpoint's large files; `wait` joins it and raises its error.
 
     Small files (schedule, random states, trainer state) are already in the `.partial` folder when `submit` is
     called; the thread adds the weights (safetensors) and the optimiser state (torch.save), syncs every file,
@@ -136,21 +107,20 @@ class CheckpointWriter:
 
     def __init__(self, keep: int = 2):
         self.keep = keep
-        self.thread: threading.Thread | None = None
-        self.failure: tuple[Path, BaseException] | None = None
+        self.writing: tuple[InBackground, Path] | None = None
         self.seconds = 0.0  # spent writing in the background
         self.bytes = 0
         self.count = 0
 
+    @property
+    def busy(self) -> bool:
+        return self.writing is not None
+
     def submit(self, partial: Path, final: Path, weights: dict[str, dict], objects: dict[str, object]) -> None:
         self.wait()
-        self.thread = threading.Thread(
-            target=self._write, args=(partial, final, weights, objects), name="checkpoint-writer", daemon=True
-        )
-        self.thread.start()
+        self.writing = InBackground(self._write, partial, final, weights, objects, name="checkpoint-writer"), final
 
     def _write(self, partial: Path, final: Path, weights: dict, objects: dict) -> None:
-        began = time.perf_counter()
         try:
             for name, state in weights.items():
                 save_file(state, partial / name, metadata={"format": "pt"})
@@ -165,21 +135,22 @@ class CheckpointWriter:
             self.bytes += size_of(final)
             self.count += 1
             rotate(final.parent, self.keep)
-        except BaseException as error:  # noqa: BLE001 - raised in the training thread by wait()
+        except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
-            self.failure = (final, error)
-        finally:
-            self.seconds += time.perf_counter() - began
+            raise
 
     def wait(self) -> None:
         """Until the write in progress has finished; a failed write stops the run here."""
-        if self.thread is not None:
-            self.thread.join()
-            self.thread = None
-        if self.failure is not None:
-            final, error = self.failure
-            self.failure = None
-            raise save_failure(final, error) or error
+        if self.writing is None:
+            return
+        task, final = self.writing
+        self.writing = None
+        try:
+            task.wait()
+        except BaseException as error:
+            raise save_failure(final, error) or error from None
+        finally:
+            self.seconds += task.seconds
 
 
 def partial_folder(final: Path) -> Path:
@@ -217,7 +188,7 @@ class BestInMemory:
             with contextlib.suppress(BaseException):  # the failure already on its way is the one to report
                 self.writer.wait()
             raise
-        if self.writer.thread is not None:
+        if self.writer.busy:
             with self._timed("checkpoint_write"):  # what training's end waits for the last write
                 self.writer.wait()
         self.writer.wait()

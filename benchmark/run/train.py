@@ -28,7 +28,8 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
 from benchmark.metrics import macro_f1
-from benchmark.run.checkpoints import BestInMemory, CheckpointCadence
+from benchmark.run.cadence import CheckpointCadence
+from benchmark.run.checkpoints import BestInMemory
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 from benchmark.run.tracking import trackers_for
@@ -70,8 +71,8 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         ddp_find_unused_parameters=False,
         # Early stopping on --select-by (dev loss by default). Each new best's weights are copied in memory and
         # restored when training ends (BestInMemory); CheckpointCadence writes a resumable checkpoint every
-        # --save-every steps, keeping the two newest (the one before the newest in case it is damaged later); the
-        # pipeline removes them once the results are written.
+        # --save-every-minutes (or --save-every steps), keeping the two newest (the one before the newest in case
+        # it is damaged later); the pipeline removes them once the results are written.
         eval_strategy="steps",
         eval_steps=config.eval_every,
         save_strategy="steps",
@@ -215,7 +216,7 @@ def build_trainer(
     run_dir: Path | None = None,  # trackers name the run after it, TensorBoard writes in it (default: output_dir)
 ) -> tuple[BenchmarkTrainer, StopwatchCallback]:
     stopwatch, run_dir = StopwatchCallback(), Path(run_dir or output_dir)
-    cadence = CheckpointCadence(config.save_every, config.select_by)
+    cadence = CheckpointCadence(config.save_every, config.select_by, save_every_minutes=config.save_every_minutes)
     with trackers_for(config, run_dir):  # Trainer sets its trackers up as it is built
         trainer = BenchmarkTrainer(
             model=model,
