@@ -23,8 +23,8 @@ PHASES = (
     ("dev_evaluation", "the dev evaluations during training"),
     ("best_weights", "copying each new best dev score's weights in memory, and restoring them at the end"),
     ("checkpoint_write", "writing resumable checkpoints (the time training waited for them)"),
-    ("model_write", "writing the fine-tuned model's folder"),
     ("test_scoring", "scoring the test set"),
+    ("model_write", "writing the fine-tuned model's folder (in the background while the test set is scored: the wait)"),
     ("inference_cost", "timing inference at batch 1 and 64 for the record (benchmark.serve.cost)"),
     ("results_write", "writing metrics.json, predictions.csv and report.txt"),
     ("other", "everything no phase above claims"),
@@ -125,7 +125,7 @@ def describe(phases: list[dict], wall: float) -> str:
     """The split as a small table for the end of a run."""
     lines = [f"where the {wall:.1f} s went:"]
     for entry in phases:
-        if entry["seconds"] < 0.0005 and entry["phase"] != "other":
+        if entry["seconds"] < 0.0005 and entry["phase"] != "other" and not entry.get("background_seconds"):
             continue
         notes = []
         if entry.get("bytes"):

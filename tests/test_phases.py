@@ -63,6 +63,9 @@ def test_a_fine_tuning_run_records_every_phase_summing_to_its_wall_time(tmp_path
     for name in ("data", "model_load", "encode", "training", "dev_evaluation", "test_scoring", "model_write"):
         assert found[name]["seconds"] > 0, name
     assert found["model_write"]["bytes"] > 0 and isinstance(found["encode"]["cached"], bool)
+    # The model folder is written while the test set is scored: the phase is the wait, the writing is apart.
+    assert found["model_write"]["background_seconds"] >= found["model_write"]["seconds"]
+    assert "checkpoint_write" not in found, "a run shorter than --save-every-minutes writes no checkpoint"
     assert sum(e["seconds"] for e in timing["phases"]) == pytest.approx(timing["wall_seconds"], abs=1e-6)
 
 

@@ -373,7 +373,7 @@ from benchmark.cli import main
 def killed(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
 
-pipeline.predict_logits = killed
+pipeline.score = killed  # after the test set was scored and model/ written in the background
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -469,3 +469,30 @@ def test_damage_is_found_in_every_kind_of_checkpoint_file(tmp_path):
     (tmp_path / "optimizer.pt").write_bytes(data)
     (tmp_path / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
     assert "model.safetensors cannot be read" in damage(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_run_whose_scoring_fails_keeps_its_model_and_is_only_scored_again(task, tmp_path, monkeypatch, capsys):
+    """model/ is written while the test set is scored; when scoring fails, the write is finished all the same,
+    so the same command scores model/ without training again."""
+    results = tmp_path / "results"
+
+    def failing(*args, **kwargs):
+        time.sleep(0.2)  # while model/ is being written
+        raise RuntimeError("simulated failure while scoring")
+
+    monkeypatch.setattr(pipeline, "predict_logits", failing)
+    with pytest.raises(RuntimeError, match="simulated failure while scoring"):
+        main(task["flags"] + ["--results-dir", str(results)])
+    (run_dir,) = results.iterdir()
+    assert (run_dir / "training.json").is_file() and (run_dir / "model" / "model.safetensors").is_file()
+    best = load_file(run_dir / "model" / "model.safetensors")
+
+    monkeypatch.undo()
+    from benchmark.run.train import BenchmarkTrainer
+
+    monkeypatch.setattr(BenchmarkTrainer, "train", lambda *a, **k: pytest.fail("nothing is trained again"))
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 0
+    assert "training had finished; scoring the best weights saved in model/" in capsys.readouterr().out
+    for name, tensor in load_file(run_dir / "model" / "model.safetensors").items():
+        assert torch.equal(tensor, best[name]), name

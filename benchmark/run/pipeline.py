@@ -7,6 +7,7 @@ predictions, and only the main process writes files and prints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from datetime import timedelta
@@ -46,6 +47,7 @@ from benchmark.record import (
     write_results,
 )
 from benchmark.registry import get_backbone
+from benchmark.run.background import InBackground
 from benchmark.run.baseline import run_sklearn
 from benchmark.run.device import cpu_processes
 from benchmark.run.distill import attach_teacher
@@ -60,6 +62,21 @@ from benchmark.serve.predict import TorchPredictor
 from benchmark.settings import check_mode, training_mode
 
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
+
+
+def finish_model_write(writing: InBackground, run_dir: Path, training: dict, phases: Phases) -> None:
+    """Wait for model/ to be written, then mark training as finished (a resume then scores model/ again)."""
+    try:
+        writing.wait()
+    except Exception as error:
+        if write_failure(error) is None:
+            raise
+        raise HarnessError(
+            f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
+            f"in {run_dir / 'checkpoints'} are intact"
+        ) from None
+    phases.note("model_write", bytes=size_of(run_dir / "model"), background_seconds=writing.seconds)
+    write_json(run_dir / TRAINED_FILE, training)
 
 
 def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False, keep_model: bool = False) -> Path:
@@ -160,6 +177,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
             model, train_set, dev_set, collator, config, str(run_dir / "checkpoints"), show_progress, run_dir
         )
         trainer.phases = phases  # dev evaluations, best weights and checkpoints are timed apart from the steps
+        model_writing = None
         if trained:
             # Training had finished before the run was stopped: its best weights are in model/.
             log("training had finished; scoring the best weights saved in model/")
@@ -173,33 +191,38 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 trainer.train(resume_from_checkpoint=start)
             training = training_summary(trainer, stopwatch)
             if trainer.is_world_process_zero():
-                # The best weights and the training record outlive a kill from here on; the checkpoints stay
-                # until metrics.json is written.
-                try:
+                # One process writes the best weights to model/ in the background while it scores the test set,
+                # which only reads them; trained.json, written once they are whole, marks training as finished
+                # for a resume. The checkpoints stay until metrics.json is written.
+                model_writing = InBackground(
+                    save_classifier,
+                    trainer.model,
+                    tokenizer,
+                    backbone,
+                    task.label_names,
+                    run_dir / "model",
+                    mode=mode,
+                    base=source,
+                    name="model-writer",
+                )
+                if state.num_processes > 1:  # the other processes must not score while the weights are gathered
                     with phases("model_write"):
-                        save_classifier(
-                            trainer.model,
-                            tokenizer,
-                            backbone,
-                            task.label_names,
-                            run_dir / "model",
-                            mode=mode,
-                            base=source,
-                        )
-                    phases.note("model_write", bytes=size_of(run_dir / "model"))
-                except Exception as error:
-                    if write_failure(error) is None:
-                        raise
-                    raise HarnessError(
-                        f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
-                        f"in {run_dir / 'checkpoints'} are intact"
-                    ) from None
-                write_json(run_dir / TRAINED_FILE, training)
+                        finish_model_write(model_writing, run_dir, training, phases)
+                    model_writing = None
             state.wait_for_everyone()
 
         # Score the test set with the restored best weights; every process scores a share, all get the whole.
-        with phases("test_scoring"):
-            logits, test_loss, eval_speed = predict_logits(trainer, test_set)
+        try:
+            with phases("test_scoring"):
+                logits, test_loss, eval_speed = predict_logits(trainer, test_set)
+        except BaseException:
+            if model_writing is not None:  # finished all the same: the same command then only scores model/
+                with contextlib.suppress(Exception):
+                    finish_model_write(model_writing, run_dir, training, phases)
+            raise
+        if model_writing is not None:
+            with phases("model_write"):  # only what scoring did not hide
+                finish_model_write(model_writing, run_dir, training, phases)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
         parameters, trained_parameters = count_parameters(model), trainable_parameters(model)
         inference = ABSENT
