@@ -42,20 +42,63 @@ def test_the_phase_table_lists_each_phase_and_the_overhead():
     assert wholerun.overhead(run) == pytest.approx(5.0 + 0.1 + 2.0 + 0.5 + 6.0 + 0.5 + 0.1 + 1.0)
 
 
-def test_the_gpu_estimate_counts_a_checkpoint_per_new_best_before_and_overlaps_them_after(tmp_path, capsys):
+def queued(run: dict) -> dict:
+    """A second seed of the same queue: no start-up, the model kept, the encoding read from the cache."""
+    seconds = {"startup": 0.0, "model_load": 0.01, "encode": 0.05, "other": 0.5}
+    return {
+        **run,
+        "seed": 2,
+        "phases": [{**p, "seconds": seconds.get(p["phase"], p["seconds"])} for p in run["phases"]],
+    }
+
+
+def estimated(tmp_path, *flags: str) -> dict:
     before, after = tmp_path / "before.json", tmp_path / "after.json"
     before.write_text(json.dumps({"runs": [fake_run(6.0, 3_600_000_000, 3)]}), encoding="utf-8")
-    after.write_text(json.dumps({"runs": [fake_run(0.0, 0, 0)]}), encoding="utf-8")
+    measured = fake_run(0.0, 0, 0)
+    after.write_text(json.dumps({"runs": [measured, queued(measured)]}), encoding="utf-8")
     out = tmp_path / "estimate.json"
-    assert gpu_estimate.main([str(before), str(after), "--json", str(out)]) == 0
+    assert gpu_estimate.main([str(before), str(after), "--json", str(out), *flags]) == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_the_gpu_estimate_counts_a_checkpoint_per_new_best_before_and_none_in_a_short_run_after(tmp_path, capsys):
+    figures = estimated(tmp_path)
     assert "a full BERT-base checkpoint 1.20 GB, written at 600 MB/s" in capsys.readouterr().out
-    figures = json.loads(out.read_text(encoding="utf-8"))
-    old, new = figures["A100, local disk (measured), before"], figures["A100, local disk (measured), after"]
-    # 1,407 steps: 14 evaluations, each a new best, and 2 periodic checkpoints, 1.2 GB each at 600 MB/s.
-    assert old["overhead"]["checkpoint_write"] == pytest.approx(16 * 2.0)
-    assert new["overhead"]["checkpoint_write"] < 1.0 and new["compute_seconds"] == pytest.approx(old["compute_seconds"])
-    # Compute: 6 x 102M x 19.6 x 1.03 positions x 180,000 at 30% of 312 TFLOP/s.
-    assert old["compute"]["training"] == pytest.approx(6 * 102e6 * 19.6 * 1.03 * 180_000 / (0.3 * 312e12))
+    old, new = figures["A100, this disk, lone run, before"], figures["A100, this disk, lone run, after"]
+    # Three epochs, 4,220 steps: 42 evaluations, half of them a new best, and 8 periodic checkpoints, each
+    # 1.2 GB at 600 MB/s.
+    assert old["overhead"]["checkpoint_write"] == pytest.approx((21 + 8) * 2.0)
+    assert new["overhead"]["checkpoint_write"] == 0, "a run shorter than ten minutes writes no checkpoint"
+    assert new["compute_seconds"] == pytest.approx(old["compute_seconds"])
+    # Compute: 6 x 102M x 19.6 x 1.03 positions x 3 x 180,000 at 30% of 312 TFLOP/s.
+    positions = 19.6 * 1.03
+    assert old["compute"]["training"] == pytest.approx(6 * 102e6 * positions * 3 * 180_000 / (0.3 * 312e12))
+    # The model folder is written while the test set is scored; one text at a time is taken at 6 ms.
+    written = 400e6 / 600e6
+    assert new["overhead"]["model_write"] == pytest.approx(written - new["compute"]["test_scoring"])
+    batched = 320 * 2 * 102e6 * positions / (0.3 * 312e12)
+    assert new["overhead"]["inference_cost"] == pytest.approx(batched + 69 * 0.006)
+
+
+def test_a_queued_run_shares_the_start_up_the_model_load_and_the_encoding(tmp_path):
+    figures = estimated(tmp_path, "--tokenizers", "4")
+    lone, queue = figures["H100 SXM, this disk, lone run, after"], figures["H100 SXM, this disk, queued run, after"]
+    assert queue["overhead"]["startup"] == pytest.approx(5.0 / 18)  # six backbones x three seeds
+    assert queue["overhead"]["model_load"] == pytest.approx((2.0 + 2 * 0.01) / 3)
+    scale = 200_000 / 20_000
+    assert queue["overhead"]["encode"] == pytest.approx((4 * 0.5 + 14 * 0.05) / 18 * scale)
+    assert lone["overhead"]["encode"] == pytest.approx(0.5 * scale)
+    assert queue["compute_share"] > lone["compute_share"]
+
+
+def test_long_training_writes_periodic_checkpoints_and_hides_the_last_write(tmp_path):
+    # At 0.3% utilisation an A100 trains for about 2.5 hours: 15 checkpoints of 1.2 GB, ten minutes apart.
+    new = estimated(tmp_path, "--utilisation", "0.003")["A100, this disk, lone run, after"]
+    training = new["compute"]["training"] + new["compute"]["dev_evaluation"]
+    periodic = int(training // 600)
+    assert periodic >= 10
+    assert new["overhead"]["checkpoint_write"] == pytest.approx(periodic * 1.2e9 / 10e9), "the last write hidden"
 
 
 def test_the_model_folder_loads_as_a_backbone(tmp_path):

@@ -147,7 +147,7 @@ def format_runs(runs: list[dict], label: str) -> str:
             if entry.get("background_seconds"):
                 lines.append(
                     f"seed {run['seed']}: {entry['phase']} also ran {entry['background_seconds']:.2f} s in the "
-                    f"background, overlapped with training"
+                    f"background, overlapped with the run's other work"
                 )
     return "\n".join(lines)
 
