@@ -449,3 +449,23 @@ def test_summarize_says_nothing_of_duplicates_when_there_are_none(tmp_path):
     summary = summarize(load_task(folder))
     assert "appear in both" not in summary and "warning" not in summary
     assert count_rows(summary)["total"] == [4, 2, 3]
+
+
+def test_the_runs_of_a_queue_share_a_task_read_once_until_a_file_changes(tmp_path):
+    from conftest import settings
+
+    from benchmark.data.load import read_task
+
+    folder = make_folder(
+        tmp_path / "data",
+        train=[("央行宣布降准", 0), ("北京房价回升", 1), ("股市大涨", 2)] * 4,
+        dev=[("外汇储备稳定", 0), ("楼市成交", 1), ("券商走强", 2)],
+        test=[("汇率企稳", 0), ("地价上涨", 1), ("个股分化", 2)],
+    )
+    first = read_task(settings("bert", data_dir=str(folder), seed=1))
+    assert read_task(settings("ernie", data_dir=str(folder), seed=2)) is first, "another backbone and seed"
+    assert read_task(settings("bert", data_dir=str(folder), dedupe=True)) is not first, "another data setting"
+    test_file = folder / "test.txt"
+    test_file.write_text(test_file.read_text(encoding="utf-8") + "新增一行\t2\n", encoding="utf-8")
+    again = read_task(settings("bert", data_dir=str(folder), seed=1))
+    assert again is not first and len(again.test.texts) == 4, "a changed file is read again"

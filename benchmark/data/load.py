@@ -193,9 +193,39 @@ def read_task(config: RunConfig) -> Task:
     }
     if config.data_dir and not config.dataset:
         columns = {"text_col": config.text_col, "label_col": config.label_col}
-        return load_task(Path(config.data_dir), config.protocol or "full", **columns, **common)
+        return read_once(load_task, Path(config.data_dir), config.protocol or "full", **columns, **common)
     dataset = get_dataset(config.dataset or DEFAULT_DATASET)
     folder = Path(config.data_dir or Path(DATA_ROOT) / dataset.name)
     # HF_HUB_OFFLINE=1 forbids the network as --offline does, and the run records itself offline either way.
     offline = config.offline or hub_offline()
-    return load_registered(dataset, folder, config.protocol, offline=offline, **common)
+    return read_once(load_registered, dataset, folder, config.protocol, offline=offline, **common)
+
+
+# The task last read in this process: the runs of a queue read the same files with the same settings.
+_last_read: tuple | None = None  # (call, stats of its files, task)
+
+
+def read_once(read, *args, **kwargs) -> Task:
+    """`read(*args, **kwargs)`, or the task an identical call returned earlier in this process while none of its
+    files has changed size or modification time since. Runs only read a task, so they can share it."""
+    global _last_read
+    call = (read.__name__, args, sorted(kwargs.items()))
+    if _last_read is not None and _last_read[0] == call and _last_read[1] == file_stats(_last_read[2]):
+        return _last_read[2]
+    task = read(*args, **kwargs)
+    stats = file_stats(task)
+    _last_read = (call, stats, task) if stats is not None else None
+    return task
+
+
+def file_stats(task: Task) -> tuple | None:
+    """Size and modification time of every file the task was read from; None when one is not a plain file (a
+    split inside an archive), which is then read again each time."""
+    stats = []
+    for entry in task.files.values():
+        path = Path(entry["path"])
+        if not path.is_file():
+            return None
+        status = path.stat()
+        stats.append((str(path), status.st_size, status.st_mtime_ns))
+    return tuple(stats)

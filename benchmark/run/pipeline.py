@@ -205,7 +205,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                     base=source,
                     name="model-writer",
                 )
-                if state.num_processes > 1:  # the other processes must not score while the weights are gathered
+                if state.num_processes > 1:  # kept simple across processes: written, then all score together
                     with phases("model_write"):
                         finish_model_write(model_writing, run_dir, training, phases)
                     model_writing = None
