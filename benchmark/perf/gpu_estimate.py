@@ -15,8 +15,9 @@ each tokenizer encodes the data once (`--tokenizers` of them; the queue's other 
 
 What scales how, from the mini-protocol run measured here (9,000 train, 1,000 dev, 10,000 test lines): start-up,
 model loading, results writing and the rest are taken as measured; reading and encoding scale with the lines
-(200,000 against 20,000); a full checkpoint and the model folder are written at the storage's speed (this
-machine's disk as measured with synced checkpoint files, or network storage at an assumed `--network-mb-s`).
+(200,000 against 20,000); a full checkpoint, whose files are synced, is written at the storage's speed (this
+machine's disk as measured, or network storage at an assumed `--network-mb-s`), and the model folder, which is
+not synced, takes the time it took here, or its bytes at the network storage's speed.
 Before: a full checkpoint at every new best (`--best-share` of the evaluations) and every 500 steps, written
 while training waits, and the model folder written before the test set is scored. After: a resumable
 checkpoint every `--save-every-minutes` of training, its device-to-host copy waited for and its write overlapped
@@ -76,17 +77,27 @@ def measured_overhead(run: dict, queued: dict | None, args) -> dict:
     return own
 
 
-def estimate(before: dict, after: dict, queued: bool, gpu_flops: float, args, storage_mb_s: float) -> dict:
-    """The wall time of the workload, split into compute and overhead, for BEFORE (before=True) or AFTER."""
+def model_write_seconds(run: dict, network_mb_s: float | None) -> float:
+    """Writing the model folder: as long as it took here (unsynced, so into the page cache), or its bytes at the
+    network storage's speed."""
+    if network_mb_s is not None:
+        return phase(run, "model_write", "bytes") / (network_mb_s * 1e6)
+    return phase(run, "model_write", "background_seconds") or phase(run, "model_write")
+
+
+def estimate(before: dict, after: dict | None, queued: bool, gpu_flops: float, args, network: bool) -> dict:
+    """The wall time of the workload, split into compute and overhead, for BEFORE (after=None) or AFTER, on this
+    machine's disk or on network storage."""
     run = before if after is None else after["runs"][0]
+    measured = after["runs"][1] if queued else run
     flops = args.utilisation * gpu_flops
     params = run["parameters"]
     compute = compute_seconds(params, args.tokens, flops, args)
-    overhead = measured_overhead(run, after["runs"][1] if queued else None, args)
+    overhead = measured_overhead(run, measured if queued else None, args)
     steps = math.ceil(args.epochs * TRAIN / BATCH_SIZE)
     bests = round(args.best_share * (steps // EVAL_EVERY))
-    storage = storage_mb_s * 1e6
-    model_write = phase(run, "model_write", "bytes") / storage
+    storage = (args.network_mb_s if network else args.disk_mb_s) * 1e6  # synced checkpoint files
+    model_write = model_write_seconds(measured, args.network_mb_s if network else None)
     if after is None:  # a full checkpoint at each new best and every 500 steps, training waiting for each
         overhead["checkpoint_write"] = (bests + steps // OLD_SAVE_EVERY) * args.checkpoint_bytes / storage
         overhead["model_write"] = model_write
@@ -157,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     written = phase(before, "checkpoint_write", "bytes")
     saves = next((p.get("count") for p in before["phases"] if p["phase"] == "checkpoint_write"), None) or 1
     args.checkpoint_bytes = written / saves
-    disk_mb_s = written / 1e6 / phase(before, "checkpoint_write")
+    args.disk_mb_s = disk_mb_s = written / 1e6 / phase(before, "checkpoint_write")
     tokens = after["runs"][0].get("train_mean_tokens") or before.get("train_mean_tokens") or 19.6
     args.tokens = tokens * 1.03  # length grouping computes 3% more positions than tokens (docs/performance.md)
     print(
@@ -173,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         ("queued run", "after", after, True),
     )
     for gpu, peak in GPUS.items():
-        for storage, speed in (("this disk", disk_mb_s), ("network storage", args.network_mb_s)):
+        for storage in ("this disk", "network storage"):
             for kind, label, measured, queued in cases:
-                result = estimate(before, measured, queued, peak, args, speed)
+                result = estimate(before, measured, queued, peak, args, network=storage == "network storage")
                 figures[f"{gpu}, {storage}, {kind}, {label}"] = result
                 biggest = sorted(result["overhead"].items(), key=lambda item: -item[1])[:3]
                 rows.append(
