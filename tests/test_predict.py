@@ -120,3 +120,28 @@ def test_prediction_cuts_long_texts_the_way_the_run_cut_them():
             for row in range(3):
                 kept = served["input_ids"][row][served["attention_mask"][row].bool()].tolist()
                 assert kept == list(scored[row]["input_ids"]), (mode, row)
+
+
+@pytest.mark.parametrize(
+    "seconds_per_call, batched, single",
+    [(0.001, 256, 64), (1.5, 128, 16)],  # a fast device times every text; a slow one stops at the budget
+)
+def test_inference_cost_times_every_text_or_stops_at_its_budget(seconds_per_call, batched, single):
+    from benchmark.serve import cost
+
+    class Clock:
+        now = 0.0
+
+        def __call__(self):
+            return self.now
+
+    clock = Clock()
+
+    class Predictor:
+        def logits(self, texts, batch_size, sort=True):
+            clock.now += seconds_per_call
+
+    figures = cost.inference_cost(Predictor(), [f"新闻{i}" for i in range(300)], clock=clock)
+    assert (figures["texts_batch_64"], figures["texts_batch_1"]) == (batched, single)
+    assert figures["ms_per_1000_texts_batch_64"] == pytest.approx(1e6 * seconds_per_call / 64)
+    assert figures["ms_per_1000_texts_batch_1"] == pytest.approx(1e6 * seconds_per_call)

@@ -23,9 +23,9 @@ while training waits, and the model folder written before the test set is scored
 checkpoint every `--save-every-minutes` of training, its device-to-host copy waited for and its write overlapped
 with the steps after it; a copy of the best weights on the GPU at each new best; the model folder written while
 the test set is scored; and the inference-cost timing every run records, whose one-text-at-a-time part is bound
-by kernel launches rather than arithmetic, so it is taken at an assumed `--batch-1-ms` a text. CUDA start-up and
-the launch overheads of training's small kernels are not modelled beyond the 30% utilisation; they would lower
-the share.
+by kernel launches rather than arithmetic, so it is taken at an assumed `--batch-1-ms` a text (a GPU is fast
+enough to time every text within the timing's budget). CUDA start-up and the launch overheads of training's
+small kernels are not modelled beyond the 30% utilisation; they would lower the share.
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ import math
 import sys
 from pathlib import Path
 
-from benchmark.serve.cost import BATCH, BATCH_TEXTS, SINGLE_TEXTS
+from benchmark.serve.cost import BATCH, BATCH_TEXTS, SINGLE_TEXTS, WARM_UP_TEXTS
 
 GPUS = {"A100": 312e12, "H100 SXM": 989e12}  # bf16 dense peak, FLOP/s
 TRAIN, DEV, TEST, BATCH_SIZE, EVAL_EVERY, OLD_SAVE_EVERY = 180_000, 10_000, 10_000, 128, 100, 500
 MEASURED_LINES = {"train": 9_000, "dev": 1_000, "test": 10_000}
 QUEUE_BACKBONES, QUEUE_SEEDS = 6, 3  # --model all --seeds 1 2 3 over the six reference backbones
-SINGLE_WARM_UP = 5  # texts timed one at a time before the timing (benchmark.serve.cost)
 
 
 def phase(run: dict, name: str, key: str = "seconds") -> float:
@@ -114,7 +113,7 @@ def estimate(before: dict, after: dict | None, queued: bool, gpu_flops: float, a
         overhead["best_weights"] = bests * phase(run, "model_write", "bytes") / (args.device_copy_gb_s * 1e9)
         overhead["model_write"] = max(0.0, model_write - compute["test_scoring"])  # written while scoring
         timed_in_batches = (BATCH + BATCH_TEXTS) * 2 * params * args.tokens / flops  # warm-up batch, then timed
-        overhead["inference_cost"] = timed_in_batches + (SINGLE_WARM_UP + SINGLE_TEXTS) * args.batch_1_ms / 1e3
+        overhead["inference_cost"] = timed_in_batches + (WARM_UP_TEXTS + SINGLE_TEXTS) * args.batch_1_ms / 1e3
     total_compute, total_overhead = sum(compute.values()), sum(overhead.values())
     return {
         "compute": compute,
