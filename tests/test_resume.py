@@ -237,8 +237,8 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
 
 
 def test_the_best_weights_are_restored_from_memory_without_a_checkpoint(task, tmp_path, monkeypatch):
-    """With --save-every 0 no checkpoint is ever written, and the weights scored are exactly the best
-    evaluation's, though training went on past it."""
+    """With --save-every 0 and --save-every-minutes 0 no checkpoint is ever written, and the weights scored are
+    exactly the best evaluation's, though training went on past it."""
     from benchmark.run.train import BenchmarkTrainer
 
     class AtEvaluation(TrainerCallback):
@@ -252,7 +252,8 @@ def test_the_best_weights_are_restored_from_memory_without_a_checkpoint(task, tm
     add_callback(monkeypatch, seen)
     real_save = BenchmarkTrainer._save_checkpoint
     monkeypatch.setattr(BenchmarkTrainer, "_save_checkpoint", lambda *a: saves.append(a) or real_save(*a))
-    assert main(task["flags"] + ["--save-every", "0", "--results-dir", str(tmp_path)]) == 0
+    flags = ["--save-every", "0", "--save-every-minutes", "0", "--results-dir", str(tmp_path)]
+    assert main(task["flags"] + flags) == 0
     (run_dir,) = tmp_path.iterdir()
     training = metrics_of(run_dir)["training"]
     assert saves == [] and training["best_step"] < training["global_step"]
