@@ -69,7 +69,7 @@ def test_the_gpu_estimate_counts_a_checkpoint_per_new_best_before_and_none_in_a_
     figures = estimated(tmp_path)
     assert "a full BERT-base checkpoint 1.20 GB, written at 600 MB/s" in capsys.readouterr().out
     old, new = figures["A100, this disk, lone run, before"], figures["A100, this disk, lone run, after"]
-    # Three epochs, 4,220 steps: 42 evaluations, half of them a new best, and 8 periodic checkpoints, each
+    # Three epochs of 1,407 steps, 4,221: 42 evaluations, half of them a new best, and 8 periodic checkpoints, each
     # 1.2 GB at 600 MB/s.
     assert old["overhead"]["checkpoint_write"] == pytest.approx((21 + 8) * 2.0)
     assert new["overhead"]["checkpoint_write"] == 0, "a run shorter than ten minutes writes no checkpoint"

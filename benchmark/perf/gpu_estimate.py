@@ -49,7 +49,7 @@ def phase(run: dict, name: str, key: str = "seconds") -> float:
 
 
 def compute_seconds(params: float, tokens: float, flops: float, args) -> dict:
-    evaluations = math.ceil(args.epochs * TRAIN / BATCH_SIZE) // EVAL_EVERY
+    evaluations = args.epochs * math.ceil(TRAIN / BATCH_SIZE) // EVAL_EVERY
     return {
         "training": 6 * params * tokens * TRAIN * args.epochs / flops,
         "dev_evaluation": evaluations * 2 * params * tokens * DEV / flops,
@@ -93,7 +93,7 @@ def estimate(before: dict, after: dict | None, queued: bool, gpu_flops: float, a
     params = run["parameters"]
     compute = compute_seconds(params, args.tokens, flops, args)
     overhead = measured_overhead(run, measured if queued else None, args)
-    steps = math.ceil(args.epochs * TRAIN / BATCH_SIZE)
+    steps = args.epochs * math.ceil(TRAIN / BATCH_SIZE)
     bests = round(args.best_share * (steps // EVAL_EVERY))
     storage = (args.network_mb_s if network else args.disk_mb_s) * 1e6  # synced checkpoint files
     model_write = model_write_seconds(measured, args.network_mb_s if network else None)

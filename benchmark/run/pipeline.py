@@ -7,7 +7,6 @@ predictions, and only the main process writes files and prints.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import shutil
 from datetime import timedelta
@@ -64,8 +63,15 @@ from benchmark.settings import check_mode, training_mode
 SMOKE_BANNER = "SMOKE RUN: a tiny randomly initialised model on the bundled sample. These numbers are NOT a benchmark."
 
 
-def finish_model_write(writing: InBackground, run_dir: Path, training: dict, phases: Phases) -> None:
-    """Wait for model/ to be written, then mark training as finished (a resume then scores model/ again)."""
+def write_trained_model(run_dir: Path, training: dict, *args, **kwargs) -> None:
+    """model/ (save_classifier's arguments), then trained.json, which marks training as finished: from then on a
+    killed run is only scored again."""
+    save_classifier(*args, run_dir / "model", **kwargs)
+    write_json(run_dir / TRAINED_FILE, training)
+
+
+def finish_model_write(writing: InBackground, run_dir: Path, phases: Phases, background: bool = True) -> None:
+    """Wait for model/ and trained.json to be written; a write failure names the folder."""
     try:
         writing.wait()
     except Exception as error:
@@ -75,8 +81,9 @@ def finish_model_write(writing: InBackground, run_dir: Path, training: dict, pha
             f"cannot write {run_dir / 'model'}: {write_failure(error)}; the checkpoints "
             f"in {run_dir / 'checkpoints'} are intact"
         ) from None
-    phases.note("model_write", bytes=size_of(run_dir / "model"), background_seconds=writing.seconds)
-    write_json(run_dir / TRAINED_FILE, training)
+    phases.note("model_write", bytes=size_of(run_dir / "model"))
+    if background:
+        phases.note("model_write", background_seconds=writing.seconds)
 
 
 def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = False, keep_model: bool = False) -> Path:
@@ -195,19 +202,20 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 # which only reads them; trained.json, written once they are whole, marks training as finished
                 # for a resume. The checkpoints stay until metrics.json is written.
                 model_writing = InBackground(
-                    save_classifier,
+                    write_trained_model,
+                    run_dir,
+                    training,
                     trainer.model,
                     tokenizer,
                     backbone,
                     task.label_names,
-                    run_dir / "model",
                     mode=mode,
                     base=source,
                     name="model-writer",
                 )
-                if state.num_processes > 1:  # kept simple across processes: written, then all score together
+                if state.num_processes > 1 or trainer.sharded:  # written first: sharded weights are gathered
                     with phases("model_write"):
-                        finish_model_write(model_writing, run_dir, training, phases)
+                        finish_model_write(model_writing, run_dir, phases, background=False)
                     model_writing = None
             state.wait_for_everyone()
 
@@ -217,12 +225,14 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
                 logits, test_loss, eval_speed = predict_logits(trainer, test_set)
         except BaseException:
             if model_writing is not None:  # finished all the same: the same command then only scores model/
-                with contextlib.suppress(Exception):
-                    finish_model_write(model_writing, run_dir, training, phases)
+                try:
+                    finish_model_write(model_writing, run_dir, phases)
+                except Exception as failure:  # the scoring failure is the one raised; this one is said too
+                    log(f"also: {failure}")
             raise
         if model_writing is not None:
             with phases("model_write"):  # only what scoring did not hide
-                finish_model_write(model_writing, run_dir, training, phases)
+                finish_model_write(model_writing, run_dir, phases)
         metrics = {**score(task.test.labels, logits.argmax(axis=-1), task.label_names), "loss": test_loss}
         parameters, trained_parameters = count_parameters(model), trainable_parameters(model)
         inference = ABSENT
