@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             run_dir, texts = (args.predict[0], [*args.predict[1:], *args.texts]) if args.predict else (None, [])
             return predict_command(run_dir, texts, args.predict_file, args.output)
         if args.export:
-            from benchmark.serve.export import export_run
+            from benchmark.run.export import export_run
 
             for folder in export_run(Path(args.export), int8=args.int8, onnx=args.onnx):
                 print(folder)
@@ -243,11 +243,11 @@ def main(argv: list[str] | None = None) -> int:
         if len(queue) > 1:
             if queue[0].config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
-            return runs.run_queue([(s.config, s.describe()) for s in queue], args.skip_finished)
-        from benchmark.run.pipeline import run
+            return runs.run_queue(queue, args.skip_finished)
+        from benchmark.run.driver import run
 
         log(queue[0].describe())
-        run(queue[0].config, skip_finished=args.skip_finished)
+        run(queue[0], skip_finished=args.skip_finished)
         return 0
     except HarnessError as error:
         if started or rank() == 0:

@@ -9,7 +9,9 @@ of another `kind`, so they run anywhere and land in the same leaderboard.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -74,12 +76,18 @@ class Backbone:
     accepts_configs: tuple[str, ...] = ()
     # Absolute position embeddings bound --max-length by the config's max_position_embeddings.
     absolute_positions: bool = True
+    # kind "sklearn": `estimator(C)` builds the scikit-learn linear classifier fitted over the TF-IDF features
+    # (benchmark/baselines/tfidf.py), once per value of `grid`; the C with the lowest dev loss is kept.
+    estimator: Callable[[float], Any] | None = None
+    grid: tuple[float, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"backbone {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
         if self.kind != "sklearn" and (self.model_class is None or self.config_class is None):
             raise ValueError(f"backbone {self.name!r}: a {self.kind} backbone needs model_class and config_class")
+        if self.kind == "sklearn" and (self.estimator is None or not self.grid):
+            raise ValueError(f"backbone {self.name!r}: a sklearn backbone needs an estimator and a grid of its C")
         if self.kind == "pretrained" and not self.hub_id:
             raise ValueError(f"backbone {self.name!r}: a pretrained backbone needs a hub_id")
         if (

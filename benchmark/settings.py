@@ -6,7 +6,15 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
-from benchmark.config import SAMPLE_DIR, RunConfig, config_fields, flag_name, value_type
+from benchmark.config import (
+    DEFAULT_DATASET,
+    DEFAULT_MAX_LENGTH,
+    SAMPLE_DIR,
+    RunConfig,
+    config_fields,
+    flag_name,
+    value_type,
+)
 from benchmark.errors import HarnessError
 
 # Flags the smoke preset decides itself: it always runs the bundled sample with a tiny random model.
@@ -128,8 +136,10 @@ class Settings:
 
 
 def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settings:
-    """One backbone's settings, layer over layer: the defaults, the backbone's recommended ones (a model trained
-    from scratch needs others than fine-tuning), a preset (`--smoke` names one), then the command line."""
+    """One backbone's settings, layer over layer: the defaults, the dataset's input length and truncation
+    (within what the backbone is meant for), the backbone's recommended settings (a model trained from scratch
+    needs others than fine-tuning), a preset (`--smoke` names one), then the command line. Every value is set
+    here; nothing downstream defaults one again."""
     preset = preset or ("smoke" if given.get("smoke") else None)
     layers = [
         (f"{backbone.name} recommends", _recommended_for_mode(backbone.recommended, given)),
@@ -144,9 +154,29 @@ def resolve_settings(backbone, given: dict, preset: str | None = None) -> Settin
         values.update(layer)
         origins.update(dict.fromkeys(layer, origin))
     values["model"] = backbone.name
+    dataset, length, truncation = dataset_defaults(values)
+    for name, value in (("max_length", min(length, backbone.max_length or length)), ("truncation", truncation)):
+        if values.get(name) is None:
+            values[name] = value
+            origins[name] = f"{dataset} declares" + (
+                f", within {backbone.name}'s {backbone.max_length}"
+                if name == "max_length" and backbone.max_length and backbone.max_length < length
+                else ""
+            )
     settings = Settings(RunConfig(**values), origins)
     check_mode(backbone, settings.config)
     return settings
+
+
+def dataset_defaults(values: dict) -> tuple[str, int, str]:
+    """The dataset the settings name, its default input length and its truncation: a registered dataset's
+    declaration, or 32 tokens from the head for a folder of your own."""
+    if values.get("data_dir") and not values.get("dataset"):
+        return "a folder of your own", DEFAULT_MAX_LENGTH, "head"
+    from benchmark.dataset_registry import get_dataset
+
+    dataset = get_dataset(values.get("dataset") or DEFAULT_DATASET)
+    return dataset.name, dataset.max_length, dataset.truncation
 
 
 LORA_SETTINGS = ("lora_r", "lora_alpha", "lora_dropout")

@@ -1,4 +1,16 @@
+"""The classic baseline: TF-IDF of jieba words and character n-grams, and a linear SVM (scikit-learn)."""
+
 from benchmark.registry import Backbone, register
+
+
+def linear_svc(c: float):
+    from sklearn.svm import LinearSVC
+
+    # liblinear visits examples in a random order; drawn from numpy's global state, which the run's seed sets, the
+    # order made seeds differ in the sixth decimal of a probability and nowhere else. A fixed order makes the fit a
+    # function of the data alone: repeats with other seeds are the same result.
+    return LinearSVC(C=c, random_state=0)
+
 
 register(
     Backbone(
@@ -7,6 +19,10 @@ register(
         kind="sklearn",
         family="baseline",
         modes=("finetune",),
+        estimator=linear_svc,
+        # The regularisation strengths tried; the one with the lowest dev loss is kept (as the neural runs keep the
+        # checkpoint with the lowest dev loss). On thucnews-mini the best (1.0) lies inside this range.
+        grid=(0.1, 0.3, 1.0, 3.0),
         note="A classic baseline, fitted in seconds on a CPU (benchmark/baselines/tfidf.py); it gives the "
         "leaderboard its floor. Training flags such as --learning-rate do not apply; the regularisation strength "
         "is chosen on the dev split.",

@@ -9,11 +9,11 @@ import time
 
 from transformers import TrainerCallback
 
-from benchmark.run import pipeline
+from benchmark.run import finetune
 
 
 def with_callback(build, callback):
-    """`pipeline.build_trainer` that also adds `callback` to the trainer it builds."""
+    """`finetune.build_trainer` that also adds `callback` to the trainer it builds."""
 
     def build_with_callback(*args, **kwargs):
         trainer, stopwatch = build(*args, **kwargs)
@@ -25,7 +25,7 @@ def with_callback(build, callback):
 
 def add_to_runs(callback) -> None:
     """For a child process: every run it makes gets `callback`."""
-    pipeline.build_trainer = with_callback(pipeline.build_trainer, callback)
+    finetune.build_trainer = with_callback(finetune.build_trainer, callback)
 
 
 class KillAt(TrainerCallback):

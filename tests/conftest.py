@@ -50,6 +50,17 @@ def settings(name: str, **given):
     return resolve_settings(get_backbone(name), given).config
 
 
+def run_config(config, **options) -> Path:
+    """One run of `config` through the driver, its settings resolved as the command line resolves them (the
+    values that differ from the defaults taken as given), without the progress bar."""
+    from benchmark.config import default_of
+    from benchmark.run.driver import run
+    from benchmark.settings import resolve_settings
+
+    given = {k: v for k, v in config.to_dict().items() if k != "model" and v != default_of(k)}
+    return run(resolve_settings(get_backbone(config.model), given), show_progress=False, **options)
+
+
 def load_backbone(backbone, source, **options):
     """Encoder and tokenizer through the code path every run takes (benchmark.model.checkpoint.load_pretrained)."""
     loaded = checkpoint.load_pretrained(backbone, str(source), checkpoint.LoadOptions(**options), log=lambda _: None)

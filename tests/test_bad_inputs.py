@@ -87,9 +87,9 @@ def test_flags_that_cannot_combine_are_one_line(flags, words, capsys, no_model_l
 
 
 def test_the_queue_is_checked_before_its_first_run(tmp_path, capsys, monkeypatch, no_model_loading):
-    from benchmark.run import pipeline
+    from benchmark.run import driver
 
-    monkeypatch.setattr(pipeline, "run", lambda *args, **kwargs: pytest.fail("no run may start"))
+    monkeypatch.setattr(driver, "run", lambda *args, **kwargs: pytest.fail("no run may start"))
     folder = data_folder(tmp_path / "data")
     code = main(["--model", "bert", "ernie", "--seeds", "1", "2", "-1", "--data-dir", str(folder), "--offline"])
     assert code == 2 and "--seed -1" in one_error_line(capsys.readouterr().err)

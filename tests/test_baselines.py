@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SAMPLE_DIR, load_backbone, settings
+from conftest import SAMPLE_DIR, load_backbone, run_config, settings
 from tiny_runs import one_torch_thread
 
 from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, transform
@@ -17,7 +17,6 @@ from benchmark.errors import HarnessError
 from benchmark.model.classifier import TextClassifier, load_classifier
 from benchmark.model.sources import encoder_source, write_tiny_model
 from benchmark.registry import Backbone, get_backbone, list_backbones
-from benchmark.run.baseline import run_sklearn
 from models._textcnn_modeling import TextCNNConfig, TextCNNModel
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
@@ -49,14 +48,24 @@ def test_settings_come_in_layers_and_each_says_where_it_came_from():
     assert config.learning_rate == textcnn.recommended["learning_rate"] and config.dropout == 0.5
     assert config.epochs == 3.0  # given on the command line: it wins
     assert layered.origins["learning_rate"] == "textcnn recommends" and layered.origins["epochs"] == "command line"
-    assert layered.origins["max_length"] == "default" and layered.given == {"epochs"}
-    assert resolve_settings(get_backbone("bert"), {}).config == RunConfig(model="bert")
+    assert layered.given == {"epochs"}
+    # The dataset's input length and truncation are a layer too, resolved here and nowhere later.
+    assert (config.max_length, config.truncation) == (32, "head")
+    assert layered.origins["max_length"] == layered.origins["truncation"] == "thucnews declares"
+    assert resolve_settings(get_backbone("bert"), {}).config == RunConfig(
+        model="bert", max_length=32, truncation="head"
+    )
     smoke = resolve_settings(textcnn, {"smoke": True, "epochs": 4.0})
     assert smoke.config.learning_rate == 1e-3 and smoke.origins["learning_rate"] == "smoke preset"  # over textcnn's
     assert smoke.config.dropout == 0.5 and smoke.config.epochs == 4.0
     assert "--learning-rate 0.001 (smoke preset)" in smoke.describe()
     with pytest.raises(ValueError, match="unknown settings lr"):
-        resolve_settings(Backbone(name="x", kind="sklearn", recommended={"lr": 1}), {})
+        resolve_settings(
+            Backbone(
+                name="x", kind="scratch", model_class=TextCNNModel, config_class=TextCNNConfig, recommended={"lr": 1}
+            ),
+            {},
+        )
 
 
 # ---------------------------------------------------------------- tfidf
@@ -82,6 +91,8 @@ def test_tfidf_fits_predicts_and_round_trips_without_pickle(sample, tmp_path):
         sample.dev.texts,
         sample.dev.labels,
         len(sample.label_names),
+        estimator=get_backbone("tfidf").estimator,
+        grid=get_backbone("tfidf").grid,
         log=lambda _: None,
     )
     assert [h["step"] for h in history] == [1, 2, 3, 4] and all(h["dev_loss"] > 0 for h in history)
@@ -102,7 +113,7 @@ def test_tfidf_fits_predicts_and_round_trips_without_pickle(sample, tmp_path):
 
 def test_tfidf_run_writes_the_usual_results_folder(sample, tmp_path):
     config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path))
-    run_dir = run_sklearn(config, get_backbone("tfidf"), sample)
+    run_dir = run_config(config)
     assert {p.name for p in run_dir.iterdir()} == {
         "metrics.json",
         "report.txt",
@@ -130,7 +141,7 @@ def test_a_tfidf_record_lists_only_the_options_a_tfidf_run_reads(sample, tmp_pat
     config = RunConfig(
         model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path), seed=3, report_to="tensorboard"
     )
-    run_dir = run_sklearn(config, get_backbone("tfidf"), sample)
+    run_dir = run_config(config)
     assert "--report-to tensorboard ignored: tfidf is fitted outside Trainer" in capsys.readouterr().out
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     recorded = metrics["config"]
@@ -215,9 +226,8 @@ def test_textcnn_saves_and_loads_like_any_checkpoint(sample, tmp_path):
 
 
 def test_textcnn_smoke_run_end_to_end(tmp_path):
-    from benchmark.run.pipeline import run
 
-    run_dir = run(settings("textcnn", smoke=True, results_dir=str(tmp_path), epochs=4), show_progress=False)
+    run_dir = run_config(settings("textcnn", smoke=True, results_dir=str(tmp_path), epochs=4))
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "textcnn" and metrics["backbone"]["architecture"] == "textcnn"
     assert metrics["config"]["dropout"] == 0.5

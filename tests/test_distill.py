@@ -163,7 +163,7 @@ def test_a_teacher_of_another_architecture_or_kind_is_refused(tmp_path):
 
 
 def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
-    from benchmark.run.pipeline import run
+    from conftest import run_config
 
     config = RunConfig(
         model="rbt3_student",
@@ -178,7 +178,7 @@ def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
         eval_every=5,
         offline=True,
     )
-    run_dir = run(config, show_progress=False)
+    run_dir = run_config(config)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     record = metrics["distillation"]
     teacher_metrics = json.loads((teacher / "metrics.json").read_text(encoding="utf-8"))
@@ -193,11 +193,11 @@ def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
 
 
 def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
-    from benchmark.run.pipeline import run
+    from conftest import run_config
 
     teacher_run = tfidf_run(tmp_path / "teacher")
     config = settings("textcnn", smoke=True, results_dir=str(tmp_path / "student"), teacher=str(teacher_run), epochs=1)
-    run_dir = run(config, show_progress=False)
+    run_dir = run_config(config)
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["backbone"]["name"] == "textcnn-kd-tfidf"
     assert metrics["distillation"]["teacher"]["backbone"] == "tfidf"
@@ -205,8 +205,8 @@ def test_textcnn_distilled_from_tfidf_on_the_sample(tmp_path):
 
 
 def test_a_distillation_run_with_a_missing_teacher_stops_before_training(tmp_path):
-    from benchmark.run.pipeline import run
+    from conftest import run_config
 
     config = settings("textcnn", smoke=True, results_dir=str(tmp_path), teacher=str(tmp_path / "nope"))
     with pytest.raises(HarnessError, match="no such run folder"):
-        run(config, show_progress=False)
+        run_config(config)

@@ -11,7 +11,7 @@ from scipy.special import softmax
 from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.errors import HarnessError
-from benchmark.serve.export import export_run
+from benchmark.run.export import export_run
 from benchmark.serve.predict import QUANTIZATION_FILE, load_predictor
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)

@@ -24,10 +24,10 @@ QUICK = dict(max_steps=3, eval_every=3, batch_size=16, warmup=0.0, offline=True)
 
 
 def quick_run(name: str, results: Path, cache: Path | None = None, **given) -> Path:
-    from benchmark.run.pipeline import run
+    from conftest import run_config
 
     where = {"data_dir": str(SAMPLE_DIR), "results_dir": str(results), **({"cache_dir": str(cache)} if cache else {})}
-    return run(settings(name, **{**QUICK, **where, **given}), show_progress=False)
+    return run_config(settings(name, **{**QUICK, **where, **given}))
 
 
 def predictions(run_dir: Path) -> list[str]:

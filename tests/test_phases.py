@@ -51,12 +51,10 @@ def test_phases_are_named_once_and_unknown_ones_refused():
 def test_a_fine_tuning_run_records_every_phase_summing_to_its_wall_time(tmp_path):
     import dataclasses
 
-    from conftest import settings
-
-    from benchmark.run.pipeline import run
+    from conftest import run_config, settings
 
     config = dataclasses.replace(settings("bert", smoke=True, results_dir=str(tmp_path)), epochs=2)
-    metrics = json.loads((run(config, show_progress=False) / "metrics.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run_config(config) / "metrics.json").read_text(encoding="utf-8"))
     timing = metrics["timing"]
     found = {e["phase"]: e for e in timing["phases"]}
     assert list(found) == [name for name in NAMES if name in found], "in run order"

@@ -9,13 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import settings
+from conftest import run_config, settings
 
 from benchmark.cli import main
 from benchmark.data.encode import PaddingCollator, encode_split
 from benchmark.model.classifier import load_classifier
 from benchmark.run.device import cpu_supports_bf16
-from benchmark.run.pipeline import run
 
 EXPECTED_KEYS = {
     "schema_version",
@@ -36,7 +35,7 @@ EXPECTED_KEYS = {
 def smoke_run(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     config = settings("bert", smoke=True, results_dir=str(results))
-    return run(dataclasses.replace(config, epochs=4), show_progress=False)
+    return run_config(dataclasses.replace(config, epochs=4))
 
 
 def test_run_folder_holds_every_file(smoke_run):

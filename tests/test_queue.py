@@ -12,7 +12,7 @@ from benchmark.cli import main
 from benchmark.errors import HarnessError
 from benchmark.model import checkpoint
 from benchmark.registry import list_backbones
-from benchmark.run import pipeline
+from benchmark.run import driver
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -59,11 +59,12 @@ def test_a_failed_backbone_is_reported_and_the_queue_goes_on(tmp_path, monkeypat
 def test_all_runs_every_backbone_with_every_seed(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
+    def fake_run(settings, skip_finished=False, keep_model=False):
+        config = settings.config
         calls.append((config.model, config.seed, config.smoke))
         return tmp_path / f"{config.model}-{config.seed}"
 
-    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(driver, "run", fake_run)
     assert main(["--model", "all", "--seeds", "1", "2", "--smoke", "--results-dir", str(tmp_path)]) == 0
     names = [b.name for b in list_backbones()]
     assert calls == [(name, seed, True) for name in names for seed in (1, 2)]
@@ -73,12 +74,13 @@ def test_all_runs_every_backbone_with_every_seed(tmp_path, monkeypatch, capsys):
 
 
 def test_a_harness_error_in_a_queue_is_one_line_and_the_rest_still_runs(tmp_path, monkeypatch, capsys):
-    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
+    def fake_run(settings, skip_finished=False, keep_model=False):
+        config = settings.config
         if config.seed == 2:
             raise HarnessError(f"cannot write {tmp_path}/x: Permission denied")
         return tmp_path / f"{config.model}-{config.seed}"
 
-    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(driver, "run", fake_run)
     assert main(["--model", "bert", "--seeds", "1", "2", "3"]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [f"error: bert seed 2: cannot write {tmp_path}/x: Permission denied"]
@@ -93,12 +95,13 @@ def test_with_several_processes_the_queue_stops_at_the_first_failure(tmp_path, m
     # The processes of a torchrun job may no longer be in step after one failed, so none goes on alone.
     monkeypatch.setenv("WORLD_SIZE", "2")
 
-    def fake_run(config, show_progress=True, skip_finished=False, keep_model=False):
+    def fake_run(settings, skip_finished=False, keep_model=False):
+        config = settings.config
         if config.model == "ernie":
             raise HarnessError("something every process saw")
         return Path(f"results/{config.model}")
 
-    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(driver, "run", fake_run)
     assert main(["--model", "bert", "ernie", "macbert"]) == 1
     assert summary_of(capsys.readouterr().out) == [
         "queue summary: 1 of 3 runs finished",
@@ -109,10 +112,10 @@ def test_with_several_processes_the_queue_stops_at_the_first_failure(tmp_path, m
 
 
 def test_an_unknown_name_stops_the_queue_before_anything_runs(tmp_path, monkeypatch, capsys):
-    def refuse(config, show_progress=True, skip_finished=False, keep_model=False):
+    def refuse(settings, skip_finished=False, keep_model=False):
         raise AssertionError("nothing should run")
 
-    monkeypatch.setattr(pipeline, "run", refuse)
+    monkeypatch.setattr(driver, "run", refuse)
     assert main(["--model", "bert", "ernei", "--results-dir", str(tmp_path / "results")]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: unknown backbone 'ernei'. Did you mean: ernie")
@@ -136,7 +139,7 @@ def test_the_plan_comes_first_with_the_time_earlier_runs_with_these_settings_too
     finished("a", "bert", 1, 100.0)
     finished("b", "bert", 2, 140.0)
     finished("c", "bert", 3, 900.0, dropout=0.37)  # other settings: not an estimate for these runs
-    monkeypatch.setattr(pipeline, "run", lambda config, **kwargs: tmp_path / f"{config.model}-{config.seed}")
+    monkeypatch.setattr(driver, "run", lambda s, **kwargs: tmp_path / f"{s.config.model}-{s.config.seed}")
     assert main(["--model", "bert", "ernie", "--seeds", "1", "2", "--smoke", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     start = out.index("plan: 4 runs, one after another")

@@ -20,7 +20,7 @@ from transformers import TrainerCallback
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.run import pipeline
+from benchmark.run import finetune
 from benchmark.run.folder import RUN_CONFIG, lock_run_dir, run_config_of
 from benchmark.run.resume import complete_checkpoints, open_run_dir
 
@@ -369,7 +369,7 @@ def test_a_full_disk_is_recognised_in_each_library_s_own_words():
 # written in the background meanwhile is whole.
 KILLED_BEFORE_SCORING = """
 import os, signal, sys, threading
-from benchmark.run import pipeline
+from benchmark.run import finetune
 from benchmark.cli import main
 
 def killed(*args, **kwargs):
@@ -378,7 +378,7 @@ def killed(*args, **kwargs):
             thread.join()
     os.kill(os.getpid(), signal.SIGKILL)
 
-pipeline.predict_logits = killed
+finetune.predict_logits = killed
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -399,7 +399,7 @@ class StopAt(TrainerCallback):
 
 
 def add_callback(monkeypatch, callback) -> None:
-    monkeypatch.setattr(pipeline, "build_trainer", with_callback(pipeline.build_trainer, callback))
+    monkeypatch.setattr(finetune, "build_trainer", with_callback(finetune.build_trainer, callback))
 
 
 @pytest.mark.slow
@@ -486,7 +486,7 @@ def test_a_run_whose_scoring_fails_keeps_its_model_and_is_only_scored_again(task
         time.sleep(0.2)  # while model/ is being written
         raise RuntimeError("simulated failure while scoring")
 
-    monkeypatch.setattr(pipeline, "predict_logits", failing)
+    monkeypatch.setattr(finetune, "predict_logits", failing)
     with pytest.raises(RuntimeError, match="simulated failure while scoring"):
         main(task["flags"] + ["--results-dir", str(results)])
     (run_dir,) = results.iterdir()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from conftest import SAMPLE_DIR
+from conftest import SAMPLE_DIR, run_config
 
 from benchmark.config import RunConfig
 from benchmark.data.load import load_task
@@ -39,8 +39,6 @@ def one_torch_thread():
 
 
 def tiny_bert_run(results: Path, steps: int = 100) -> Path:
-    from benchmark.run.pipeline import run
-
     task = load_task(SAMPLE_DIR, "full")
     init = write_tiny_model(
         get_backbone("bert"), task.train.texts + task.dev.texts, results / "init", seed=1, shape=TEACHER_SHAPE
@@ -58,11 +56,8 @@ def tiny_bert_run(results: Path, steps: int = 100) -> Path:
         dropout=0.0,
         offline=True,
     )
-    return run(config, show_progress=False)
+    return run_config(config)
 
 
 def tfidf_run(results: Path) -> Path:
-    from benchmark.run.baseline import run_sklearn
-
-    config = RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(results))
-    return run_sklearn(config, get_backbone("tfidf"), load_task(SAMPLE_DIR, "full"))
+    return run_config(RunConfig(model="tfidf", data_dir=str(SAMPLE_DIR), results_dir=str(results)))

@@ -8,7 +8,9 @@ weights and the classifier's coefficients as safetensors. The features are compu
 scikit-learn object, so a saved model gives the same numbers with any scikit-learn version. The SVM's
 margins are scaled into calibrated logits on the dev split (one number), so the probabilities in
 predictions.csv mean something and a tfidf run can be a distillation teacher like any other run. (A logistic
-regression scored no better on thucnews-mini and took twenty times longer to fit.)
+regression scored no better on thucnews-mini and took twenty times longer to fit.) Which linear classifier is
+fitted over the features, and the values of its C tried, is the declaration's (models/tfidf.py); any
+scikit-learn estimator with `coef_` and `intercept_` is stored and served alike.
 """
 
 from __future__ import annotations
@@ -29,9 +31,6 @@ from benchmark.metrics import cross_entropy
 FORMAT = "tfidf-linear"
 SETTINGS_FILE = "tfidf.json"
 ARRAYS_FILE = "tfidf.safetensors"
-# SVM regularisation strengths tried; the one with the lowest dev loss is kept (as the neural runs keep the
-# checkpoint with the lowest dev loss). On thucnews-mini the best (1.0) lies inside this range.
-C_GRID = (0.1, 0.3, 1.0, 3.0)
 
 
 def _jieba():
@@ -89,6 +88,7 @@ class TfidfModel:
     idf: np.ndarray  # (features,)
     coef: np.ndarray  # (classes, features)
     intercept: np.ndarray  # (classes,)
+    estimator: str = ""  # the scikit-learn class that fitted coef and intercept (not saved: serving needs neither)
     index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -209,29 +209,28 @@ def fit_tfidf(
     dev_texts: list[str],
     dev_labels: np.ndarray,
     num_labels: int,
+    *,
+    estimator,
+    grid: tuple[float, ...],
     settings: TfidfSettings | None = None,
-    c_grid=C_GRID,
     log=print,
 ) -> tuple[TfidfModel, list[dict]]:
-    """Fit the features on train and a linear SVM per C; keep the C with the lowest (calibrated) dev loss.
+    """Fit the features on train and a linear classifier per value C of `grid` (`estimator(C)`, a scikit-learn
+    estimator with `coef_` and `intercept_`); keep the C with the lowest (calibrated) dev loss.
 
-    The SVM's margins, scaled by the calibration factor fitted on dev, are the model's logits; the factor is
-    folded into the stored coefficients.
+    The classifier's margins, scaled by the calibration factor fitted on dev, are the model's logits; the factor
+    is folded into the stored coefficients.
     """
-    from sklearn.svm import LinearSVC
-
     settings = settings or TfidfSettings()
     analysed = [analyze(text, settings) for text in train_texts]
     terms, idf = fit_vocabulary(analysed, settings)
     index = {term: i for i, term in enumerate(terms)}
     x_train, x_dev = _matrix(analysed, index, idf, settings), transform(dev_texts, index, idf, settings)
     log(f"tfidf: {len(terms)} terms (word {settings.word_ngrams}-grams, character {settings.char_ngrams}-grams)")
-    history, best = [], None
-    for step, c in enumerate(c_grid, 1):
-        # liblinear visits examples in a random order; drawn from numpy's global state, which the run's seed
-        # sets, the order made seeds differ in the sixth decimal of a probability and nowhere else. A fixed
-        # order makes the fit a function of the data alone: repeats with other seeds are the same result.
-        classifier = LinearSVC(C=c, random_state=0).fit(x_train, train_labels)
+    history, best, name = [], None, ""
+    for step, c in enumerate(grid, 1):
+        classifier = estimator(c).fit(x_train, train_labels)
+        name = type(classifier).__name__
         coef, intercept = _full_coefficients(classifier, num_labels, len(terms))
         margins = np.asarray(x_dev @ coef.T, dtype=np.float64) + intercept
         scale = calibrate(margins, dev_labels)
@@ -243,10 +242,10 @@ def fit_tfidf(
             "dev_accuracy": float((margins.argmax(-1) == dev_labels).mean()),
         }
         history.append(point)
-        log(f"tfidf: C={c:g}: dev loss {point['dev_loss']:.4f}, dev accuracy {point['dev_accuracy']:.4f}")
+        log(f"{name}: C={c:g}: dev loss {point['dev_loss']:.4f}, dev accuracy {point['dev_accuracy']:.4f}")
         if best is None or point["dev_loss"] < best[0]["dev_loss"]:
             best = (point, coef * np.float32(scale), intercept * np.float32(scale))
-    return TfidfModel(settings, terms, idf, best[1], best[2]), history
+    return TfidfModel(settings, terms, idf, best[1], best[2], estimator=name), history
 
 
 def _full_coefficients(classifier, num_labels: int, num_features: int) -> tuple[np.ndarray, np.ndarray]:

@@ -136,8 +136,6 @@ def load_registered(
         files=files,
         bad=bad,
         main_score=dataset.main_score,
-        max_length=dataset.max_length,
-        truncation=dataset.truncation,
     )
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.config import DEFAULT_MAX_LENGTH
 from benchmark.data.read import BadRows
 from benchmark.dataset_registry import Protocol
 from benchmark.errors import HarnessError
@@ -32,14 +31,15 @@ class Task:
     test: Split
     files: dict[str, dict] = field(default_factory=dict)  # name -> {path, sha256, lines}
     main_score: str = "accuracy"  # what the leaderboard sorts this dataset by
-    max_length: int = DEFAULT_MAX_LENGTH  # the dataset's default input length and truncation
-    truncation: str = "head"
     dropped: dict[str, int] = field(default_factory=dict)  # malformed or empty rows dropped, per file
     dropped_summary: str = ""  # how many, and the first few with their lines
     deduplicated: int | None = None  # train texts removed for also being in dev or test (--dedupe)
+    recorded: TaskRecord | None = None  # splits taken from a finished run (an export) keep that run's record
 
     def record(self) -> TaskRecord:
         """What the results file says about the task."""
+        if self.recorded is not None:
+            return self.recorded
         return TaskRecord(
             dataset=self.dataset,
             protocol=self.protocol,

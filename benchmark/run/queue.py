@@ -17,6 +17,7 @@ from pathlib import Path
 from benchmark.config import OUTPUT_ONLY, RunConfig
 from benchmark.console import log, report_error
 from benchmark.errors import HarnessError
+from benchmark.settings import Settings
 
 
 class Terminated(Exception):
@@ -101,12 +102,12 @@ def estimate(config: RunConfig, past: list[tuple[dict, float]]) -> tuple[float |
     return (statistics.median(walls) if walls else None), len(walls)
 
 
-def plan(queue: list[tuple[RunConfig, str]]) -> str:
+def plan(queue: list[Settings]) -> str:
     """What the queue will run, with the time each backbone's runs took before with these settings."""
-    past = past_walls(Path(queue[0][0].results_dir)) if queue else []
+    past = past_walls(Path(queue[0].config.results_dir)) if queue else []
     lines, total, unknown = [f"plan: {len(queue)} runs, one after another"], 0.0, 0
-    for model in dict.fromkeys(config.model for config, _ in queue):
-        configs = [config for config, _ in queue if config.model == model]
+    for model in dict.fromkeys(settings.config.model for settings in queue):
+        configs = [settings.config for settings in queue if settings.config.model == model]
         seeds = " ".join(str(config.seed) for config in configs)
         seconds, found = estimate(configs[0], past)
         if seconds is None:
@@ -136,18 +137,19 @@ def duration(seconds: float) -> str:
     )
 
 
-def run_queue(queue: list[tuple[RunConfig, str]], skip_finished: bool = False) -> int:
-    """Run each (config, description of its settings) in turn, after printing the plan. The summary at the end
-    lists each run's folder or error; the exit status is 1 if any failed."""
-    from benchmark.run.pipeline import run
+def run_queue(queue: list[Settings], skip_finished: bool = False) -> int:
+    """Run each run's settings in turn, after printing the plan. The summary at the end lists each run's folder
+    or error; the exit status is 1 if any failed."""
+    from benchmark.run import driver
 
     log(plan(queue))
     outcomes = []  # (config, run folder or None, error or None)
-    for position, (config, settings) in enumerate(queue):
-        keep = any(same_start(config, later) for later, _ in queue[position + 1 :])
+    for position, settings in enumerate(queue):
+        config = settings.config
+        keep = any(same_start(config, later.config) for later in queue[position + 1 :])
         try:
-            log(settings)
-            outcomes.append((config, run(config, skip_finished=skip_finished, keep_model=keep), None))
+            log(settings.describe())
+            outcomes.append((config, driver.run(settings, skip_finished=skip_finished, keep_model=keep), None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
             message = describe_failure(error)
             report_error(f"{config.model} seed {config.seed}: {message}")
@@ -162,6 +164,6 @@ def run_queue(queue: list[tuple[RunConfig, str]], skip_finished: bool = False) -
             if message is None
             else f"  FAILED  {config.model} seed {config.seed}: {message}"
         )
-    lines += [f"  not run {config.model} seed {config.seed}" for config, _ in queue[len(outcomes) :]]
+    lines += [f"  not run {s.config.model} seed {s.config.seed}" for s in queue[len(outcomes) :]]
     log("\n".join(lines))
     return 0 if finished == len(queue) else 1

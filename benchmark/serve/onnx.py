@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-
-from benchmark.serve.variant import measure, write_variant
 
 
 def export_onnx(predictor, path: Path) -> None:
@@ -63,9 +62,10 @@ def onnx_available() -> bool:
     return True
 
 
-def export_onnx_variants(
-    run_dir, source, model_dir, fp32, texts, gold, reference, int8, latency_texts, extra, log
-) -> list[Path]:
+@contextlib.contextmanager
+def onnx_variant(fp32, model_dir: Path, int8: bool, texts: list[str], log):
+    """(suffix, description, predictor, fill_model, extra figures) of the ONNX variant of a torch predictor, or
+    None when the export fails or does not reproduce the model; its graph lives as long as the context."""
     import onnxruntime
 
     from benchmark.serve.predict import ONNX_FILE, OnnxPredictor, onnx_session
@@ -79,7 +79,8 @@ def export_onnx_variants(
                 f"ONNX export of {fp32.backbone} failed, no ONNX variant: {type(error).__name__}: "
                 f"{str(error).splitlines()[0][:200]}"
             )
-            return []
+            yield None
+            return
         graph = exported
         if int8:
             graph = Path(scratch) / "int8.onnx"
@@ -94,7 +95,8 @@ def export_onnx_variants(
                 f"ONNX export of {fp32.backbone} does not reproduce the model (logits differ by {difference:.2g}); "
                 f"no ONNX variant"
             )
-            return []
+            yield None
+            return
 
         def fill(folder: Path) -> None:
             folder.mkdir(parents=True)
@@ -108,18 +110,5 @@ def export_onnx_variants(
             if int8
             else ("onnx", "ONNX export, fp32")
         )
-        return [
-            write_variant(
-                run_dir,
-                source,
-                suffix,
-                description,
-                texts,
-                gold,
-                measure(predictor, texts, latency_texts),
-                reference,
-                fill,
-                {**extra, "onnxruntime": onnxruntime.__version__, "max_logit_difference_first_64": difference},
-                log,
-            )
-        ]
+        extra = {"onnxruntime": onnxruntime.__version__, "max_logit_difference_first_64": difference}
+        yield suffix, description, predictor, fill, extra

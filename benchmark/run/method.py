@@ -1,0 +1,147 @@
+"""What the driver (benchmark.run.driver) asks of every kind of run: one small interface, four methods.
+
+A method turns a backbone and the splits into a classifier and says what it did:
+
+| method | module | fits by |
+|---|---|---|
+| `FineTune` | finetune.py | Trainer: every weight, LoRA adapters, or a distilled student; one process or several |
+| `LinearProbe` | probe.py | a logistic regression on a frozen encoder's cached vectors |
+| `ClassicBaseline` | classic.py | a scikit-learn estimator over TF-IDF features, as its declaration names it |
+| `ExportVariant` | export.py | quantising or converting a finished run's model, scored on its test texts |
+
+The driver calls, in order: `read`, `finished` (with --skip-finished), `prepare`, `folder`, `fit`, `score`,
+`inference_cost`, `record`, `save`, `finish`. Everything a method does not override is the plain single-process
+behaviour below, so a method is mostly its `fit` and `score`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.atomic import write_json
+from benchmark.console import log
+from benchmark.phases import Phases
+from benchmark.record import ABSENT, METRICS_FILE, BackboneRecord, TrainingRecord
+from benchmark.settings import Settings
+
+
+@dataclass
+class Fitted:
+    """What fitting produced, for the record: the backbone as trained, what training did, and the record's
+    method-specific sections (distillation, export) and timing figures."""
+
+    backbone: BackboneRecord
+    training: TrainingRecord
+    train_seconds: float | None = None
+    train_examples_per_second: float | None = None
+    sections: dict = field(default_factory=dict)
+    timing: dict = field(default_factory=dict)
+    summary: str = ""  # what the run's last line adds after the scores
+
+
+@dataclass
+class Scored:
+    logits: np.ndarray  # (examples, labels), in the split's own order
+    loss: float
+    examples_per_second: float | None = None  # None: the timed model's speed (benchmark.serve.cost) is used
+    sections: dict = field(default_factory=dict)  # record sections that need the scores (an export's comparison)
+    timing: dict = field(default_factory=dict)
+
+
+class Method:
+    """The plain behaviour; subclasses override what differs."""
+
+    # The run options this method reads; the record lists only these (None: all of them).
+    options: frozenset[str] | None = None
+    # Written after the backbone's name in a report header (" (linear probe)").
+    title = ""
+
+    def __init__(self, settings: Settings, backbone):
+        self.settings, self.config, self.backbone = settings, settings.config, backbone
+        self.phases: Phases | None = None  # the run's stopwatch, set by the driver as the run starts
+        self.tokenization = ABSENT  # what tokenising the splits found, for methods that tokenise
+
+    is_main = True  # the process that writes files and speaks (one of torchrun's processes: the first)
+    num_processes = 1
+
+    def read(self):
+        """The splits the settings name, read and validated (benchmark.data.load), summarised for the log."""
+        from benchmark.data.load import read_task
+        from benchmark.data.task import summarize
+
+        splits = read_task(self.config)
+        log(summarize(splits))
+        return splits
+
+    def finished(self, splits) -> Path | None:
+        """A finished run of this same configuration in the results folder (--skip-finished), if any."""
+        from benchmark.run.folder import finished_run, run_config_of
+
+        return finished_run(
+            Path(self.config.results_dir), run_config_of(self.config_record(), splits.files, self.num_processes)
+        )
+
+    def prepare(self, splits) -> None:
+        """Load and encode what fitting needs, before a run folder is made: a failure here leaves nothing."""
+        self.splits = splits
+
+    @contextlib.contextmanager
+    def folder(self):
+        """A new run folder, with run_config.json saying what it runs (so --skip-finished finds it)."""
+        from benchmark.run.folder import RUN_CONFIG, new_run_dir, run_config_of
+
+        config, splits = self.config, self.splits
+        run_dir = new_run_dir(Path(config.results_dir), self.name, splits.protocol, config.seed)
+        try:
+            write_json(run_dir / RUN_CONFIG, run_config_of(self.config_record(), splits.files, self.num_processes))
+            log(f"run folder: {run_dir}")
+            yield run_dir
+        except BaseException:  # a run that did not finish leaves no folder behind: it holds nothing to resume
+            if not (run_dir / METRICS_FILE).exists():
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+
+    @property
+    def name(self) -> str:
+        """The run's name in its folder and on the leaderboard."""
+        return self.backbone.name
+
+    def fit(self, run_dir: Path) -> Fitted:
+        raise NotImplementedError
+
+    def score(self, name: str) -> Scored:
+        """Logits of the split `name` (test, or dev), in its file order, and the mean loss."""
+        raise NotImplementedError
+
+    def predictor(self):
+        """The fitted classifier as --predict serves it (benchmark.serve.predict.Predictor)."""
+        raise NotImplementedError
+
+    device = "cpu"  # where predictor() computes
+
+    def inference_cost(self, texts: list[str]) -> dict:
+        from benchmark.serve.cost import inference_cost
+
+        return inference_cost(self.predictor(), texts, self.device)
+
+    def config_record(self) -> dict:
+        """The run options the record keeps: those this method reads."""
+        config = self.config.to_dict()
+        return config if self.options is None else {k: v for k, v in config.items() if k in self.options}
+
+    def environment(self) -> dict:
+        from benchmark.environment import environment
+
+        return environment(offline=self.config.offline)
+
+    def save(self, run_dir: Path) -> None:
+        """Write model/; a write that fails says which folder and why."""
+        raise NotImplementedError
+
+    def finish(self, run_dir: Path) -> None:
+        """After metrics.json: remove what only an unfinished run needed."""
