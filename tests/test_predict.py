@@ -53,6 +53,26 @@ def test_a_file_gives_a_csv_beside_it_or_where_asked(runs, tmp_path, capsys):
     assert lines[0] == "index,text,predicted,probability" and len(lines) == 4
 
 
+def test_a_model_folder_copied_alone_predicts_as_its_run_did(runs, tmp_path, capsys):
+    """labels.json carries what serving needs (labels, input length, truncation): no metrics.json beside it."""
+    import json
+    import shutil
+
+    alone = shutil.copytree(runs["bert"] / "model", tmp_path / "somewhere" / "my-model")
+    saved = json.loads((alone / "labels.json").read_text(encoding="utf-8"))
+    trained = json.loads((runs["bert"] / "metrics.json").read_text(encoding="utf-8"))["config"]
+    assert (saved["max_length"], saved["truncation"]) == (trained["max_length"], trained["truncation"])
+    assert main(["--predict", str(alone), *TEXTS]) == 0
+    copied = capsys.readouterr().out
+    assert main(["--predict", str(runs["bert"]), *TEXTS]) == 0
+    assert copied == capsys.readouterr().out
+
+    del saved["max_length"], saved["truncation"]  # as an older harness wrote it, and no run beside it
+    (alone / "labels.json").write_text(json.dumps(saved), encoding="utf-8")
+    assert main(["--predict", str(alone), *TEXTS]) == 2
+    assert "does not say the input length" in one_error(capsys)
+
+
 def one_error(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err

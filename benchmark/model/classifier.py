@@ -120,6 +120,14 @@ def create_classifier(
 
 
 MODES_SAVED_WHOLE = ("finetune",)
+
+
+def serving_settings(config) -> dict:
+    """What serving a model needs of the settings it was trained with, kept in its labels.json; lower-casing
+    is the backbone's declaration, applied to its tokenizer whenever it is loaded."""
+    return {"max_length": config.max_length, "truncation": config.truncation}
+
+
 HEAD_FILE = "head.safetensors"
 
 
@@ -130,10 +138,13 @@ def save_classifier(
     label_names: list[str],
     folder: Path,
     *,
+    serving: dict,
     mode: str = "finetune",
     base: str | None = None,
 ) -> None:
-    """A fine-tuned model's folder: encoder config, tokenizer, weights (safetensors), labels.
+    """A fine-tuned model's folder: encoder config, tokenizer, weights (safetensors), and labels.json, which names
+    the backbone and the labels and holds `serving` (`serving_settings`: the input length and truncation the
+    model was trained with), so the folder serves alone wherever it is copied.
 
     mode "finetune" saves every weight. "lora" saves the adapters and the head, "probe" the head alone; both
     name the `base` checkpoint (hub id or folder) the frozen weights are read from again when the model is
@@ -160,7 +171,7 @@ def save_classifier(
             save_file(tensors(model.head), target / HEAD_FILE, metadata={"format": "pt"})
         if mode == "lora":
             save_adapters(model.encoder, target)
-        saved = {"backbone": backbone.name, "labels": label_names}
+        saved = {"backbone": backbone.name, "labels": label_names, **serving}
         if mode not in MODES_SAVED_WHOLE:
             saved |= {"mode": mode, "base": base}
         (target / LABELS_FILE).write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")

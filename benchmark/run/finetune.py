@@ -27,6 +27,7 @@ from benchmark.model.classifier import (
     count_parameters,
     restore_saved,
     save_classifier,
+    serving_settings,
     trainable_parameters,
 )
 from benchmark.model.sources import encoder_source
@@ -188,6 +189,7 @@ class FineTune(Method):
                     self.tokenizer,
                     self.backbone,
                     self.splits.label_names,
+                    serving=serving_settings(config),
                     mode=training_mode(config),
                     base=self.source,
                     name="model-writer",

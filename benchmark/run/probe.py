@@ -21,7 +21,7 @@ from benchmark.data.encode import cache_key, encode_split, tokenisation_report
 from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy
 from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import count_parameters, create_classifier, save_classifier
+from benchmark.model.classifier import count_parameters, create_classifier, save_classifier, serving_settings
 from benchmark.model.sources import encoder_source
 from benchmark.model.tokenizer import normalisation
 from benchmark.phases import size_of
@@ -160,6 +160,7 @@ class LinearProbe(Method):
                 self.backbone,
                 self.splits.label_names,
                 run_dir / "model",
+                serving=serving_settings(self.config),
                 mode="probe",
                 base=self.source,
             )

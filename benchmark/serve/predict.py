@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.atomic import write_text
-from benchmark.config import default_of
 from benchmark.errors import HarnessError
 from benchmark.record import METRICS_FILE, model_folder
 
@@ -126,15 +125,22 @@ class TfidfPredictor(Predictor):
         return self.model.logits(texts).astype(np.float32)
 
 
-def trained_input(folder: Path) -> tuple[int, str]:
-    """The --max-length and --truncation the run beside `folder` (a model folder) trained with, else the
-    defaults."""
+def trained_input(folder: Path, saved: dict) -> tuple[int, str]:
+    """The input length and truncation the model in `folder` was trained with: from its labels.json (`saved`),
+    or, for a folder written before labels.json held them, from the metrics.json of the run beside it."""
+    if "max_length" in saved:
+        return int(saved["max_length"]), str(saved.get("truncation") or "head")
     path = folder.parent / METRICS_FILE
     try:
         config = json.loads(path.read_text(encoding="utf-8")).get("config") or {} if path.is_file() else {}
     except (OSError, ValueError, AttributeError):
         config = {}
-    return int(config.get("max_length") or default_of("max_length")), str(config.get("truncation") or "head")
+    if not config.get("max_length"):
+        raise HarnessError(
+            f"{folder / 'labels.json'} does not say the input length the model was trained with, and no run's "
+            f'{METRICS_FILE} is beside the folder; add "max_length" (and "truncation") to labels.json'
+        )
+    return int(config["max_length"]), str(config.get("truncation") or "head")
 
 
 def onnx_session(path: Path):
@@ -188,7 +194,7 @@ def load_predictor(path: Path) -> Predictor:
         model, labels = TfidfModel.load(folder)
         return TfidfPredictor(model, labels, backbone)
 
-    max_length, truncation = trained_input(folder)
+    max_length, truncation = trained_input(folder, saved)
     from benchmark.registry import get_backbone
 
     if (folder / ONNX_FILE).is_file():
