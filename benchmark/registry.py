@@ -1,21 +1,23 @@
 """The backbone registry: each backbone is declared once, in its own module under `models/`.
 
-A declaration is plain data (name, hub id, the classes that build it, the
-reported figure). Importing `models` imports every module in that folder, so a
-new file there is enough for a backbone to appear in `--list` and to run.
-Baselines that need no pretrained weights (`tfidf`, `textcnn`) are entries too,
-of another `kind`, so they run anywhere and land in the same leaderboard.
+A declaration is plain data (name, hub id, the names of the classes that build it, the reported figure), so
+listing the registry imports neither torch nor transformers. Importing `models` imports every module in that
+folder, so a new file there is enough for a backbone to appear in `--list` and to run. Baselines that need no
+pretrained weights (`tfidf`, `textcnn`) are entries too, of another `kind`, so they run anywhere and land in the
+same leaderboard.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-from transformers import BertTokenizerFast, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Any
 
 from benchmark.plugins import Registry
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 KINDS = ("pretrained", "scratch", "sklearn")
 # How an encoder's token states become one vector per text: BERT's trained pooler, the first token's state,
@@ -26,6 +28,19 @@ POOLINGS = ("pooler", "cls", "mean", "last")
 MODES = ("finetune", "lora", "probe")
 # Attention and feed-forward projections of BERT-like encoders, where LoRA adapters go by default.
 BERT_LORA_TARGETS = ("query", "key", "value", "dense")
+
+
+ClassReference = str | type | None
+
+
+def resolve(reference: ClassReference):
+    """The class a declaration names: the class itself, a transformers class by name ("BertModel"), or
+    "package.module:Class" for the project's own modeling code. Declarations name classes as text so that
+    listing them (`--list`) imports neither torch nor transformers."""
+    if reference is None or isinstance(reference, type):
+        return reference
+    module, _, name = reference.rpartition(":")
+    return getattr(importlib.import_module(module or "transformers"), name)
 
 
 @dataclass(frozen=True)
@@ -41,12 +56,22 @@ class Backbone:
     hub_id: str | None = None
     description: str = ""
     family: str = ""  # what --list groups by, e.g. "ERNIE 3.0" or "sentence embedding"
+    # The encoder's classes (see `resolve`): a PreTrainedModel whose output carries `last_hidden_state` (and
+    # `pooler_output` for pooler pooling), like BertModel; its config class; the class the published weights were
+    # saved from (a pre-training model: its prefix and heads come with it; default: the model class); the
+    # tokenizer class.
+    model: ClassReference = None
+    config: ClassReference = None
+    checkpoint: ClassReference = None
+    tokenizer: ClassReference = "BertTokenizerFast"
+    # The config's model_type (`bert`, `ernie`, ...): what --list shows and a checkpoint's config is checked
+    # against (a test keeps it equal to the config class's). Given a config class itself, it is read from it.
+    architecture: str = ""
     # The published config.json's fields that shape the architecture (model_type, sizes, task embeddings...):
-    # --list counts the parameters from them, and tiny test and smoke checkpoints keep every field but the sizes,
-    # so they load as the real one does.
+    # tiny test and smoke checkpoints keep every field but the sizes, so they load as the real one does.
     published_config: dict = field(default_factory=dict)
-    # The class the published weights were saved from (a pre-training model: its prefix and heads come with it).
-    checkpoint_class: type[PreTrainedModel] | None = None
+    # The published encoder's parameter count, from that config (what --list shows; a test counts it again).
+    parameters: int | None = None
     pooling: str = "pooler"  # one of POOLINGS
     # "wordpiece": a vocab.txt, as Chinese BERT-style checkpoints ship; "byte-bpe": a tokenizer.json of byte-level
     # BPE merges, as decoder LLMs ship.
@@ -55,10 +80,9 @@ class Backbone:
     max_length: int | None = None  # the longest input it is meant for; a dataset's longer default is cut to it
     modes: tuple[str, ...] = ("finetune", "lora", "probe")
     lora_targets: tuple[str, ...] = BERT_LORA_TARGETS  # module names that get adapters with --lora-r
-    # A PreTrainedModel whose output carries `last_hidden_state` and `pooler_output`, like BertModel.
-    model_class: type[PreTrainedModel] | None = None
-    config_class: type[PretrainedConfig] | None = None
-    tokenizer_class: type[PreTrainedTokenizerBase] = BertTokenizerFast
+    # Whether its model class can recompute activations in the backward pass (--gradient-checkpointing); a
+    # test keeps it equal to the class's own `supports_gradient_checkpointing`.
+    gradient_checkpointing: bool = True
     note: str = ""
     kind: str = "pretrained"
     # Config fields of the tiny model the smoke preset builds; None: benchmark.model.sources.TINY_SHAPE (BERT-like).
@@ -84,38 +108,51 @@ class Backbone:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"backbone {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
-        if self.kind != "sklearn" and (self.model_class is None or self.config_class is None):
-            raise ValueError(f"backbone {self.name!r}: a {self.kind} backbone needs model_class and config_class")
+        if self.kind != "sklearn" and (self.model is None or self.config is None):
+            raise ValueError(f"backbone {self.name!r}: a {self.kind} backbone needs its model and config classes")
         if self.kind == "sklearn" and (self.estimator is None or not self.grid):
             raise ValueError(f"backbone {self.name!r}: a sklearn backbone needs an estimator and a grid of its C")
         if self.kind == "pretrained" and not self.hub_id:
             raise ValueError(f"backbone {self.name!r}: a pretrained backbone needs a hub_id")
+        if not self.architecture:
+            known = self.kind if self.kind == "sklearn" else getattr(self.config, "model_type", "")
+            if not known:
+                raise ValueError(f"backbone {self.name!r}: declare its architecture (the config's model_type)")
+            object.__setattr__(self, "architecture", known)
         if (
             self.pooling not in POOLINGS
             or not set(self.modes) <= set(MODES)
-            or self.padding_side
-            not in (
-                "left",
-                "right",
-            )
+            or self.padding_side not in ("left", "right")
         ):
             raise ValueError(f"backbone {self.name!r}: pooling, modes or padding_side outside {POOLINGS}, {MODES}")
 
     @property
-    def parameters(self) -> int | None:
-        """The published encoder's parameter count, from its config (built on the meta device: no memory, no
-        download); None where no config is declared."""
-        if self.model_class is None or not self.published_config:
-            return None
-        import torch
-
-        fields = {k: v for k, v in self.published_config.items() if k not in ("model_type", "architectures")}
-        with torch.device("meta"):
-            return sum(p.numel() for p in self.model_class(self.config_class(**fields)).parameters())
+    def model_class(self) -> type[PreTrainedModel] | None:
+        return resolve(self.model)
 
     @property
-    def architecture(self) -> str:
-        return self.config_class.model_type if self.config_class is not None else self.kind
+    def config_class(self) -> type[PretrainedConfig] | None:
+        return resolve(self.config)
+
+    @property
+    def checkpoint_class(self) -> type[PreTrainedModel] | None:
+        return resolve(self.checkpoint)
+
+    @property
+    def tokenizer_class(self) -> type[PreTrainedTokenizerBase]:
+        return resolve(self.tokenizer)
+
+
+def count_parameters(backbone: Backbone) -> int | None:
+    """The published encoder's parameters, counted from its config on the meta device (no memory, no download);
+    None where no config is declared. What a declaration's `parameters` must say."""
+    if backbone.model is None or not backbone.published_config:
+        return None
+    import torch
+
+    fields = {k: v for k, v in backbone.published_config.items() if k not in ("model_type", "architectures")}
+    with torch.device("meta"):
+        return sum(p.numel() for p in backbone.model_class(backbone.config_class(**fields)).parameters())
 
 
 # The backbone declarations live in `models/`, one module each, found by name (benchmark.plugins).

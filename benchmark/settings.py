@@ -201,7 +201,7 @@ def training_mode(config: RunConfig) -> str:
 def check_mode(backbone, config: RunConfig) -> None:
     """Refuse a training mode the backbone does not declare (a scikit-learn baseline has no adapters)."""
     mode = training_mode(config)
-    if config.gradient_checkpointing and not getattr(backbone.model_class, "supports_gradient_checkpointing", False):
+    if config.gradient_checkpointing and not backbone.gradient_checkpointing:
         raise HarnessError(f"--gradient-checkpointing: {backbone.name}'s model cannot recompute its activations")
     if mode not in backbone.modes:
         flag = {"lora": "--lora-r", "probe": "--linear-probe"}[mode]

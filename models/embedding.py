@@ -2,17 +2,15 @@
 them (bge: the [CLS] state; text2vec: the mean over tokens). Fine-tuned like any encoder, or as a linear probe
 (--linear-probe), which is how C-MTEB scores classification."""
 
-from transformers import BertConfig, BertModel
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_BASE, BERT_LARGE, bert_config
 
 NOTE = "bge's sentence vector is the normalised [CLS] state; the classifier reads it before normalisation."
 
-for name, hub_id, shape, description in (
-    ("bge_small", "BAAI/bge-small-zh-v1.5", bert_config(4, 512, 8, 2048), "bge small zh v1.5 (BAAI, 2023)"),
-    ("bge_base", "BAAI/bge-base-zh-v1.5", BERT_BASE, "bge base zh v1.5 (BAAI, 2023)"),
-    ("bge_large", "BAAI/bge-large-zh-v1.5", BERT_LARGE, "bge large zh v1.5 (BAAI, 2023)"),
+for name, hub_id, shape, parameters, description in (
+    ("bge_small", "BAAI/bge-small-zh-v1.5", bert_config(4, 512, 8, 2048), 23_953_920, "bge small zh v1.5 (BAAI, 2023)"),
+    ("bge_base", "BAAI/bge-base-zh-v1.5", BERT_BASE, 102_267_648, "bge base zh v1.5 (BAAI, 2023)"),
+    ("bge_large", "BAAI/bge-large-zh-v1.5", BERT_LARGE, 325_522_432, "bge large zh v1.5 (BAAI, 2023)"),
 ):
     register(
         Backbone(
@@ -20,9 +18,11 @@ for name, hub_id, shape, description in (
             hub_id=hub_id,
             description=description,
             family="sentence embedding",
-            model_class=BertModel,
-            config_class=BertConfig,
+            model="BertModel",
+            config="BertConfig",
+            architecture="bert",
             published_config=shape,
+            parameters=parameters,
             pooling="cls",
             note=NOTE,
         )
@@ -34,9 +34,11 @@ register(
         hub_id="shibing624/text2vec-base-chinese",
         description="text2vec base Chinese: CoSENT on MacBERT (shibing624, 2022)",
         family="sentence embedding",
-        model_class=BertModel,
-        config_class=BertConfig,
+        model="BertModel",
+        config="BertConfig",
+        architecture="bert",
         published_config=BERT_BASE,
+        parameters=102_267_648,
         pooling="mean",
     )
 )

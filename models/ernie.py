@@ -1,5 +1,3 @@
-from transformers import ErnieConfig, ErnieModel
-
 from benchmark.registry import Backbone, register
 
 register(
@@ -7,8 +5,9 @@ register(
         name="ernie",
         hub_id="nghuyong/ernie-1.0-base-zh",
         description="ERNIE 1.0 base: entity and phrase masking (Baidu, 2019)",
-        model_class=ErnieModel,
-        config_class=ErnieConfig,
+        model="ErnieModel",
+        config="ErnieConfig",
+        architecture="ernie",
         family="BERT-base",
         # nghuyong/ernie-1.0-base-zh's config.json: an 18,000-entry vocabulary and 513 positions.
         published_config={
@@ -21,6 +20,7 @@ register(
             "max_position_embeddings": 513,
             "type_vocab_size": 2,
         },
+        parameters=99_866_112,
         # Conversions published before transformers had ERNIE classes describe it as a BERT model.
         accepts_configs=("bert",),
     )

@@ -1,7 +1,5 @@
 """Large Chinese BERT-architecture encoders: 24 layers, 1,024 wide (HFL)."""
 
-from transformers import BertConfig, BertForPreTraining, BertModel
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_LARGE
 
@@ -15,10 +13,12 @@ for name, hub_id, description in (
             hub_id=hub_id,
             description=description,
             family="large encoder",
-            model_class=BertModel,
-            config_class=BertConfig,
-            checkpoint_class=BertForPreTraining,
+            model="BertModel",
+            config="BertConfig",
+            architecture="bert",
+            checkpoint="BertForPreTraining",
             published_config=BERT_LARGE,
+            parameters=325_522_432,
             recommended={"learning_rate": 2e-5},  # large models diverge more easily at 5e-5
         )
     )

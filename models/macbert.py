@@ -1,5 +1,3 @@
-from transformers import BertConfig, BertModel
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_BASE
 
@@ -9,9 +7,11 @@ register(
         name="macbert",
         hub_id="hfl/chinese-macbert-base",
         description="MacBERT base: masking with similar words as correction (HFL, 2020)",
-        model_class=BertModel,
-        config_class=BertConfig,
+        model="BertModel",
+        config="BertConfig",
+        architecture="bert",
         family="BERT-base",
         published_config=BERT_BASE,
+        parameters=102_267_648,
     )
 )

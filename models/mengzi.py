@@ -1,5 +1,3 @@
-from transformers import BertConfig, BertModel
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_BASE
 
@@ -8,9 +6,11 @@ register(
         name="mengzi",
         hub_id="Langboat/mengzi-bert-base",
         description="Mengzi BERT base: linguistically informed pre-training (Langboat, 2021)",
-        model_class=BertModel,
-        config_class=BertConfig,
+        model="BertModel",
+        config="BertConfig",
+        architecture="bert",
         family="BERT-base",
         published_config=BERT_BASE,
+        parameters=102_267_648,
     )
 )

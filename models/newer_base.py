@@ -2,18 +2,6 @@
 discriminator and UER's ALBERT (shared layers, a 128-wide factorised embedding), which ships BERT's vocabulary and
 tokenizer. Neither checkpoint holds a trained pooler, so both pool the first token's state."""
 
-from transformers import (
-    AlbertConfig,
-    AlbertForMaskedLM,
-    AlbertModel,
-    BertConfig,
-    BertForPreTraining,
-    BertModel,
-    ElectraConfig,
-    ElectraForPreTraining,
-    ElectraModel,
-)
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_BASE, TINY
 
@@ -27,10 +15,12 @@ for name, hub_id, description in (
             hub_id=hub_id,
             description=description,
             family="newer base encoder",
-            model_class=BertModel,
-            config_class=BertConfig,
-            checkpoint_class=BertForPreTraining,
+            model="BertModel",
+            config="BertConfig",
+            architecture="bert",
+            checkpoint="BertForPreTraining",
             published_config=BERT_BASE,
+            parameters=102_267_648,
         )
     )
 
@@ -40,10 +30,12 @@ register(
         hub_id="hfl/chinese-electra-180g-base-discriminator",
         description="ELECTRA base discriminator, 180 GB of text (HFL, 2020)",
         family="newer base encoder",
-        model_class=ElectraModel,
-        config_class=ElectraConfig,
-        checkpoint_class=ElectraForPreTraining,
+        model="ElectraModel",
+        config="ElectraConfig",
+        architecture="electra",
+        checkpoint="ElectraForPreTraining",
         published_config={**BERT_BASE, "model_type": "electra", "embedding_size": 768},
+        parameters=101_677_056,
         pooling="cls",  # ELECTRA has no pooler; its classification head reads the first token
         tiny_shape={**TINY, "embedding_size": 64},
     )
@@ -55,10 +47,13 @@ register(
         hub_id="uer/albert-base-chinese-cluecorpussmall",
         description="ALBERT base: one layer's weights shared by all 12 (UER, CLUECorpusSmall)",
         family="newer base encoder",
-        model_class=AlbertModel,
-        config_class=AlbertConfig,
-        checkpoint_class=AlbertForMaskedLM,
+        model="AlbertModel",
+        config="AlbertConfig",
+        architecture="albert",
+        checkpoint="AlbertForMaskedLM",
         published_config={**BERT_BASE, "model_type": "albert", "embedding_size": 128, "hidden_act": "relu"},
+        parameters=10_547_968,
+        gradient_checkpointing=False,
         # Its config names AlbertForMaskedLM, which has no pooler: the first token's state is pooled instead.
         pooling="cls",
         lora_targets=("query", "key", "value", "dense", "ffn", "ffn_output"),  # ALBERT names its feed-forward so

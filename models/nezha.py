@@ -1,18 +1,19 @@
 from benchmark.registry import Backbone, register
-from models._nezha_modeling import NezhaConfig, NezhaModel
 from models._published import BERT_BASE
-
-__all__ = ["NezhaConfig", "NezhaModel"]
 
 register(
     Backbone(
         name="nezha",
         hub_id="sijunhe/nezha-cn-base",
         description="NeZha base: functional relative position encoding, whole word masking (Huawei, 2019)",
-        model_class=NezhaModel,
-        config_class=NezhaConfig,
+        # This project's implementation: transformers 5 no longer has NeZha.
+        model="models._nezha_modeling:NezhaModel",
+        config="models._nezha_modeling:NezhaConfig",
+        architecture="nezha",
         family="BERT-base",
         published_config={**BERT_BASE, "model_type": "nezha", "max_relative_position": 64},
+        parameters=101_874_432,
+        gradient_checkpointing=False,
         absolute_positions=False,  # relative positions only: any --max-length fits
         note=(
             "The reported figure came from loading NeZha as a plain BERT (random absolute position "

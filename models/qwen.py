@@ -2,16 +2,6 @@
 the head trained fully, the last real token's state pooled. Any decoder with the same interface is one more
 entry here. Their byte-level BPE needs no lower-casing and knows every character."""
 
-from transformers import (
-    Qwen2Config,
-    Qwen2ForCausalLM,
-    Qwen2Model,
-    Qwen2Tokenizer,
-    Qwen3Config,
-    Qwen3ForCausalLM,
-    Qwen3Model,
-)
-
 from benchmark.registry import Backbone, register
 from models._published import TINY_DECODER
 
@@ -21,7 +11,7 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 LORA = {"lora_r": 16, "lora_alpha": 32.0, "learning_rate": 2e-4}
 COMMON = dict(
     family="decoder LLM",
-    tokenizer_class=Qwen2Tokenizer,
+    tokenizer="Qwen2Tokenizer",
     vocabulary="byte-bpe",
     lowercase=None,
     pooling="last",
@@ -35,9 +25,11 @@ register(
         name="qwen2_5_0_5b",
         hub_id="Qwen/Qwen2.5-0.5B",
         description="Qwen2.5 0.5B base (Alibaba, 2024)",
-        model_class=Qwen2Model,
-        config_class=Qwen2Config,
-        checkpoint_class=Qwen2ForCausalLM,
+        model="Qwen2Model",
+        config="Qwen2Config",
+        checkpoint="Qwen2ForCausalLM",
+        architecture="qwen2",
+        parameters=494_032_768,
         published_config={
             "model_type": "qwen2",
             "hidden_size": 896,
@@ -60,9 +52,11 @@ register(
         name="qwen3_0_6b",
         hub_id="Qwen/Qwen3-0.6B",
         description="Qwen3 0.6B (Alibaba, 2025)",
-        model_class=Qwen3Model,
-        config_class=Qwen3Config,
-        checkpoint_class=Qwen3ForCausalLM,
+        model="Qwen3Model",
+        config="Qwen3Config",
+        checkpoint="Qwen3ForCausalLM",
+        architecture="qwen3",
+        parameters=596_049_920,
         published_config={
             "model_type": "qwen3",
             "hidden_size": 1024,

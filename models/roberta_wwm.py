@@ -1,5 +1,3 @@
-from transformers import BertConfig, BertModel
-
 from benchmark.registry import Backbone, register
 from models._published import BERT_BASE
 
@@ -10,9 +8,11 @@ register(
         name="roberta_wwm",
         hub_id="hfl/chinese-roberta-wwm-ext",
         description="RoBERTa-wwm-ext base: whole-word masking, more data (HFL, 2019)",
-        model_class=BertModel,
-        config_class=BertConfig,
+        model="BertModel",
+        config="BertConfig",
+        architecture="bert",
         family="BERT-base",
         published_config=BERT_BASE,
+        parameters=102_267_648,
     )
 )

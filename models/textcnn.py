@@ -1,14 +1,13 @@
 from benchmark.registry import Backbone, register
-from models._textcnn_modeling import TextCNNConfig, TextCNNModel
-
-__all__ = ["TextCNNConfig", "TextCNNModel"]
 
 register(
     Backbone(
         name="textcnn",
         description="TextCNN (Kim, 2014) on characters: embeddings trained from scratch, convolutions, max-pooling",
-        model_class=TextCNNModel,
-        config_class=TextCNNConfig,
+        model="models._textcnn_modeling:TextCNNModel",
+        config="models._textcnn_modeling:TextCNNConfig",
+        architecture="textcnn",
+        gradient_checkpointing=False,
         kind="scratch",
         family="baseline",
         modes=("finetune",),

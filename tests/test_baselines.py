@@ -34,7 +34,7 @@ def test_baselines_are_registry_entries_that_need_no_download():
     assert {"tfidf", "textcnn"} <= {b.name for b in list_backbones()}
     assert "tfidf" not in {b.name for b in list_backbones(kind="pretrained")}
     with pytest.raises(ValueError, match="needs a hub_id"):
-        Backbone(name="x", model_class=TextCNNModel, config_class=TextCNNConfig)
+        Backbone(name="x", model=TextCNNModel, config=TextCNNConfig)
     with pytest.raises(ValueError, match="kind must be one of"):
         Backbone(name="x", kind="magic")
 
@@ -61,9 +61,7 @@ def test_settings_come_in_layers_and_each_says_where_it_came_from():
     assert "--learning-rate 0.001 (smoke preset)" in smoke.describe()
     with pytest.raises(ValueError, match="unknown settings lr"):
         resolve_settings(
-            Backbone(
-                name="x", kind="scratch", model_class=TextCNNModel, config_class=TextCNNConfig, recommended={"lr": 1}
-            ),
+            Backbone(name="x", kind="scratch", model=TextCNNModel, config=TextCNNConfig, recommended={"lr": 1}),
             {},
         )
 

@@ -144,3 +144,49 @@ def test_new_run_dir_gives_up_with_a_harness_error(tmp_path, monkeypatch):
     with pytest.raises(HarnessError) as info:
         new_run_dir(tmp_path, "bert", "full", 1)
     assert str(info.value) == f"cannot create a new run folder in {tmp_path}"
+
+
+HEAVY = ("torch", "transformers", "sklearn", "accelerate")
+
+
+@pytest.mark.parametrize(
+    "argv, code",
+    [
+        (["--help"], 0),
+        (["--list"], 0),
+        (["--list", "ernie3*"], 0),
+        (["--list-datasets"], 0),
+        (["--model", "bertt"], 2),
+        (["--model", "bert", "--learning-rate", "-1"], 2),
+        (["--model", "bert", "--smoke", "--model-path", "x"], 2),
+        (["--model", "textcnn", "--gradient-checkpointing"], 2),
+        (["--model", "bert", "--epochs", "0"], 2),
+        (["--leaderboard", "--seed", "2"], 2),
+        ([], 2),
+    ],
+)
+def test_help_listings_and_usage_errors_answer_without_importing_torch_or_transformers(argv, code):
+    """The command line answers these before any heavy import: what it needs is the declarations, which name
+    their classes as text. Run in a fresh interpreter, since this one has long imported torch."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = (
+        "import json, sys\nfrom benchmark.cli import main\ntry:\n    code = main(json.loads(sys.argv[1]))\n"
+        "except SystemExit as exit:\n    code = exit.code\n"
+        f"print(json.dumps([code, sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))]))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(argv)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found_code, imported = json.loads(child.stdout.strip().splitlines()[-1])
+    assert found_code == code, child.stderr
+    assert imported == [], f"{' '.join(argv) or '(no flags)'} imported {imported}"
+    if code == 2:
+        assert len(child.stderr.strip().splitlines()) == 1 and "Traceback" not in child.stderr

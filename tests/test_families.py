@@ -197,6 +197,23 @@ def test_published_parameter_counts_follow_from_the_declared_configs():
         assert get_backbone(name).parameters == pytest.approx(expected, rel=0.005), name
 
 
+def test_what_a_declaration_states_about_its_classes_is_what_the_classes_say():
+    """A declaration names its classes as text (so --list imports no torch) and states what --list shows and the
+    usage checks need; each statement is checked against the classes themselves."""
+    from benchmark.registry import count_parameters, list_backbones
+
+    for backbone in list_backbones():
+        if backbone.model is None:
+            continue
+        assert backbone.architecture == backbone.config_class.model_type, backbone.name
+        assert backbone.parameters == count_parameters(backbone), (
+            f"{backbone.name}: declare parameters={count_parameters(backbone):_}, the count of its published config"
+        )
+        assert backbone.gradient_checkpointing == bool(
+            getattr(backbone.model_class, "supports_gradient_checkpointing", False)
+        ), backbone.name
+
+
 def test_list_groups_families_by_size_and_a_pattern_picks_one(capsys):
     assert main(["--list"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,7 @@ import torch
 from transformers import BertConfig, BertModel
 
 from benchmark.registry import get_backbone
-from models.nezha import NezhaConfig, NezhaModel
+from models._nezha_modeling import NezhaConfig, NezhaModel
 
 TINY = dict(
     vocab_size=60,
