@@ -83,3 +83,29 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     assert any(not torch.equal(restored[k].cpu(), last[k]) for k in restored), "the last weights were kept"
     for name, tensor in restored.items():
         torch.testing.assert_close(tensor.cpu(), best[name], rtol=0, atol=0, msg=f"{name} is not the best step's")
+
+
+def test_every_private_trainer_method_the_harness_relies_on_is_still_there():
+    """Private methods are not covered by transformers' deprecation policy: each one the harness overrides or
+    calls is listed with why (benchmark.run.train.PRIVATE_TRAINER_API), and an upgrade that drops or reshapes
+    one fails here, by name, before any run does."""
+    import inspect
+
+    from transformers import Trainer, TrainingArguments
+
+    from benchmark.run.train import PRIVATE_TRAINER_API, BenchmarkTrainer
+
+    for name, (parameters, why) in PRIVATE_TRAINER_API.items():
+        assert name.startswith("_") and why, name
+        method = getattr(Trainer, name, None)
+        assert method is not None, f"transformers' Trainer no longer has {name}, which the harness needs: {why}"
+        found = [p for p in inspect.signature(method).parameters if p != "self"]
+        assert found[: len(parameters)] == list(parameters), f"Trainer.{name} now takes {found}; the harness: {why}"
+    # And nothing private beyond the list is overridden.
+    ours = {name for name in vars(BenchmarkTrainer) if name.startswith("_") and not name.startswith("__")}
+    for base in BenchmarkTrainer.__mro__[1:]:
+        if base is not Trainer and base.__module__.startswith("benchmark"):
+            ours |= {name for name in vars(base) if name.startswith("_") and not name.startswith("__")}
+    assert ours <= set(PRIVATE_TRAINER_API), f"private overrides not listed: {sorted(ours - set(PRIVATE_TRAINER_API))}"
+    # warmup_steps below 1 is a fraction of all steps in transformers 5 (the harness hands it --warmup).
+    assert TrainingArguments(output_dir="unused", warmup_steps=0.05).get_warmup_steps(1000) == 50

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -23,7 +24,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 from transformers.trainer import OPTIMIZER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME
-from transformers.trainer_callback import ExportableState
+from transformers.trainer_callback import ExportableState, TrainerCallback
 
 from benchmark.atomic import write_failure
 from benchmark.errors import HarnessError
@@ -160,28 +161,58 @@ def partial_folder(final: Path) -> Path:
     return partial
 
 
-class BestInMemory:
-    """Trainer methods (mixed into BenchmarkTrainer): the best weights kept in memory and restored at the end;
-    full checkpoints written in the background (one process) or in place (several processes, FSDP, DeepSpeed).
-    `phases`, when set, times what training spends on them."""
+class KeepBest(TrainerCallback):
+    """Each new best of the selected dev score: its trained weights copied in memory (a new dict each time: a
+    checkpoint being written may still hold the previous one). Trainer updates its best metric only after the
+    evaluation's callbacks, so `state.best_metric` still holds the previous best here; a new best is what
+    Trainer itself will count as one (strictly better; nothing beats a NaN)."""
 
-    phases = None  # a run's stopwatch (benchmark.phases), set by the pipeline
-    best_weights: dict | None = None
-    best_step: int | None = None
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.weights: dict | None = None
+        self.step: int | None = None
+
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        if self.trainer.sharded:  # sharded weights are not copied in memory: the best is a checkpoint (cadence)
+            return
+        higher = args.greater_is_better
+        value = (metrics or {}).get(f"eval_{args.metric_for_best_model}", math.nan)
+        best = state.best_metric if state.best_metric is not None else (-math.inf if higher else math.inf)
+        if value > best if higher else value < best:
+            with self.trainer.timed("best_weights"):
+                self.weights = copy_state(trained_state(model), best_weights_device(model))
+                self.step = state.global_step
+            if self.trainer.phases is not None:
+                self.trainer.phases.note("best_weights", count=1)
+
+
+class BestInMemory:
+    """Trainer methods (mixed into BenchmarkTrainer): the best weights kept in memory (KeepBest) and restored at
+    the end; full checkpoints written in the background (one process) or in place (several processes, FSDP,
+    DeepSpeed). `phases`, when set, times what training spends on them."""
+
+    phases = None  # a run's stopwatch (benchmark.phases), set by the run
+    best: KeepBest | None = None
     writer: CheckpointWriter | None = None
 
-    def _timed(self, name: str):
+    def timed(self, name: str):
         return self.phases(name) if self.phases is not None else contextlib.nullcontext()
 
     @property
     def sharded(self) -> bool:
         return bool(self.is_fsdp_enabled or self.is_deepspeed_enabled)
 
+    def keep_best(self) -> KeepBest:
+        """The callback that keeps this trainer's best weights (added once, by build_trainer)."""
+        self.best = KeepBest(self)
+        self.add_callback(self.best)
+        return self.best
+
     def train(self, resume_from_checkpoint=None, **kwargs):
         self.writer = CheckpointWriter(keep=self.args.save_total_limit or 2)
-        self.best_weights, self.best_step = None, None
+        self.best.weights, self.best.step = None, None
         if isinstance(resume_from_checkpoint, str | os.PathLike) and not self.sharded:
-            self._best_from(Path(resume_from_checkpoint))
+            self.restore_best_from(Path(resume_from_checkpoint))
         try:
             output = super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
         except BaseException:
@@ -189,7 +220,7 @@ class BestInMemory:
                 self.writer.wait()
             raise
         if self.writer.busy:
-            with self._timed("checkpoint_write"):  # what training's end waits for the last write
+            with self.timed("checkpoint_write"):  # what training's end waits for the last write
                 self.writer.wait()
         self.writer.wait()
         if self.phases is not None and self.writer.count:
@@ -201,24 +232,13 @@ class BestInMemory:
             )
         if self.sharded and self.state.best_model_checkpoint:
             self._load_best_model()
-        elif self.best_weights is not None:
-            with self._timed("best_weights"):
-                self.model.load_state_dict(self.best_weights, strict=False)  # the trained tensors (or all)
-            self.best_weights = None
+        elif self.best.weights is not None:
+            with self.timed("best_weights"):
+                self.model.load_state_dict(self.best.weights, strict=False)  # the trained tensors (or all)
+            self.best.weights = None
         return output
 
-    def _determine_best_metric(self, metrics, trial) -> bool:
-        new_best = super()._determine_best_metric(metrics, trial)
-        if new_best and not self.sharded:
-            with self._timed("best_weights"):
-                # A new dict each time: a checkpoint being written may still hold the previous one.
-                self.best_weights = copy_state(trained_state(self.model), best_weights_device(self.model))
-                self.best_step = self.state.global_step
-            if self.phases is not None:
-                self.phases.note("best_weights", count=1)
-        return new_best
-
-    def _best_from(self, checkpoint: Path) -> None:
+    def restore_best_from(self, checkpoint: Path) -> None:
         """The best weights a resumed run had: beside its checkpoint, or the checkpoint's own."""
         from safetensors.torch import load_file
 
@@ -227,7 +247,7 @@ class BestInMemory:
             return
         for path in (checkpoint / BEST_FILE, checkpoint.parent / f"checkpoint-{best}" / "model.safetensors"):
             if path.is_file():
-                self.best_weights, self.best_step = load_file(path), best
+                self.best.weights, self.best.step = load_file(path), best
                 return
         raise HarnessError(
             f"{checkpoint} does not hold the best weights of step {best} ({BEST_FILE} is missing); resume from "
@@ -236,14 +256,14 @@ class BestInMemory:
 
     def _save_checkpoint(self, model, trial):
         final = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-        best_apart = self.best_weights is not None and self.best_step != self.state.global_step
-        with self._timed("checkpoint_write"):
+        best_apart = self.best.weights is not None and self.best.step != self.state.global_step
+        with self.timed("checkpoint_write"):
             if self.args.world_size > 1 or self.sharded:
-                self._save_in_place(model, trial, final, best_apart)
+                self.save_in_place(model, trial, final, best_apart)
             else:
-                self._save_in_background(final, best_apart)
+                self.save_in_background(final, best_apart)
 
-    def _save_in_background(self, final: Path, best_apart: bool) -> None:
+    def save_in_background(self, final: Path, best_apart: bool) -> None:
         self.writer.wait()  # the previous checkpoint's write; its failure stops the run here
         try:
             partial = partial_folder(final)
@@ -261,24 +281,24 @@ class BestInMemory:
             self.state.save_to_json(str(partial / TRAINER_STATE_NAME))
             weights = {"model.safetensors": copy_state(self.model.state_dict())}
             if best_apart:
-                weights[BEST_FILE] = copy_state(self.best_weights) if self._best_on_device() else self.best_weights
+                weights[BEST_FILE] = copy_state(self.best.weights) if self.best_on_device() else self.best.weights
             objects = {OPTIMIZER_NAME: copy_state(self.optimizer.state_dict())}
         except Exception as error:
             shutil.rmtree(final.with_name(final.name + PARTIAL), ignore_errors=True)
             raise save_failure(final, error) or error from error
         self.writer.submit(partial, final, weights, objects)
 
-    def _best_on_device(self) -> bool:
-        return next(iter(self.best_weights.values())).device.type != "cpu"
+    def best_on_device(self) -> bool:
+        return next(iter(self.best.weights.values())).device.type != "cpu"
 
-    def _save_in_place(self, model, trial, final: Path, best_apart: bool) -> None:
+    def save_in_place(self, model, trial, final: Path, best_apart: bool) -> None:
         # Trainer removes older checkpoints only after a save succeeded, so the earlier ones survive a failed
         # one; the partial folder goes. The best weights go in first: trainer_state.json, written last by
         # Trainer, marks the folder complete.
         try:
             if best_apart and self.args.should_save:
                 final.mkdir(parents=True, exist_ok=True)
-                save_file(copy_state(self.best_weights), final / BEST_FILE, metadata={"format": "pt"})
+                save_file(copy_state(self.best.weights), final / BEST_FILE, metadata={"format": "pt"})
             super()._save_checkpoint(model, trial)
         except Exception as error:
             failure = save_failure(final, error)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -53,6 +52,7 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         # kernel (CUDA and CPU) does the same update as the per-tensor loop in one pass over the parameters.
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
+        # transformers 5 reads a value below 1 as a fraction of all steps (what warmup_ratio was before).
         warmup_steps=config.warmup,
         lr_scheduler_type="linear",
         num_train_epochs=config.epochs,
@@ -88,8 +88,9 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         # The NaN/inf filter reads every step's loss back to the host, a synchronisation per step on a GPU;
         # the loss is read only when logged.
         logging_nan_inf_filter=False,
-        # Data: lengths grouped (randomly) for training; the collator pads each batch to its longest text.
-        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        # Data: the collator pads each batch to its longest text. Length grouping is the harness's own sampler
+        # (BenchmarkTrainer._get_train_sampler); Trainer's "group_by_length" would shuffle evaluation too.
+        train_sampling_strategy="random",
         dataloader_num_workers=workers,
         dataloader_persistent_workers=workers > 0,
         dataloader_pin_memory=gpu,
@@ -99,6 +100,25 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         run_name=run_name,  # what wandb and mlflow call the run: its folder's name
         disable_tqdm=True,  # replaced by LiveProgress below
     )
+
+
+# Trainer's private methods the harness relies on, with the parameters it uses and why no public API does the
+# job; a test fails naming any that an installed transformers no longer has (transformers is pinned to 5.x).
+PRIVATE_TRAINER_API = {
+    "_get_train_sampler": (
+        ("train_dataset",),
+        "overridden: length-grouped batches in an order fixed by seed and epoch, read from the lengths the encoded "
+        "split knows; Trainer's own sampler indexes every example and groups evaluation batches too",
+    ),
+    "_save_checkpoint": (
+        ("model", "trial"),
+        "overridden: a resumable checkpoint copied to host memory and written in the background "
+        "(benchmark.run.checkpoints); Trainer writes it inside the training loop",
+    ),
+    "_save_rng_state": (("output_dir",), "called by that checkpoint, so a resume restores the random states"),
+    "_save_scaler": (("output_dir",), "called by that checkpoint, for the fp16 gradient scaler's state"),
+    "_load_best_model": ((), "called for FSDP and DeepSpeed runs, whose sharded best weights only Trainer loads"),
+}
 
 
 class _BestRestoredHere(logging.Filter):
@@ -158,29 +178,26 @@ class BenchmarkTrainer(BestInMemory, Trainer):
     (benchmark.run.checkpoints) and a clear failure when one cannot be written.
 
     Training: length grouping reads the lengths the encoder already knows instead of
-    indexing every example, in an order fixed by seed and epoch. Evaluation: always in
-    dataset order, because Trainer otherwise applies the (shuffling) length grouping to
-    evaluation too, and predictions would no longer line up with the examples.
+    indexing every example, in an order fixed by seed and epoch. Evaluation stays in dataset
+    order (Trainer's sequential sampler, or with several processes whole batches dealt in turn
+    and gathered back in order), so predictions line up with the examples.
     """
 
     def evaluate(self, *args, **kwargs):
-        with self._timed("dev_evaluation"):
+        with self.timed("dev_evaluation"):
             return super().evaluate(*args, **kwargs)
+
+    group_by_length = False  # set by build_trainer from --group-by-length
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
-        if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+        if self.group_by_length and hasattr(dataset, "lengths"):
             return SeededLengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=dataset.lengths.tolist(),
                 seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
             )
         return super()._get_train_sampler(train_dataset)
-
-    def _get_eval_sampler(self, eval_dataset):
-        # With several processes, None lets Accelerate deal whole batches to the processes in turn and
-        # gather_for_metrics put them back in order, dropping the repeats that pad the last round.
-        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def prediction_step(self, *args, **kwargs):
         # Inference mode skips the autograd bookkeeping that no_grad still does (version counters, views).
@@ -232,6 +249,8 @@ def build_trainer(
                 stopwatch,
             ],
         )
+    trainer.group_by_length = config.group_by_length
+    trainer.keep_best()
     cadence.save_best = trainer.sharded  # sharded weights are not copied in memory: the best is a checkpoint
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
