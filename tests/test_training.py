@@ -109,3 +109,37 @@ def test_every_private_trainer_method_the_harness_relies_on_is_still_there():
     assert ours <= set(PRIVATE_TRAINER_API), f"private overrides not listed: {sorted(ours - set(PRIVATE_TRAINER_API))}"
     # warmup_steps below 1 is a fraction of all steps in transformers 5 (the harness hands it --warmup).
     assert TrainingArguments(output_dir="unused", warmup_steps=0.05).get_warmup_steps(1000) == 50
+
+
+def test_without_a_terminal_progress_is_a_few_lines_with_the_scores_and_the_time_left(tmp_path, capsys, monkeypatch):
+    """In a file or a Slurm log a redrawn bar is one line of thousands of carriage returns; lines come instead,
+    one per tenth of the steps (or per minute)."""
+    import io
+
+    from benchmark.run import progress
+    from benchmark.run.progress import LiveProgress, ProgressLines, progress_for_output
+
+    monkeypatch.setattr(progress, "LINE_EVERY_SECONDS", 3600.0)  # only the tenths, however slow the machine
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert isinstance(progress_for_output(Terminal()), LiveProgress)
+    assert isinstance(progress_for_output(io.StringIO()), ProgressLines)
+    torch.manual_seed(0)
+    labels = np.arange(64) % 4
+    config = RunConfig(model="bert", batch_size=8, learning_rate=5e-3, warmup=0.0, max_steps=200, eval_every=20)
+    encoder = BertModel(
+        BertConfig(vocab_size=VOCAB, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
+    model = TextClassifier(encoder, num_labels=4, dropout=0.0)
+    trainer, _ = build_trainer(
+        model, random_split(labels, 0), random_split(labels[:32], 1), PaddingCollator(0), config, str(tmp_path)
+    )
+    trainer.train()
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert "\r" not in "".join(lines)
+    assert [line.split()[1] for line in lines] == [f"{step}/200" for step in range(20, 201, 20)]
+    assert "train loss" in lines[-1] and "dev loss" in lines[-1] and "best" in lines[-1]
+    assert "left" in lines[0] and "left" not in lines[-1]

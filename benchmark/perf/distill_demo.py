@@ -34,24 +34,22 @@ def demo(
     alpha: float,
     teacher: str | None = None,
 ) -> dict:
-    from benchmark.config import RunConfig
     from benchmark.data.load import read_task
     from benchmark.model.sources import write_tiny_model
-    from benchmark.registry import apply_recommended, get_backbone
+    from benchmark.registry import get_backbone
     from benchmark.report.stats import mcnemar
-    from benchmark.run.pipeline import run
+    from benchmark.run.driver import run
+    from benchmark.settings import resolve_settings
 
     textcnn = get_backbone("textcnn")
-    base = apply_recommended(
-        RunConfig(model="textcnn", data_dir=data_dir, protocol="mini", results_dir=results_dir), textcnn
-    )
+    given = {"data_dir": data_dir, "protocol": "mini", "results_dir": results_dir}
     if teacher:
         teacher = Path(teacher)
         print(f"== teacher: {teacher}", flush=True)
     else:
         print("== teacher: textcnn, full size, recommended settings", flush=True)
-        teacher = run(base, show_progress=False)
-    task = read_task(base)
+        teacher = run(resolve_settings(textcnn, given), show_progress=False)
+    task = read_task(resolve_settings(textcnn, given).config)
     outcome = {"teacher": teacher_record(teacher), "students": []}
     # One initial student per seed, shared by both arms, so only the loss differs. Always the same folder, so
     # the runs' settings (model_path among them) differ only in the seed and the leaderboard pools the seeds.
@@ -59,22 +57,20 @@ def demo(
     for seed in seeds:
         shutil.rmtree(folder, ignore_errors=True)
         write_tiny_model(textcnn, task.train.texts, folder, seed, shape=STUDENT_SHAPE)
-        student = RunConfig(
-            **{
-                **base.to_dict(),
-                **STUDENT_SETTINGS,
-                "model_path": str(folder),
-                "seed": seed,
-                "max_steps": student_steps,
-                "patience_steps": student_steps,
-            }
-        )
+        student = {
+            **given,
+            **STUDENT_SETTINGS,
+            "model_path": str(folder),
+            "seed": seed,
+            "max_steps": student_steps,
+            "patience_steps": student_steps,
+        }
         for arm, extra in (
             ("gold labels", {}),
             ("distilled", {"teacher": str(teacher), "temperature": temperature, "alpha": alpha}),
         ):
             print(f"== student ({STUDENT_SHAPE}), seed {seed}, {arm}", flush=True)
-            run_dir = run(RunConfig(**{**student.to_dict(), **extra}), show_progress=False)
+            run_dir = run(resolve_settings(textcnn, {**student, **extra}), show_progress=False)
             metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
             outcome["students"].append(
                 {

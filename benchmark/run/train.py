@@ -15,7 +15,6 @@ counted in those steps.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from benchmark.metrics import macro_f1
 from benchmark.run.cadence import CheckpointCadence
 from benchmark.run.checkpoints import BestInMemory
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
+from benchmark.run.progress import progress_for_output
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 from benchmark.run.tracking import trackers_for
 
@@ -98,7 +98,7 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         accelerator_config={"non_blocking": gpu},
         report_to=config.report_to,
         run_name=run_name,  # what wandb and mlflow call the run: its folder's name
-        disable_tqdm=True,  # replaced by LiveProgress below
+        disable_tqdm=True,  # replaced by benchmark.run.progress
     )
 
 
@@ -130,25 +130,6 @@ class _BestRestoredHere(logging.Filter):
 
 
 logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
-
-
-class LiveProgress(ProgressCallback):
-    """The usual progress bar, with the latest dev loss and accuracy beside it."""
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        super().on_evaluate(args, state, control, **kwargs)
-        if self.training_bar is not None and metrics:
-            self.training_bar.set_postfix(
-                dev_loss=f"{metrics.get('eval_loss', math.nan):.4f}",
-                dev_acc=f"{metrics.get('eval_accuracy', math.nan):.4f}",
-                best=f"{state.best_metric:.4f}" if state.best_metric is not None else "-",
-            )
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        pass  # metrics go to the bar's postfix and the results file, not to interleaved prints
-
-    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
-        pass  # a second bar for every dev evaluation would only flicker
 
 
 class StopwatchCallback(TrainerCallback):
@@ -255,7 +236,7 @@ def build_trainer(
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
     if show_progress:
-        trainer.add_callback(LiveProgress())
+        trainer.add_callback(progress_for_output())
     return trainer, stopwatch
 
 
