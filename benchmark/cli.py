@@ -10,6 +10,7 @@ from benchmark.config import config_fields, default_of, flag_name, value_type
 from benchmark.console import log, rank, report_error
 from benchmark.errors import HarnessError
 from benchmark.listing import print_backbones, print_datasets
+from benchmark.registry import get_backbone, list_backbones
 from benchmark.settings import Settings, check_config, resolve_settings
 
 RUN_OPTIONS = {spec.name for spec in config_fields()}
@@ -151,8 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
 def backbone_names(requested: list[str]) -> list[str]:
     """`all` is every registered backbone and a pattern such as `ernie3*` a family; any other name must be
     registered. Checked before anything runs."""
-    from benchmark.registry import get_backbone, list_backbones
-
     names = []
     for name in requested:
         if name == "all" or any(char in name for char in "*?["):
@@ -168,7 +167,6 @@ def backbone_names(requested: list[str]) -> list[str]:
 def settings_for(name: str, given: dict) -> Settings:
     """One run's settings; every flag is checked before any work."""
     from benchmark.data.load import check_data_flags
-    from benchmark.registry import get_backbone
 
     settings = resolve_settings(get_backbone(name), given)
     check_config(settings.config, settings.given)
@@ -231,10 +229,13 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError("choose a backbone with --model NAME (see --list), or --list / --leaderboard")
         plans = [{**given, "seed": seed} for seed in args.seeds] if args.seeds else [given]
         queue = [settings_for(name, plan) for name in backbone_names(args.model) for plan in plans]
-        if argv is None:  # from the command line; a caller in Python keeps the thread count it set
+        torch_runs = any(get_backbone(s.config.model).kind != "sklearn" for s in queue)
+        if argv is None and torch_runs:  # from the command line; a caller in Python keeps its threads and bars
             from benchmark.run.device import set_cpu_threads
+            from benchmark.run.progress import quiet_library_bars
 
             set_cpu_threads()
+            quiet_library_bars()
         from benchmark.run import queue as runs
 
         started = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -38,19 +39,23 @@ def hub_offline() -> bool:
 
 def device_name(device: str = "cpu") -> str:
     """A person-readable name of a torch device: the GPU's model, or the CPU's."""
-    import torch
-
     if str(device).startswith("cuda"):
+        import torch
+
         return torch.cuda.get_device_name(torch.device(device))
     return platform.processor() or platform.machine()
+
+
+def torch_loaded():
+    """torch, if this process has imported it; else None (a scikit-learn run never needs it, nor its 1 s import)."""
+    return sys.modules.get("torch")
 
 
 def environment(extra_packages: tuple[str, ...] = (), offline: bool = False) -> dict:
     """`offline`: whether --offline was given; the record says offline also when the environment made the hub
     client so without it."""
-    import torch
-
-    on_gpu = torch.cuda.is_available()
+    torch = torch_loaded()
+    on_gpu = torch is not None and torch.cuda.is_available()
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "python": platform.python_version(),
@@ -62,16 +67,15 @@ def environment(extra_packages: tuple[str, ...] = (), offline: bool = False) -> 
         "device_name": device_name("cuda:0" if on_gpu else "cpu"),
         "num_processes": int(os.environ.get("WORLD_SIZE", 1)),
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
         "offline": offline or hub_offline(),
     }
 
 
 def peak_memory_mb() -> float:
     """GPU peak allocated where a GPU ran, else this process's peak resident memory."""
-    import torch
-
-    if torch.cuda.is_available():
+    torch = torch_loaded()
+    if torch is not None and torch.cuda.is_available():
         return torch.cuda.max_memory_allocated() / 2**20
     import resource
 

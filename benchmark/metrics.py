@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import log_softmax, softmax
-from sklearn.metrics import (
-    accuracy_score,
-    classification_report,
-    confusion_matrix,
-    precision_recall_fscore_support,
-)
 
 
 def score(gold: np.ndarray, predicted: np.ndarray, label_names: list[str]) -> dict:
+    # Imported here: scikit-learn's 0.7 s of imports belong to scoring, not to every run's start-up.
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     labels = list(range(len(label_names)))
     precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
     averaged = {
@@ -52,6 +49,8 @@ def probabilities(logits: np.ndarray) -> np.ndarray:
 
 
 def format_report(gold: np.ndarray, predicted: np.ndarray, label_names: list[str], header: str) -> str:
+    from sklearn.metrics import classification_report, confusion_matrix
+
     labels = list(range(len(label_names)))
     report = classification_report(gold, predicted, labels=labels, target_names=label_names, digits=4, zero_division=0)
     matrix = confusion_matrix(gold, predicted, labels=labels)

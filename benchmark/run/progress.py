@@ -24,6 +24,17 @@ def progress_for_output(stream=None) -> TrainerCallback:
     return LiveProgress() if stream.isatty() else ProgressLines()
 
 
+def quiet_library_bars(stream=None) -> None:
+    """Without a terminal, the libraries' own bars (hub downloads, writing model shards) are left out too: each
+    would be one line of carriage returns in the log."""
+    if not (stream or sys.stderr).isatty():
+        from huggingface_hub.utils import disable_progress_bars
+        from transformers.utils import logging
+
+        disable_progress_bars()
+        logging.disable_progress_bar()
+
+
 class LiveProgress(ProgressCallback):
     """The usual progress bar, with the latest dev loss and accuracy beside it."""
 
