@@ -257,3 +257,17 @@ def test_the_command_line_applies_recommended_settings_except_those_given(tmp_pa
     config = json.loads(metrics_path.read_text(encoding="utf-8"))["config"]
     assert config["dropout"] == 0.5 and config["group_by_length"] is False  # recommended
     assert config["weight_decay"] == 0.02 and config["epochs"] == 1  # given on the command line
+
+
+@pytest.mark.parametrize("name", [b.name for b in list_backbones(kind="sklearn")])
+def test_every_classic_baseline_declared_runs_predicts_and_ranks(name, tmp_path, capsys):
+    """A classic baseline is one module in models/ naming its estimator: each runs through the same code."""
+    from benchmark.cli import main
+
+    run_dir = run_config(RunConfig(model=name, data_dir=str(SAMPLE_DIR), results_dir=str(tmp_path)))
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["backbone"]["name"] == name and metrics["metrics"]["accuracy"] > 0.3
+    assert metrics["training"]["estimator"]["C"] in get_backbone(name).grid
+    capsys.readouterr()
+    assert main(["--predict", str(run_dir), "央行宣布下调存款准备金率"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] in metrics["task"]["labels"]
