@@ -76,14 +76,15 @@ class RunConfig:
     data_dir: str | None = _flag(
         None,
         "a folder of your own with train/dev/test (.txt, .tsv, .csv or .jsonl) and "
-        "class.txt; with --dataset, where that dataset's files are (default: "
-        "data/<dataset>, downloaded there on first use)",
+        "class.txt, or with one labelled file (or that file itself), from which test and dev are carved; with "
+        "--dataset, where that dataset's files are (default: data/<dataset>, downloaded there on first use)",
     )
     protocol: str | None = _flag(
         None,
         "which files become train, dev and test: see --list-datasets (default: the "
-        "dataset's first); for a folder of your own, full (train/dev/test files) or mini "
-        "(train on dev with a held-out part, score on test)",
+        "dataset's first); for a folder of your own, full (train/dev/test files), mini "
+        "(train on dev with a held-out part, score on test) or one-file (test and dev carved from one labelled "
+        "file; the default where that is all the folder holds)",
     )
     text_col: str = _flag("text", "text column of CSV/TSV/JSONL files")
     label_col: str = _flag("label", "label column of CSV/TSV/JSONL files (names or ids)")
@@ -92,7 +93,13 @@ class RunConfig:
         "fraction held out for early stopping when there is no dev file (or under mini)",
         Range(0, 1, low_open=True, high_open=True),
     )
-    split_seed: int = _flag(1, "seed of that held-out split; fixed so every run is scored on the same split", SEED)
+    test_split: float = _flag(
+        0.1,
+        "fraction of one labelled file held out as the test split (a folder holding one file, or --data-dir naming "
+        "it: the one-file protocol); dev is then held out of the rest (--dev-split)",
+        Range(0, 1, low_open=True, high_open=True),
+    )
+    split_seed: int = _flag(1, "seed of the held-out splits; fixed so every run is scored on the same split", SEED)
 
     # The upper bound is the model's: its config's max_position_embeddings (checked once the config is read).
     max_length: int | None = _flag(
@@ -265,6 +272,7 @@ SKLEARN_OPTIONS = frozenset(
         "text_col",
         "label_col",
         "dev_split",
+        "test_split",
         "split_seed",
         "on_bad_line",
         "dedupe",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from benchmark.errors import HarnessError
 from benchmark.plugins import Registry
@@ -47,7 +48,7 @@ class Protocol:
     description: str
     train: str = "train"
     dev: str | None = "dev"
-    test: str = "test"
+    test: str | None = "test"  # None: a stratified part of train is held out as test first (--test-split)
     files: tuple[str, ...] | None = None  # the source files it needs; None: all of them
 
 
@@ -75,7 +76,7 @@ class Dataset:
     # Reads the dataset's folder under a protocol: {raw split name: [(line number, text, raw label), ...]},
     # and the file each raw split came from. `bad(path, line, reason)` reports a malformed or empty row.
     read: Callable
-    labels: tuple[str, ...]  # names in id order
+    labels: tuple[str, ...]  # names in id order; empty: what the files hold (ids in numeric order, names sorted)
     codes: tuple[str, ...] = ()  # the source's label codes, in the same order, when it writes codes
     homepage: str = ""
     max_length: int = 32
@@ -83,6 +84,7 @@ class Dataset:
     main_score: str = "accuracy"  # what its leaderboard is sorted by: macro_f1 for imbalanced classes
     reported: tuple[Reported, ...] = ()
     url_env: str | None = None  # an environment variable that points the downloads at a mirror
+    label_file: Path | None = None  # a folder of your own's class.txt or labels.txt, recorded with the data
 
     def __post_init__(self):
         if self.main_score not in SCORES:

@@ -108,13 +108,14 @@ def test_a_repeated_column_name_is_refused(tmp_path, capsys, no_model_loading):
     assert f"{folder / 'train.csv'}:1: the header names the column 'label' more than once" in line
 
 
-def test_a_data_folder_that_is_a_file(tmp_path, capsys, no_model_loading):
-    not_a_folder = tmp_path / "train.txt"
-    not_a_folder.write_text("央行宣布降准\t0\n", encoding="utf-8")
-    code = main(["--model", "bert", "--data-dir", str(not_a_folder), "--offline"])
+def test_a_data_dir_naming_one_file_too_small_to_carve_from(tmp_path, capsys, no_model_loading):
+    one_file = tmp_path / "train.txt"  # --data-dir may name one labelled file: test and dev are carved from it
+    one_file.write_text("央行宣布降准\t0\n", encoding="utf-8")
+    code = main(["--model", "bert", "--data-dir", str(one_file), "--offline"])
     assert code == 2
     assert one_error_line(capsys.readouterr().err) == (
-        f"error: {not_a_folder} is a file; --data-dir expects a folder holding the train, dev and test files"
+        f"error: {one_file}: 1 examples are too few to hold out 10% for test; add examples, change --test-split, "
+        f"or provide a test file"
     )
 
 

@@ -412,7 +412,7 @@ def test_the_mini_protocol_trains_on_dev_with_a_held_out_part_and_leaves_test_al
 def test_an_unknown_protocol_is_refused(tmp_path):
     folder = make_folder(tmp_path / "d", train=TRAIN, dev=DEV, test=TEST)
     message = error_message(load_task, folder, "tiny")
-    assert "--protocol tiny: a folder of your own offers full, mini, smoke" in message
+    assert "--protocol tiny: d offers full, mini, one-file, smoke" in message
 
 
 # --- summarize ----------------------------------------------------------------------------------------------
@@ -469,3 +469,34 @@ def test_the_runs_of_a_queue_share_a_task_read_once_until_a_file_changes(tmp_pat
     test_file.write_text(test_file.read_text(encoding="utf-8") + "新增一行\t2\n", encoding="utf-8")
     again = read_task(settings("bert", data_dir=str(folder), seed=1))
     assert again is not first and len(again.test.texts) == 4, "a changed file is read again"
+
+
+def test_a_folder_holding_one_labelled_file_carves_test_and_dev_from_it_and_pins_the_carve(tmp_path):
+    """Data as it usually comes: one CSV and nothing else. Test, then dev, are carved from it, stratified, from a
+    fixed seed; the carve is recorded beside the file and checked on every later load."""
+    rows = [(f"第{i}条评论内容", ("好评", "差评", "中评")[i % 3]) for i in range(90)]
+    folder = tmp_path / "reviews"
+    write(folder / "reviews.csv", "text,label\n" + "".join(f"{text},{label}\n" for text, label in rows))
+    task = load_task(folder)
+    assert task.protocol == "one-file" and task.label_names == ["中评", "好评", "差评"]
+    assert (len(task.train.texts), len(task.dev.texts), len(task.test.texts)) == (72, 9, 9)
+    for split in (task.dev, task.test):  # stratified: every class in each carved part
+        assert sorted(np.bincount(split.labels).tolist()) == [3, 3, 3]
+    assert not set(task.test.texts) & (set(task.train.texts) | set(task.dev.texts))
+    record = folder / "reviews.csv.split.json"
+    [(key, recorded)] = json.loads(record.read_text(encoding="utf-8")).items()
+    assert key == "--split-seed 1 --test-split 0.1 --dev-split 0.1"
+    assert recorded["sizes"] == {"train": 72, "dev": 9, "test": 9}
+    assert task.files["split"]["path"] == str(record) and "held out, seed 1" in task.files["test"]["path"]
+
+    again = load_task(folder / "reviews.csv")  # the file itself as --data-dir: the same carve
+    assert again.test.texts == task.test.texts and again.files["test"] == task.files["test"]
+    other = load_task(folder, test_split=0.2, split_seed=2)  # other settings: another carve, recorded beside
+    assert len(other.test.texts) == 18 and len(json.loads(record.read_text(encoding="utf-8"))) == 2
+    changed = {key: {**recorded, "sha256": {**recorded["sha256"], "test": "0" * 64}}}
+    record.write_text(json.dumps(changed), encoding="utf-8")  # as if a library now shuffled otherwise
+    assert "differs from the one recorded on the first load" in error_message(load_task, folder)
+    record.unlink()
+
+    message = error_message(load_task, folder, "full")
+    assert "no test file, only reviews.csv; --protocol one-file" in message

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_flags, tiny_bert
+from conftest import SAMPLE_DIR, run_flags, tiny_bert
 
 from benchmark.cli import main
 from benchmark.data.encode import encode_split, special_tokens_around, tokenize
@@ -155,3 +155,24 @@ def test_a_checkpoint_is_kept_at_each_new_best_of_the_selected_score_where_weigh
             if value == max(values[:step]) if select_by != "loss" else value == min(values[:step]):
                 state.best_metric = value
         assert decisions == (saved if save_best else [False] * len(values))
+
+
+def test_one_labelled_csv_and_nothing_else_runs_as_it_is(tmp_path, capsys):
+    """A new user's first try: a folder holding one CSV of reviews. It runs; --test-split applies to it only."""
+    from benchmark.cli import main
+
+    lines = ["text,label"] + [
+        f"第{i}条{'很好' if i % 2 else '很差'}的评论,{'好评' if i % 2 else '差评'}" for i in range(60)
+    ]
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "reviews.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = tmp_path / "results"
+    assert main(["--model", "tfidf", "--data-dir", str(folder), "--results-dir", str(results)]) == 0
+    (run,) = results.iterdir()
+    metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["task"]["protocol"] == "one-file" and metrics["task"]["sizes"] == {"train": 48, "dev": 6, "test": 6}
+    assert metrics["config"]["test_split"] == 0.1 and "split" in metrics["task"]["files"]
+    capsys.readouterr()
+    assert main(["--model", "tfidf", "--data-dir", str(SAMPLE_DIR), "--test-split", "0.2"]) == 2
+    assert "--test-split 0.2 applies only when test is carved from one labelled file" in capsys.readouterr().err

@@ -12,7 +12,7 @@ from conftest import one_error_line
 from datasets_on_disk import HEADLINES, iflytek, pinned, tnews, toutiao, write_zip
 
 from benchmark.cli import main
-from benchmark.data.load import load_registered, read_task
+from benchmark.data.load import load_dataset, read_task
 from benchmark.data.read import BadRows
 from benchmark.dataset_registry import get_dataset, list_datasets
 from benchmark.errors import HarnessError
@@ -59,7 +59,7 @@ def test_the_listing_shows_every_dataset_and_protocol(capsys):
 def test_toutiao_is_split_8_1_1_within_every_class_and_the_split_is_checked(tmp_path):
     toutiao(tmp_path)
     dataset = pinned("toutiao15", tmp_path)
-    task = load_registered(dataset, tmp_path, "title")
+    task = load_dataset(dataset, tmp_path, "title")
     total = {"train": len(task.train.texts), "dev": len(task.dev.texts), "test": len(task.test.texts)}
     assert sum(total.values()) == sum(10 + 3 * i for i in range(15))
     for label in range(15):
@@ -70,22 +70,22 @@ def test_toutiao_is_split_8_1_1_within_every_class_and_the_split_is_checked(tmp_
     assert recorded["seed"] == 1 and set(recorded["ids_sha256"]) == {"train", "dev", "test"}
     assert task.files["split"]["sha256"] and task.files["test"]["lines"] == total["test"]
     # The other protocol: the same split, the keywords after the headline.
-    with_keywords = load_registered(dataset, tmp_path, "title+keywords")
+    with_keywords = load_dataset(dataset, tmp_path, "title+keywords")
     assert len(with_keywords.test.texts) == total["test"] and with_keywords.test.texts[0].startswith(task.test.texts[0])
     assert "关键词" in with_keywords.test.texts[0] and "关键词" not in task.test.texts[0]
     # A split that came out differently (another library version, say) stops the run.
     recorded["sizes"]["train"] += 1
     (tmp_path / "split.json").write_text(json.dumps(recorded))
     with pytest.raises(HarnessError, match="differs from the one recorded on the first load"):
-        load_registered(dataset, tmp_path, "title")
+        load_dataset(dataset, tmp_path, "title")
 
 
 def test_toutiao_lines_that_disagree_with_the_source_are_bad_rows(tmp_path):
     toutiao(tmp_path, extra_lines=("1_!_102_!_news_sports_!_名字与代码不符_!_", "2_!_103"))
     dataset = pinned("toutiao15", tmp_path)
     with pytest.raises(HarnessError, match="code 102 is news_entertainment in the source's README, but the line"):
-        load_registered(dataset, tmp_path, "title")
-    task = load_registered(dataset, tmp_path, "title", on_bad_line="skip")
+        load_dataset(dataset, tmp_path, "title")
+    task = load_dataset(dataset, tmp_path, "title", on_bad_line="skip")
     assert list(task.dropped.values()) == [2]
 
 
@@ -95,7 +95,7 @@ def test_toutiao_lines_that_disagree_with_the_source_are_bad_rows(tmp_path):
 @pytest.mark.parametrize("name, write, classes", [("tnews", tnews, 15), ("iflytek", iflytek, 119)])
 def test_clue_trains_on_train_with_a_held_out_part_and_scores_on_dev(tmp_path, name, write, classes):
     archive = write(tmp_path, {"train": 10 * classes, "dev": 2 * classes, "test": 7})
-    task = load_registered(pinned(name, tmp_path), tmp_path)
+    task = load_dataset(pinned(name, tmp_path), tmp_path)
     assert task.protocol == "clue-dev" and len(task.label_names) == classes
     assert len(task.train.texts) + len(task.dev.texts) == 10 * classes  # dev held out of train.json
     assert len(task.test.texts) == 2 * classes and all(t.startswith("dev") for t in task.test.texts)
@@ -116,7 +116,7 @@ def test_a_clue_line_in_another_format_names_archive_member_and_line(tmp_path):
     )
     dataset = pinned("tnews", tmp_path)
     with pytest.raises(HarnessError) as error:
-        load_registered(dataset, tmp_path)
+        load_dataset(dataset, tmp_path)
     assert (
         "tnews_public.zip:tnews_public/train.json:2: expected an object with keys 'sentence' and 'label' "
         "(CLUE's format)" in str(error.value)
@@ -128,7 +128,7 @@ def test_a_clue_line_in_another_format_names_archive_member_and_line(tmp_path):
 
 def test_a_registered_dataset_missing_offline_says_what_to_fetch_and_where(tmp_path):
     with pytest.raises(HarnessError) as error:
-        load_registered(get_dataset("tnews"), tmp_path / "tnews", offline=True)
+        load_dataset(get_dataset("tnews"), tmp_path / "tnews", offline=True)
     message = str(error.value)
     assert "https://storage.googleapis.com/cluebenchmark/tasks/tnews_public.zip" in message
     assert str(tmp_path / "tnews") in message and "--data-dir" in message
@@ -150,7 +150,7 @@ def test_a_file_placed_by_hand_that_is_not_the_published_one_is_refused_untouche
     archive = tnews(tmp_path)
     before = archive.read_bytes()
     with pytest.raises(HarnessError, match="md5 .*, published 38186ed0a751bc33e3ae0c1b59319777"):
-        load_registered(get_dataset("tnews"), tmp_path, offline=True)
+        load_dataset(get_dataset("tnews"), tmp_path, offline=True)
     assert archive.read_bytes() == before
 
 

@@ -48,18 +48,21 @@ def fixed_split(rows: list, ids: list[str], folder: Path, *, seed: int, where: s
     }
 
 
-def check_recorded(path: Path, made: dict) -> None:
-    """Record the split on its first load; on later loads, stop if it came out differently."""
+def check_recorded(path: Path, made: dict, key: str | None = None) -> None:
+    """Record the split on its first load; on later loads, stop if it came out differently. With a `key` (the
+    settings that made it), the file keeps one split per key: other settings make another split, recorded beside."""
+    recorded = {}
     if path.is_file():
         try:
             recorded = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise HarnessError(f"{path}: unreadable ({error}); delete it to record the split again") from None
-        if recorded != made:
-            raise HarnessError(
-                f"{path}: the split made now differs from the one recorded on the first load ({made['sizes']} now, "
-                f"{recorded.get('sizes')} then); a library may shuffle differently. Runs on the two would not be "
-                f"comparable: delete the file only to start a new benchmark"
-            )
-        return
-    write_json(path, made)
+    before = recorded.get(key) if key is not None else recorded or None
+    if before is None:
+        write_json(path, {**recorded, key: made} if key is not None else made)
+    elif before != made:
+        raise HarnessError(
+            f"{path}: the split made now differs from the one recorded on the first load ({made['sizes']} now, "
+            f"{before.get('sizes')} then); a library may shuffle differently. Runs on the two would not be "
+            f"comparable: delete the file only to start a new benchmark"
+        )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.data.read import BadRows
+from benchmark.console import log
+from benchmark.data.folder import split_record
+from benchmark.data.read import BadRows, describe_file
+from benchmark.data.split import check_recorded
 from benchmark.dataset_registry import Protocol
 from benchmark.errors import HarnessError
 from benchmark.record import ABSENT, TaskRecord
@@ -78,16 +82,18 @@ def _label_ids(rows, where: str, label_names: list[str], codes: tuple[str, ...] 
     return ids
 
 
-def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+def stratified_split(
+    split: Split, fraction: float, seed: int, flag: str = "--dev-split", what: str = "early stopping"
+) -> tuple[Split, Split]:
     """Carve a held-out part with the same class balance; the same seed gives the same split."""
     if not 0 < fraction < 1:
-        raise HarnessError(f"--dev-split must lie between 0 and 1, got {fraction}")
+        raise HarnessError(f"{flag} must lie between 0 and 1, got {fraction}")
     counts = np.bincount(split.labels)
     n_held = int(np.ceil(fraction * len(split.texts)))
     if n_held < 1 or n_held >= len(split.texts):
         raise HarnessError(
             f"{split.source}: {len(split.texts)} examples are too few to hold out {fraction:.0%} "
-            f"for early stopping; add examples, change --dev-split, or provide a dev file"
+            f"for {what}; add examples, change {flag}, or provide a {'dev' if what == 'early stopping' else what} file"
         )
     # Stratify when every class can be on both sides; tiny or skewed data falls back to a plain random split.
     classes = int((counts > 0).sum())
@@ -108,6 +114,38 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
     return subset(keep, f"{1 - fraction:.0%} kept"), subset(held, f"{fraction:.0%} held out, seed {seed}")
 
 
+def record_carved(whole: Split, parts: dict[str, Split], test_split: float, dev_split: float, seed: int) -> dict:
+    """What the results record says of splits carved from one file, with the carve written beside the file on
+    the first load and checked on every later one: a library that shuffled differently would make another
+    benchmark, and that stops the run instead of passing unnoticed."""
+    made = {
+        "sizes": {name: len(part.texts) for name, part in parts.items()},
+        "sha256": {name: examples_sha256(part) for name, part in parts.items()},
+    }
+    files = {
+        "test": {
+            "path": f"{whole.source} (test: {test_split:.0%} held out, seed {seed})",
+            "sha256": made["sha256"]["test"],
+            "lines": len(parts["test"].texts),
+        }
+    }
+    record = split_record(whole.source)
+    try:
+        check_recorded(record, made, key=f"--split-seed {seed} --test-split {test_split:g} --dev-split {dev_split:g}")
+    except HarnessError as error:
+        if not str(error).startswith("cannot write"):
+            raise
+        log(f"warning: {error}; the split is recorded in each run's metrics.json only")
+        return files
+    return {**files, "split": describe_file(record)}
+
+
+def examples_sha256(split: Split) -> str:
+    return hashlib.sha256(
+        "\n".join(f"{text}\t{label}" for text, label in zip(split.texts, split.labels, strict=True)).encode("utf-8")
+    ).hexdigest()
+
+
 def build_task(
     name: str,
     protocol: Protocol,
@@ -116,23 +154,35 @@ def build_task(
     *,
     codes: tuple[str, ...] = (),
     dev_split: float = 0.1,
+    test_split: float = 0.1,
     split_seed: int = 1,
     dedupe: bool = False,
     files: dict | None = None,
     bad: BadRows | None = None,
     **defaults,
 ) -> Task:
-    """The task from raw splits ({name: (rows, where)}) under a protocol, labels checked, dev held out of train
-    where the protocol has none, and train deduplicated against dev and test on request."""
+    """The task from raw splits ({name: (rows, where)}) under a protocol, labels checked; test, then dev, held out
+    of train where the protocol (or the folder) has none, and train deduplicated against dev and test on request.
+    A test split carved from one file is recorded beside it on the first load and checked on every later one."""
     loaded = {
         split: Split([text for _, text, _ in rows], _label_ids(rows, where, label_names, codes), where)
         for split, (rows, where) in raw.items()
     }
-    if protocol.dev is None:
-        train, dev = stratified_split(loaded[protocol.train], dev_split, split_seed)
+    files = dict(files or {})
+    train = loaded[protocol.train]
+    if protocol.test is None:
+        whole = train
+        train, test = stratified_split(whole, test_split, split_seed, flag="--test-split", what="test")
     else:
-        train, dev = loaded[protocol.train], loaded[protocol.dev]
-    test = loaded[protocol.test]
+        test = loaded[protocol.test]
+    if protocol.dev is None or protocol.dev not in loaded:
+        train, dev = stratified_split(train, dev_split, split_seed)
+    else:
+        dev = loaded[protocol.dev]
+    if protocol.test is None:
+        files.update(
+            record_carved(whole, {"train": train, "dev": dev, "test": test}, test_split, dev_split, split_seed)
+        )
     for split_name, split in (("train", train), ("dev", dev), ("test", test)):
         if len(split.texts) == 0:
             raise HarnessError(f"{split.source}: the {split_name} split is empty")
@@ -153,7 +203,7 @@ def build_task(
         protocol.name,
         label_names,
         *splits,
-        files or {},
+        files,
         dropped=dropped,
         dropped_summary=summary,
         deduplicated=removed,
