@@ -233,3 +233,57 @@ def test_predict_with_a_damaged_model(tmp_path, capsys):
     assert main(["--predict", str(run_dir), "央行宣布下调存款准备金率"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(path) in line and "cannot read the weights" in line
+
+
+# ---------------------------------------------------------------- text files that are not UTF-8
+
+GBK = "财经新闻".encode("gbk")  # its first byte cannot start a UTF-8 character
+
+
+def not_utf8(path: Path, line: int, offset: int) -> str:
+    """The one line every text file the harness reads gives when it is not UTF-8."""
+    return (
+        f"error: {path}:{line}: not UTF-8 text (invalid start byte at byte {offset} of the file); expected UTF-8, "
+        f"save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("name", ["class.txt", "labels.txt", "train.txt", "dev.txt"])
+def test_a_data_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, capsys, no_model_loading):
+    folder = data_folder(tmp_path / "data")
+    if name == "labels.txt":
+        (folder / "class.txt").rename(folder / "labels.txt")
+    path = folder / name
+    good = path.read_bytes()
+    path.write_bytes(good + GBK + (b"\t1\n" if name.endswith(("train.txt", "dev.txt")) else b"\n"))
+    code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(tmp_path / "r")])
+    assert code == 2
+    lines = good.count(b"\n") + 1
+    assert one_error_line(capsys.readouterr().err) == not_utf8(path, lines, len(good))
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_predict_file_that_is_not_utf8_names_its_line_and_byte(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "model" / "labels.json").write_text('{"backbone": "tfidf", "labels": ["a"]}', encoding="utf-8")
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("第一行\n".encode() + GBK + b"\n")
+    assert main(["--predict", str(run_dir), "--predict-file", str(texts)]) == 2
+    assert one_error_line(capsys.readouterr().err) == not_utf8(texts, 2, 10)
+    assert not (tmp_path / "texts.predictions.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["bert_config.json"])
+def test_a_model_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, capsys):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    path = Path(source) / name
+    if name == "vocab.txt":  # one more token
+        before, after = path.read_bytes().rstrip(b"\n") + b"\n", b"\n"
+    else:  # one more field
+        before, after = path.read_bytes().rstrip(b"}\n") + b',\n "note": "', b'"\n}\n'
+    path.write_bytes(before + GBK + after)
+    code = main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)])
+    assert code == 2
+    assert one_error_line(capsys.readouterr().err) == not_utf8(path, before.count(b"\n") + 1, len(before))
+    assert not (tmp_path / "results").exists()

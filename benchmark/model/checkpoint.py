@@ -32,6 +32,7 @@ from benchmark.errors import HarnessError, first_line
 from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
 from benchmark.model.tokenizer import load_tokenizer
 from benchmark.registry import Backbone
+from benchmark.utf8 import read_utf8
 
 SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES
 # The attribute under which a pre-training model (BertForPreTraining and its kin) holds the encoder.
@@ -87,9 +88,7 @@ def read_config(backbone: Backbone, folder: Path) -> PretrainedConfig:
     if path is None:
         raise HarnessError(f"{folder}: no model config; expected {' or '.join(CONFIG_FILES)} beside the weights")
     try:
-        fields = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise HarnessError(f"{path}: not UTF-8 text; expected the model's JSON config") from None
+        fields = json.loads(read_utf8(path, "the model's JSON config"))
     except json.JSONDecodeError as error:
         raise HarnessError(
             f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file may be truncated, download it again"
@@ -173,7 +172,7 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
             return read_tensors(folder / single), [folder / single]
         if (folder / index).is_file():
             try:
-                shards = sorted(set(json.loads((folder / index).read_text(encoding="utf-8"))["weight_map"].values()))
+                shards = sorted(set(json.loads(read_utf8(folder / index, "a shard index"))["weight_map"].values()))
             except (ValueError, KeyError, TypeError, AttributeError) as error:
                 raise HarnessError(f"{folder / index}: not a readable shard index ({first_line(error)})") from None
             state = {}

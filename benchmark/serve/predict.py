@@ -27,6 +27,7 @@ from benchmark.atomic import write_text
 from benchmark.config import default_of
 from benchmark.errors import HarnessError
 from benchmark.record import METRICS_FILE, model_folder
+from benchmark.utf8 import read_utf8
 
 QUANTIZATION_FILE = "quantization.json"
 ONNX_FILE = "model.onnx"
@@ -207,19 +208,7 @@ def load_predictor(path: Path) -> Predictor:
 def read_texts(path: Path) -> list[str]:
     """One text a line; a THUCNews-layout line (`text<TAB>label`) gives its text. Blank lines are errors."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such file; expected a text file with one text a line") from None
-    except IsADirectoryError:
-        raise HarnessError(f"{path}: is a folder; expected a text file with one text a line") from None
-    except OSError as error:
-        raise HarnessError(f"{path}: cannot read it ({error.strerror or error})") from None
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise HarnessError(f"{path}:{line}: not UTF-8 text ({error.reason}); save the file as UTF-8") from None
+    content = read_utf8(path, "a text file with one text a line")
     texts = []
     for number, line in enumerate(content.splitlines(), 1):
         text = line.rsplit("\t", 1)[0] if "\t" in line else line
