@@ -74,6 +74,9 @@ class Backbone:
     accepts_configs: tuple[str, ...] = ()
     # Absolute position embeddings bound --max-length by the config's max_position_embeddings.
     absolute_positions: bool = True
+    # How many more embedding rows (config vocab_size) than tokenizer tokens the checkpoint may have: decoders pad
+    # the embedding to a round size. 0: one row per token, as every BERT-style checkpoint has.
+    spare_embedding_rows: int = 0
 
     def __post_init__(self):
         if self.kind not in KINDS:

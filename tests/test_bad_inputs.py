@@ -223,6 +223,59 @@ def test_missing_weights_run_only_when_allowed_and_are_never_ranked(tmp_path, ca
     assert not (tmp_path / "results" / "plots").exists()
 
 
+# ---------------------------------------------------------------- the tokenizer and the embedding
+
+
+@pytest.fixture
+def no_weights_read(monkeypatch):
+    """The tokenizer is checked before the encoder's weights are read."""
+    from benchmark.model import checkpoint
+
+    monkeypatch.setattr(checkpoint, "load_encoder", lambda *a, **k: pytest.fail("the weights were read"))
+
+
+@pytest.mark.parametrize("change", ["more tokens", "fewer tokens"])
+def test_a_tokenizer_that_does_not_fit_the_embedding_stops_before_the_weights(
+    change, tmp_path, capsys, no_weights_read
+):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    vocab, config = Path(source) / "vocab.txt", Path(source) / "bert_config.json"
+    tokens = vocab.read_text(encoding="utf-8").split()
+    rows = json.loads(config.read_text(encoding="utf-8"))["vocab_size"]
+    assert rows == len(tokens)
+    tokens = tokens + ["甲", "乙", "丙"] if change == "more tokens" else tokens[:-3]
+    vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    past = f"; its ids reach {len(tokens) - 1}, past the last row" if change == "more tokens" else ""
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {vocab} holds {len(tokens)} tokens but the embedding has {rows} rows (vocab_size in {config})"
+        f"{past}; bert expects exactly one row per token. The tokenizer files and the weights come from different "
+        f"checkpoints: use the tokenizer files published with these weights"
+    )
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "missing", "without [UNK]"])
+def test_an_empty_or_missing_vocabulary_is_one_line_naming_it(damage, tmp_path, capsys, no_weights_read):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    vocab = Path(source) / "vocab.txt"
+    if damage == "empty":  # the tokenizers library failed on the first text, with a traceback
+        vocab.write_text("", encoding="utf-8")
+    elif damage == "missing":  # every text became [UNK]
+        vocab.unlink()
+    else:
+        vocab.write_text(vocab.read_text(encoding="utf-8").replace("[UNK]\n", ""), encoding="utf-8")
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    expected = {
+        "empty": f"error: {vocab}: the file is empty; expected the vocabulary, one token a line",
+        "missing": f"error: {source}: no tokenizer files; expected tokenizer.json or vocab.txt",
+        "without [UNK]": f"error: {vocab}: cannot make a tokenizer of it (Exception: WordPiece error: Missing [UNK]",
+    }[damage]
+    assert line.startswith(expected), line
+    assert not (tmp_path / "results").exists()
+
+
 def test_predict_with_a_damaged_model(tmp_path, capsys):
     from tiny_runs import tiny_bert_run
 
@@ -274,7 +327,7 @@ def test_a_predict_file_that_is_not_utf8_names_its_line_and_byte(tmp_path, capsy
     assert not (tmp_path / "texts.predictions.csv").exists()
 
 
-@pytest.mark.parametrize("name", ["bert_config.json"])
+@pytest.mark.parametrize("name", ["bert_config.json", "vocab.txt"])
 def test_a_model_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, capsys):
     source, _, _ = build(layout("bert-course"), tmp_path)
     path = Path(source) / name

@@ -29,8 +29,8 @@ from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerB
 
 from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
-from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
-from benchmark.model.tokenizer import load_tokenizer
+from benchmark.model.hub import WEIGHT_FILES, config_file, locate
+from benchmark.model.tokenizer import check_embedding_fits, load_tokenizer
 from benchmark.registry import Backbone
 from benchmark.utf8 import read_utf8
 
@@ -84,9 +84,7 @@ class WeightsReport:
 
 def read_config(backbone: Backbone, folder: Path) -> PretrainedConfig:
     """The backbone's config from `config.json` or `bert_config.json`, refusing another architecture's."""
-    path = next((folder / name for name in CONFIG_FILES if (folder / name).is_file()), None)
-    if path is None:
-        raise HarnessError(f"{folder}: no model config; expected {' or '.join(CONFIG_FILES)} beside the weights")
+    path = config_file(folder)
     try:
         fields = json.loads(read_utf8(path, "the model's JSON config"))
     except json.JSONDecodeError as error:
@@ -298,5 +296,9 @@ def load_pretrained(backbone: Backbone, source: str, options: LoadOptions = DEFA
             f"--max-length {max_length}: expected at most {limit}, the position limit of "
             f"{backbone.name} (max_position_embeddings in the config in {folder})"
         )
+    # The tokenizer first: it is cheap, and ids it would produce past the embedding stop the run before the weights.
+    tokenizer = load_tokenizer(backbone, folder)
+    if getattr(config, "vocab_size", None):
+        check_embedding_fits(backbone, tokenizer, folder, config.vocab_size, config_file(folder))
     encoder, weights = load_encoder(backbone, folder, config, allow_missing=options.allow_missing, log=log)
-    return Pretrained(folder, encoder, load_tokenizer(backbone, folder), weights)
+    return Pretrained(folder, encoder, tokenizer, weights)
