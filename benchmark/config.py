@@ -227,6 +227,11 @@ class RunConfig:
         "go on when the checkpoint lacks encoder weights (they start random); "
         "the run is recorded as incomplete and never ranked",
     )
+    allow_high_unk: bool = _flag(
+        False,
+        "go on when more than a tenth of the training tokens are [UNK] (the vocabulary does not cover the texts); "
+        "the run is recorded as such and never ranked",
+    )
 
     @property
     def patience_evaluations(self) -> int:
@@ -280,6 +285,7 @@ PROBE_OPTIONS = SKLEARN_OPTIONS | {
     "model_path",
     "cache_dir",
     "allow_missing_weights",
+    "allow_high_unk",
     "max_length",
     "truncation",
     "linear_probe",

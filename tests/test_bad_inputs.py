@@ -8,11 +8,12 @@ resuming past a damaged checkpoint in test_resume.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_DIR, data_folder, one_error_line
-from layouts import build, layout
+from layouts import TEXTS, build, layout
 
 from benchmark.cli import main
 
@@ -243,7 +244,7 @@ def test_a_tokenizer_that_does_not_fit_the_embedding_stops_before_the_weights(
     tokens = vocab.read_text(encoding="utf-8").split()
     rows = json.loads(config.read_text(encoding="utf-8"))["vocab_size"]
     assert rows == len(tokens)
-    tokens = tokens + ["甲", "乙", "丙"] if change == "more tokens" else tokens[:-3]
+    tokens = tokens + [f"[unused{i}]" for i in range(3)] if change == "more tokens" else tokens[:-3]
     vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
     assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
     past = f"; its ids reach {len(tokens) - 1}, past the last row" if change == "more tokens" else ""
@@ -274,6 +275,31 @@ def test_an_empty_or_missing_vocabulary_is_one_line_naming_it(damage, tmp_path, 
     }[damage]
     assert line.startswith(expected), line
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_mostly_unk_training_texts_run_only_when_allowed_and_are_never_ranked(tmp_path, capsys):
+    from benchmark.model.sources import build_vocab
+
+    # A vocabulary of four headlines' characters: the sample's training texts are mostly beyond it.
+    source, _, _ = build(layout("bert-course"), tmp_path, vocab=build_vocab(TEXTS, word_pieces=True))
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert re.match(r"error: \d+\.\d% of the train tokens are \[UNK\], above the 10% limit", line), line
+    assert "--allow-high-unk to train anyway; the run is then never ranked" in line
+    assert not (tmp_path / "results").exists()
+
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path, "--allow-high-unk")]) == 0
+    assert "above the 10% limit; going on (--allow-high-unk)" in capsys.readouterr().out
+    (run_dir,) = (tmp_path / "results").iterdir()
+    tokenization = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["tokenization"]
+    assert tokenization["unk_above_limit"] is True and tokenization["unk_limit"] == 0.1
+    share = tokenization["splits"]["train"]["unk_share"]
+    assert main(["--leaderboard", "--results-dir", str(tmp_path / "results")]) == 0
+    board = (tmp_path / "results" / "leaderboard.md").read_text(encoding="utf-8")
+    why = f"{100 * share:.3g}% \\[UNK\\] in the training tokens, above the 10% limit (--allow-high-unk)"  # as Markdown
+    assert "## Not ranked" in board and why in board
+    assert "| bert |" not in board.split("## Not ranked")[0], "never in a ranked table"
 
 
 def test_predict_with_a_damaged_model(tmp_path, capsys):

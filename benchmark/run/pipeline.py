@@ -18,7 +18,8 @@ from accelerate.utils import broadcast_object_list
 from benchmark.atomic import write_failure, write_json
 from benchmark.config import RunConfig
 from benchmark.console import log
-from benchmark.data.encode import encode_split, tokenisation_report
+from benchmark.data.coverage import tokenisation_report
+from benchmark.data.encode import encode_split
 from benchmark.data.load import read_task
 from benchmark.data.task import summarize
 from benchmark.environment import environment, peak_memory_mb
@@ -157,6 +158,7 @@ def run(config: RunConfig, show_progress: bool = True, skip_finished: bool = Fal
         {"train": (train_set, task.train.texts), "dev": (dev_set, task.dev.texts), "test": (test_set, task.test.texts)},
         normalisation(tokenizer),
         log,
+        config.allow_high_unk,
     )
     # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
     # training pads as little as the test scoring does.

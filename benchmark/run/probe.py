@@ -18,7 +18,8 @@ from benchmark.atomic import write_json
 from benchmark.baselines.probe import embed, embedding_key, embedding_path, fit_probe
 from benchmark.config import PROBE_OPTIONS, RunConfig
 from benchmark.console import log
-from benchmark.data.encode import cache_key, encode_split, tokenisation_report
+from benchmark.data.coverage import tokenisation_report
+from benchmark.data.encode import cache_key, encode_split
 from benchmark.environment import environment, peak_memory_mb
 from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy, score
@@ -58,7 +59,11 @@ def run_probe(config: RunConfig, backbone: Backbone, task, phases: Phases) -> Pa
             for name, split in splits.items()
         }
     tokenisation = tokenisation_report(
-        tokenizer, {name: (encoded[name], splits[name].texts) for name in splits}, normalisation(tokenizer), log
+        tokenizer,
+        {name: (encoded[name], splits[name].texts) for name in splits},
+        normalisation(tokenizer),
+        log,
+        config.allow_high_unk,
     )
     run_dir = new_run_dir(Path(config.results_dir), backbone.name, task.protocol, config.seed)
     write_json(run_dir / RUN_CONFIG, run_config_of(config.to_dict(), task.files, 1))
