@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument("--output", metavar="CSV", help="where --predict-file writes its CSV")
     serving.add_argument(
+        "--force",
+        action="store_true",
+        help="with --predict-file: replace an existing --output file that is not a predictions CSV of this harness",
+    )
+    serving.add_argument(
         "--export", metavar="RUN", help="write serving variants of a saved run beside it, with accuracy and CPU latency"
     )
     serving.add_argument(
@@ -184,8 +189,9 @@ def check_command(args, given: set[str]) -> None:
     chosen = [name for name in ACTIONS if getattr(args, name)] + (["model"] if getattr(args, "model", None) else [])
     if len(chosen) > 1:
         raise HarnessError(f"{' and '.join(flag_name(name) for name in chosen)} cannot be combined; run one at a time")
-    if args.output and not args.predict_file:
-        raise HarnessError("--output applies only with --predict RUN --predict-file FILE")
+    for name in ("output", "force"):
+        if getattr(args, name) and not args.predict_file:
+            raise HarnessError(f"--{name} applies only with --predict RUN --predict-file FILE")
     if chosen and chosen[0] in ACTIONS:
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmark.serve.predict import predict_command
 
             run_dir, texts = (args.predict[0], [*args.predict[1:], *args.texts]) if args.predict else (None, [])
-            return predict_command(run_dir, texts, args.predict_file, args.output)
+            return predict_command(run_dir, texts, args.predict_file, args.output, force=args.force)
         if args.export:
             from benchmark.serve.export import export_run
 

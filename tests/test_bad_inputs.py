@@ -49,6 +49,7 @@ FLAG_PROBES = [
     (["--text-col", "label"], ["--text-col and --label-col both name 'label'"]),
     (["--dev-split", "0.2"], ["--dev-split 0.2 applies only when there is no dev file", "--protocol mini"]),
     (["--output", "out.csv"], ["--output applies only with --predict RUN --predict-file FILE"]),
+    (["--force"], ["--force applies only with --predict RUN --predict-file FILE"]),
 ]
 
 
@@ -366,3 +367,76 @@ def test_a_model_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, c
     assert code == 2
     assert one_error_line(capsys.readouterr().err) == not_utf8(path, before.count(b"\n") + 1, len(before))
     assert not (tmp_path / "results").exists()
+
+
+# ---------------------------------------------------------------- --predict-file never overwrites what the user owns
+
+
+@pytest.fixture(scope="module")
+def tfidf(tmp_path_factory) -> Path:
+    from tiny_runs import tfidf_run
+
+    return tfidf_run(tmp_path_factory.mktemp("results"))
+
+
+def predict_into(run_dir: Path, texts: Path, output: Path | None, *flags: str) -> int:
+    output_flags = ["--output", str(output)] if output else []
+    return main(["--predict", str(run_dir), "--predict-file", str(texts), *output_flags, *flags])
+
+
+@pytest.mark.parametrize("output", ["the input", "a symlink to the input", "a hard link to the input"])
+def test_the_output_never_names_the_input_file(output, tfidf, tmp_path, capsys):
+    texts = tmp_path / "in.txt"
+    texts.write_text("央行宣布下调存款准备金率\n国足热身赛两球取胜\n", encoding="utf-8")
+    target = {
+        "the input": texts,
+        "a symlink to the input": tmp_path / "link.txt",
+        "a hard link to the input": tmp_path / "hard.txt",
+    }[output]
+    if output == "a symlink to the input":
+        target.symlink_to(texts)
+    elif output == "a hard link to the input":
+        target.hardlink_to(texts)
+    before = texts.read_bytes()
+    assert predict_into(tfidf, texts, target, "--force") == 2, "not even with --force"
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: --output {target} is the input file {texts}: its texts would be replaced; choose another --output"
+    )
+    assert texts.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["predictions.csv", "metrics.json", "model/labels.json", "new.csv"])
+def test_the_output_never_lands_in_the_run_folder(name, tfidf, tmp_path, capsys):
+    texts = tmp_path / "in.txt"
+    texts.write_text("央行宣布下调存款准备金率\n", encoding="utf-8")
+    target = tfidf / name
+    before = target.read_bytes() if target.exists() else None
+    assert predict_into(tfidf, texts, target, "--force") == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: --output {target} is inside the run folder {tfidf}, whose files are never replaced; choose "
+        f"another --output"
+    )
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_an_existing_file_is_replaced_only_when_it_is_ours_or_with_force(tfidf, tmp_path, capsys):
+    texts, target = tmp_path / "in.txt", tmp_path / "out.csv"
+    texts.write_text("央行宣布下调存款准备金率\n国足热身赛两球取胜\n", encoding="utf-8")
+    target.write_text("my notes, not predictions\n", encoding="utf-8")
+    assert predict_into(tfidf, texts, target) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {target} exists and is not a predictions file written by --predict-file; --force replaces it"
+    )
+    assert target.read_text(encoding="utf-8") == "my notes, not predictions\n"
+    assert predict_into(tfidf, texts, target, "--force") == 0
+    assert target.read_text(encoding="utf-8").startswith("index,text,predicted,probability\n")
+    # A predictions file written here is replaced without asking, by the default name beside the input as well.
+    texts.write_text("楼市成交量环比上涨\n", encoding="utf-8")
+    assert predict_into(tfidf, texts, target) == 0
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 2
+    beside = tmp_path / "in.predictions.csv"
+    beside.write_text("index,text,predicted,probability,mine\n", encoding="utf-8")
+    capsys.readouterr()
+    assert predict_into(tfidf, texts, None) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"error: {beside} exists and is not a predictions file")
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file is left beside it"
