@@ -8,6 +8,7 @@ resuming past a damaged checkpoint in test_resume.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -175,6 +176,40 @@ def test_damaged_weights_in_model_path(damage, tmp_path, capsys):
     assert code == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(path) in line and "cannot read the weights" in line and "download it again" in line
+    assert not (tmp_path / "results").exists()
+
+
+class RunsCode:
+    """Unpickled, it would run a shell command: the marker file it touches shows whether it ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class Holder:
+    """A class of its own: unpickling it imports this module and builds one."""
+
+
+@pytest.mark.parametrize("holds", ["a shell command", "a class of its own"])
+def test_weights_that_would_run_code_are_refused_as_such(holds, tmp_path, capsys):
+    import torch
+
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    path, marker = Path(source) / "pytorch_model.bin", tmp_path / "ran"
+    weights = torch.load(path, weights_only=True)
+    weights["bert.extra"] = RunsCode(marker) if holds == "a shell command" else Holder()
+    torch.save(weights, path)  # a whole torch archive: only its pickle is refused
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    named = "posix.system" if holds == "a shell command" else "test_bad_inputs.Holder"
+    assert line == (
+        f"error: {path}: holds more than tensors ({named}); refused, since loading it would run code. Where you "
+        f"trust its source, convert it to safetensors"
+    )
+    assert not marker.exists(), "nothing was run"
     assert not (tmp_path / "results").exists()
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerB
 from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
 from benchmark.model.hub import WEIGHT_FILES, config_file, locate
+from benchmark.model.pickled import corrupt, read_pickled
 from benchmark.model.tokenizer import check_embedding_fits, load_tokenizer
 from benchmark.registry import Backbone
 from benchmark.utf8 import read_utf8
@@ -116,13 +115,6 @@ def position_limit(backbone: Backbone, config: PretrainedConfig) -> int | None:
 # ---------------------------------------------------------------- the weights
 
 
-def _corrupt(path: Path, error: BaseException) -> HarnessError:
-    return HarnessError(
-        f"{path}: cannot read the weights ({first_line(error)}); the file is damaged or was cut "
-        f"short: download it again"
-    )
-
-
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -130,37 +122,12 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(path)
     except (SafetensorError, OSError, RuntimeError) as error:
-        raise _corrupt(path, error) from None
-
-
-def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
-    import pickle
-
-    try:
-        # weights_only: unpickling anything but tensors and plain containers could run arbitrary code. Its
-        # warnings about unusual pickles would only precede the one-line error below.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "allowed global" not in str(error) and "Unsupported global" not in str(error):
-            raise _corrupt(path, error) from None
-        raise HarnessError(
-            f"{path}: holds objects other than tensors, which this harness does not unpickle "
-            f"(weights_only); convert it to safetensors where you trust it"
-        ) from None
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise _corrupt(path, error) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]  # a training checkpoint that wraps the weights
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HarnessError(f"{path}: expected a mapping of tensor names to tensors")
-    return state
+        raise corrupt(path, error) from None
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of one weights file (safetensors, or a pickle read with weights_only); damage is one line."""
-    return _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickled(path)
+    return _read_safetensors(path) if path.suffix == ".safetensors" else read_pickled(path)
 
 
 def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
