@@ -223,9 +223,13 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     assert partial.name.endswith(".partial")
     (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert f"error: cannot save a checkpoint in {failed}: {os.strerror(code)} (" in message
-    assert "MB free there); the earlier checkpoints are intact" in message
-    assert not partial.exists() and not failed.exists(), "the partial checkpoint is removed"
     kept = complete_checkpoints(run_dir)
+    steps = [int(checkpoint.name.split("-")[1]) for checkpoint in kept]
+    assert message.endswith(
+        f"MB free there); the checkpoints of steps {steps[0]} and {steps[1]} are intact, and the same command "
+        f"resumes from step {steps[1]} once there is room"
+    )
+    assert not partial.exists() and not failed.exists(), "the partial checkpoint is removed"
     assert kept and all((c / "model.safetensors").is_file() and (c / "optimizer.pt").is_file() for c in kept)
     assert not (run_dir / "metrics.json").exists()
 
@@ -234,6 +238,30 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     assert main(task["flags"] + ["--results-dir", str(results)]) == 0
     assert list(results.iterdir()) == [run_dir]
     assert metrics_of(run_dir)["training"]["resumed_from_step"] == int(kept[-1].name.split("-")[1])
+
+
+def test_a_failed_first_save_says_that_nothing_is_left_to_resume_from(task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    real_save = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        if str(path).endswith("optimizer.pt"):  # the first checkpoint's optimiser state meets a full disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 2
+    (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert (
+        message.startswith("error: cannot save a checkpoint in ")
+        and "/checkpoint-5: No space left on device (" in message
+    )
+    assert message.endswith(
+        "MB free there); no checkpoint had been written yet, so the run must start again from the beginning once "
+        "there is room"
+    )
+    assert "intact" not in message
+    assert not results.exists() or not list(results.iterdir()), "the run folder, holding nothing, is gone"
 
 
 def test_the_best_weights_are_restored_from_memory_without_a_checkpoint(task, tmp_path, monkeypatch):

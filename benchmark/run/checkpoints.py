@@ -69,11 +69,25 @@ def save_failure(folder: Path, error: BaseException) -> HarnessError | None:
     if reason is None:
         return None
     free = shutil.disk_usage(folder.parent).free / 2**20 if folder.parent.is_dir() else None
+    # What is left to resume from: the complete checkpoints beside it (trainer_state.json is written last).
+    steps = sorted(
+        int(match[1])
+        for path in (folder.parent.iterdir() if folder.parent.is_dir() else ())
+        if (match := STEP_FOLDER.fullmatch(path.name)) and path != folder and (path / TRAINER_STATE_NAME).is_file()
+    )
+    if not steps:
+        left = "no checkpoint had been written yet, so the run must start again from the beginning once there is room"
+    else:
+        kept = (
+            f"checkpoints of steps {', '.join(map(str, steps[:-1]))} and {steps[-1]} are"
+            if len(steps) > 1
+            else f"checkpoint of step {steps[0]} is"
+        )
+        left = f"the {kept} intact, and the same command resumes from step {steps[-1]} once there is room"
     return HarnessError(
         f"cannot save a checkpoint in {folder}: {reason}"
         + (f" ({free:.0f} MB free there)" if free is not None else "")
-        + "; the earlier checkpoints are intact, and the same command resumes from the last of them "
-        "once there is room"
+        + f"; {left}"
     )
 
 
