@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from benchmark.config import config_fields, default_of, flag_name, value_type
 from benchmark.console import log, rank, report_error
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, Terminated
 from benchmark.listing import print_backbones, print_datasets
 from benchmark.settings import Settings, check_config, resolve_settings
 
@@ -204,6 +205,7 @@ def check_command(args, given: set[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = False  # until a run starts, every process fails alike and the main one speaks for all
+    previous_handler = None
     try:
         given = {name: value for name, value in vars(args).items() if name in RUN_OPTIONS and name != "model"}
         check_command(args, set(given))
@@ -244,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmark.run import queue as runs
 
         started = True
-        if runs.several_processes():
-            runs.end_like_an_error_on_sigterm()
+        previous_handler = runs.end_like_an_error_on_sigterm()
         if len(queue) > 1:
             if queue[0].config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
@@ -267,9 +268,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except Exception as error:
-        from benchmark.run.queue import describe_failure, foreseen
+        from benchmark.run.queue import describe_failure, foreseen, several_processes
 
+        if isinstance(error, Terminated) and not several_processes():
+            error.run = error.run or f"{queue[0].config.model} seed {queue[0].config.seed}"
+            report_error(error.describe())
+            return 128 + signal.SIGTERM  # as a process ended by the signal reports itself
         if not foreseen(error):
             raise
         report_error(describe_failure(error))
         return 1
+    finally:
+        if previous_handler is not None:  # a caller in Python gets its own handling of SIGTERM back
+            signal.signal(signal.SIGTERM, previous_handler)

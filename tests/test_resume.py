@@ -127,6 +127,49 @@ def kill_child(script: str, arguments: list[str], results: Path, wait_for: str) 
     return run_dir
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["after a checkpoint", "before any checkpoint"])
+def test_sigterm_ends_a_run_in_one_line_saying_what_it_stopped_and_how_to_resume(when, task, tmp_path):
+    results = tmp_path / "results"
+    # Training slows down from the step after the first checkpoint, or from the first step.
+    slow_from, wait_for = (
+        ("6", "*/checkpoints/checkpoint-5/trainer_state.json")
+        if when == "after a checkpoint"
+        else ("1", "*/run_config.json")
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CHILD, slow_from, *task["flags"], "--results-dir", str(results)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV,
+    )
+    deadline = time.monotonic() + 120
+    while not list(results.glob(wait_for)):
+        assert child.poll() is None, f"the run ended before it was stopped:\n{child.stderr.read().decode()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {wait_for} within two minutes"
+        time.sleep(0.05)
+    run_dir = next(results.glob(wait_for)).parents[2 if when == "after a checkpoint" else 0]
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    stderr = stderr.decode()
+    assert child.returncode == 143, stderr[-3000:]
+    assert "Traceback" not in stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
+    if when == "after a checkpoint":
+        assert line == (
+            f"error: stopped by SIGTERM: bert seed 1, in {run_dir}; the same command resumes it from its last "
+            f"checkpoint, {run_dir / 'checkpoints' / 'checkpoint-5'}"
+        )
+        assert complete_checkpoints(run_dir)[-1].name == "checkpoint-5"
+    else:
+        assert line == (
+            f"error: stopped by SIGTERM: bert seed 1, before it saved anything to resume from, so its run folder "
+            f"{run_dir} was removed; the same command starts it again from the beginning"
+        )
+        assert not run_dir.exists()
+
+
 # Run in a child process: the background write of the checkpoint of step N (sys.argv[1]) hangs once the weights
 # are in its folder, before the optimiser state, so the test can kill the run in the middle of that write.
 HANGING_WRITE_CHILD = """

@@ -16,25 +16,24 @@ from pathlib import Path
 
 from benchmark.config import OUTPUT_ONLY, RunConfig
 from benchmark.console import log, report_error
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, Terminated
 
-
-class Terminated(Exception):
-    """The launcher (torchrun ending the others when one process failed, or a scheduler) sent SIGTERM."""
+__all__ = ["Terminated"]  # raised here, defined with the other errors
 
 
 def several_processes() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def end_like_an_error_on_sigterm() -> None:
-    """torchrun ends the other processes with SIGTERM when one fails: end like an error, so a run folder that
-    holds nothing to continue from is removed rather than left behind."""
+def end_like_an_error_on_sigterm():
+    """torchrun ends the other processes with SIGTERM when one fails, and a scheduler stops a job with it: end like
+    an error, so a run folder that holds nothing to continue from is removed rather than left behind, and a lone
+    process says what it stopped. Returns the handler it replaces."""
 
     def terminated(signum, frame):
-        raise Terminated("stopped by SIGTERM from the launcher or scheduler")
+        raise Terminated()
 
-    signal.signal(signal.SIGTERM, terminated)
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def peer_failed(error: BaseException) -> bool:
@@ -149,6 +148,9 @@ def run_queue(queue: list[tuple[RunConfig, str]], skip_finished: bool = False) -
             log(settings)
             outcomes.append((config, run(config, skip_finished=skip_finished, keep_model=keep), None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
+            if isinstance(error, Terminated) and not several_processes():  # but SIGTERM stops the queue
+                error.run = error.run or f"{config.model} seed {config.seed} (run {position + 1} of {len(queue)})"
+                raise
             message = describe_failure(error)
             report_error(f"{config.model} seed {config.seed}: {message}")
             outcomes.append((config, None, message))
