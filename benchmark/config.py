@@ -130,7 +130,7 @@ class RunConfig:
     learning_rate: float = _flag(5e-5, "peak learning rate (AdamW)", POSITIVE)
     weight_decay: float = _flag(0.01, "AdamW weight decay", Range(0))
     warmup: float = _flag(0.05, "linear warm-up, as a fraction of all steps, then linear decay to 0", FRACTION)
-    epochs: float = _flag(3.0, "training epochs (ignored when --max-steps is given)", POSITIVE)
+    epochs: float = _flag(3.0, "training epochs (--max-steps, when given, decides the length instead)", POSITIVE)
     max_steps: int = _flag(-1, "stop after this many optimiser steps (overrides --epochs when > 0)", Range(1, unset=-1))
     dropout: float = _flag(0.1, "dropout before the classification layer", FRACTION)
     eval_every: int = _flag(100, "evaluate on dev every N steps", COUNT)

@@ -22,6 +22,9 @@ from benchmark.cli import main
 FLAG_PROBES = [
     (["--epochs", "0"], ["--epochs 0", "nothing would be trained", "--max-steps"]),
     (["--epochs", "-1"], ["--epochs -1"]),
+    # Out of range even where another flag makes the value moot.
+    (["--epochs", "0", "--max-steps", "10"], ["--epochs 0: expected a number above 0"]),
+    (["--epochs", "-1", "--max-steps", "10"], ["--epochs -1: expected a number above 0"]),
     (["--max-steps", "0"], ["--max-steps 0", "at least 1", "-1 for unset"]),
     (["--learning-rate", "0"], ["--learning-rate 0", "above 0"]),
     (["--learning-rate", "nan"], ["--learning-rate nan", "above 0"]),
