@@ -51,6 +51,9 @@ FLAG_PROBES = [
     (["--temperature", "2"], ["--temperature 2", "applies only with --teacher"]),
     (["--alpha", "0.5"], ["--alpha 0.5", "applies only with --teacher"]),
     (["--text-col", "label"], ["--text-col and --label-col both name 'label'"]),
+    # The folder's split files are .txt: text<TAB>label, no columns to name.
+    (["--text-col", "title"], ["--text-col title applies to .csv, .tsv and .jsonl files", "are .txt", "drop it"]),
+    (["--label-col", "category"], ["--label-col category applies to .csv, .tsv and .jsonl files"]),
     (["--dev-split", "0.2"], ["--dev-split 0.2 applies only when there is no dev file", "--protocol mini"]),
     (["--output", "out.csv"], ["--output applies only with --predict RUN --predict-file FILE"]),
     (["--force"], ["--force applies only with --predict RUN --predict-file FILE"]),

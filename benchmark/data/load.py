@@ -160,6 +160,13 @@ def check_data_flags(config: RunConfig, given: set[str]) -> None:
                 f"{', '.join(p for p in FOLDER_PROTOCOLS if p != 'smoke')}"
             )
         folder = Path(config.data_dir)
+        found = [find_split_file(folder, split) for split in SPLITS] if folder.is_dir() else []
+        columns = [name for name in ("text_col", "label_col") if name in given]
+        if columns and any(found) and all(path.suffix == ".txt" for path in found if path):
+            raise HarnessError(
+                f"--{columns[0].replace('_', '-')} {getattr(config, columns[0])} applies to .csv, .tsv and .jsonl "
+                f"files, but the split files of {folder} are .txt (text<TAB>label a line, no columns); drop it"
+            )
         has_dev = folder.is_dir() and find_split_file(folder, "dev") is not None
         if "dev_split" in given and (config.protocol or "full") == "full" and not config.smoke and has_dev:
             raise HarnessError(
