@@ -154,6 +154,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def numbers_as_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """argparse takes only `-1` and `-1.5` for negative numbers: `--learning-rate -1e-5` would read as a flag
+    missing its value. A number after a flag that takes one value becomes `--flag=value`, so the range check
+    can name it."""
+    single = {flag for action in parser._actions if action.nargs is None for flag in action.option_strings}
+    out = []
+    for token in argv:
+        if out and out[-1] in single and token.startswith("-") and _number(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def backbone_names(requested: list[str]) -> list[str]:
     """`all` is every registered backbone and a pattern such as `ernie3*` a family; any other name must be
     registered. Checked before anything runs."""
@@ -203,7 +225,8 @@ def check_command(args, given: set[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(numbers_as_values(parser, sys.argv[1:] if argv is None else argv))
     started = False  # until a run starts, every process fails alike and the main one speaks for all
     previous_handler = None
     try:

@@ -25,6 +25,11 @@ FLAG_PROBES = [
     # Out of range even where another flag makes the value moot.
     (["--epochs", "0", "--max-steps", "10"], ["--epochs 0: expected a number above 0"]),
     (["--epochs", "-1", "--max-steps", "10"], ["--epochs -1: expected a number above 0"]),
+    # A negative number after a flag is its value, in every form a number is written.
+    (["--learning-rate", "-1e-5"], ["--learning-rate -1e-05: expected a number above 0"]),
+    (["--batch-size", "-2"], ["--batch-size -2: expected a whole number at least 1"]),
+    (["--dropout", "-0.5"], ["--dropout -0.5: expected a number at least 0 and below 1"]),
+    (["--warmup", "-5E-2"], ["--warmup -0.05: expected a number at least 0 and below 1"]),
     (["--max-steps", "0"], ["--max-steps 0", "at least 1", "-1 for unset"]),
     (["--learning-rate", "0"], ["--learning-rate 0", "above 0"]),
     (["--learning-rate", "nan"], ["--learning-rate nan", "above 0"]),
