@@ -212,6 +212,12 @@ def check_command(args, given: set[str]) -> None:
     chosen = [name for name in ACTIONS if getattr(args, name)] + (["model"] if getattr(args, "model", None) else [])
     if len(chosen) > 1:
         raise HarnessError(f"{' and '.join(flag_name(name) for name in chosen)} cannot be combined; run one at a time")
+    repeated = [seed for i, seed in enumerate(args.seeds or []) if seed in args.seeds[:i]]
+    if repeated:
+        raise HarnessError(
+            f"--seeds {' '.join(map(str, args.seeds))}: seed {repeated[0]} is given twice; expected each seed once "
+            f"(one run each)"
+        )
     for name in ("output", "force"):
         if getattr(args, name) and not args.predict_file:
             raise HarnessError(f"--{name} applies only with --predict RUN --predict-file FILE")

@@ -48,6 +48,7 @@ FLAG_PROBES = [
     (["--warmup", "-1"], ["--warmup -1", "at least 0 and below 1"]),
     (["--seed", "-1"], ["--seed -1", "at least 0"]),
     (["--seeds", "1", "-2"], ["--seed -2", "at least 0"]),
+    (["--seeds", "1", "2", "1"], ["--seeds 1 2 1: seed 1 is given twice; expected each seed once"]),
     (["--split-seed", "4294967296"], ["--split-seed 4294967296", "below 4294967296"]),
     (["--save-every", "-1"], ["--save-every -1", "at least 0"]),
     (["--num-workers", "-1"], ["--num-workers -1", "at least 0"]),
