@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from benchmark.config import config_fields, default_of, flag_name, value_type
 from benchmark.console import log, rank, report_error
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, Terminated
 from benchmark.listing import print_backbones, print_datasets
 from benchmark.registry import get_backbone, list_backbones
 from benchmark.settings import Settings, check_config, resolve_settings
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serving.add_argument("--output", metavar="CSV", help="where --predict-file writes its CSV")
     serving.add_argument(
+        "--force",
+        action="store_true",
+        help="with --predict-file: replace an existing --output file that is not a predictions CSV of this harness",
+    )
+    serving.add_argument(
         "--export", metavar="RUN", help="write serving variants of a saved run beside it, with accuracy and CPU latency"
     )
     serving.add_argument(
@@ -149,6 +155,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def numbers_as_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """argparse takes only `-1` and `-1.5` for negative numbers: `--learning-rate -1e-5` would read as a flag
+    missing its value. A number after a flag that takes one value becomes `--flag=value`, so the range check
+    can name it."""
+    single = {flag for action in parser._actions if action.nargs is None for flag in action.option_strings}
+    out = []
+    for token in argv:
+        if out and out[-1] in single and token.startswith("-") and _number(token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def backbone_names(requested: list[str]) -> list[str]:
     """`all` is every registered backbone and a pattern such as `ernie3*` a family; any other name must be
     registered. Checked before anything runs."""
@@ -182,8 +210,15 @@ def check_command(args, given: set[str]) -> None:
     chosen = [name for name in ACTIONS if getattr(args, name)] + (["model"] if getattr(args, "model", None) else [])
     if len(chosen) > 1:
         raise HarnessError(f"{' and '.join(flag_name(name) for name in chosen)} cannot be combined; run one at a time")
-    if args.output and not args.predict_file:
-        raise HarnessError("--output applies only with --predict RUN --predict-file FILE")
+    repeated = [seed for i, seed in enumerate(args.seeds or []) if seed in args.seeds[:i]]
+    if repeated:
+        raise HarnessError(
+            f"--seeds {' '.join(map(str, args.seeds))}: seed {repeated[0]} is given twice; expected each seed once "
+            f"(one run each)"
+        )
+    for name in ("output", "force"):
+        if getattr(args, name) and not args.predict_file:
+            raise HarnessError(f"--{name} applies only with --predict RUN --predict-file FILE")
     if chosen and chosen[0] in ACTIONS:
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
@@ -194,8 +229,10 @@ def check_command(args, given: set[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(numbers_as_values(parser, sys.argv[1:] if argv is None else argv))
     started = False  # until a run starts, every process fails alike and the main one speaks for all
+    previous_handler = None
     try:
         given = {name: value for name, value in vars(args).items() if name in RUN_OPTIONS and name != "model"}
         check_command(args, set(given))
@@ -218,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmark.serve.predict import predict_command
 
             run_dir, texts = (args.predict[0], [*args.predict[1:], *args.texts]) if args.predict else (None, [])
-            return predict_command(run_dir, texts, args.predict_file, args.output)
+            return predict_command(run_dir, texts, args.predict_file, args.output, force=args.force)
         if args.export:
             from benchmark.run.export import export_run
 
@@ -237,10 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             set_cpu_threads()
             quiet_library_bars()
         from benchmark.run import queue as runs
+        from benchmark.run.signals import end_like_an_error_on_sigterm
 
         started = True
-        if runs.several_processes():
-            runs.end_like_an_error_on_sigterm()
+        previous_handler = end_like_an_error_on_sigterm()
         if len(queue) > 1:
             if queue[0].config.resume not in ("auto", "latest", "never"):
                 raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
@@ -262,9 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except Exception as error:
-        from benchmark.run.queue import describe_failure, foreseen
+        from benchmark.run.queue import describe_failure, foreseen, several_processes
 
+        if isinstance(error, Terminated) and not several_processes():
+            error.run = error.run or f"{queue[0].config.model} seed {queue[0].config.seed}"
+            report_error(error.describe())
+            return 128 + signal.SIGTERM  # as a process ended by the signal reports itself
         if not foreseen(error):
             raise
         report_error(describe_failure(error))
         return 1
+    finally:
+        if previous_handler is not None:  # a caller in Python gets its own handling of SIGTERM back
+            signal.signal(signal.SIGTERM, previous_handler)

@@ -137,7 +137,7 @@ class RunConfig:
     learning_rate: float = _flag(5e-5, "peak learning rate (AdamW)", POSITIVE)
     weight_decay: float = _flag(0.01, "AdamW weight decay", Range(0))
     warmup: float = _flag(0.05, "linear warm-up, as a fraction of all steps, then linear decay to 0", FRACTION)
-    epochs: float = _flag(3.0, "training epochs (ignored when --max-steps is given)", POSITIVE)
+    epochs: float = _flag(3.0, "training epochs (--max-steps, when given, decides the length instead)", POSITIVE)
     max_steps: int = _flag(-1, "stop after this many optimiser steps (overrides --epochs when > 0)", Range(1, unset=-1))
     dropout: float = _flag(0.1, "dropout before the classification layer", FRACTION)
     eval_every: int = _flag(100, "evaluate on dev every N steps", COUNT)
@@ -234,6 +234,11 @@ class RunConfig:
         "go on when the checkpoint lacks encoder weights (they start random); "
         "the run is recorded as incomplete and never ranked",
     )
+    allow_high_unk: bool = _flag(
+        False,
+        "go on when more than a tenth of the training tokens are [UNK] (the vocabulary does not cover the texts); "
+        "the run is recorded as such and never ranked",
+    )
 
     @property
     def patience_evaluations(self) -> int:
@@ -288,6 +293,7 @@ PROBE_OPTIONS = SKLEARN_OPTIONS | {
     "model_path",
     "cache_dir",
     "allow_missing_weights",
+    "allow_high_unk",
     "max_length",
     "truncation",
     "linear_probe",

@@ -104,6 +104,9 @@ class Backbone:
     # (benchmark/baselines/tfidf.py), once per value of `grid`; the C with the lowest dev loss is kept.
     estimator: Callable[[float], Any] | None = None
     grid: tuple[float, ...] = ()
+    # How many more embedding rows (config vocab_size) than tokenizer tokens the checkpoint may have: decoders pad
+    # the embedding to a round size. 0: one row per token, as every BERT-style checkpoint has.
+    spare_embedding_rows: int = 0
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -46,7 +46,7 @@ def check_config(config: RunConfig, given: frozenset[str] | set[str] = frozenset
         )
     for spec in config_fields():
         accepts, value = spec.metadata.get("range"), getattr(config, spec.name)
-        if accepts is None or (spec.name == "epochs" and config.max_steps > 0):
+        if accepts is None:  # a value out of range is refused even where another flag makes it moot
             continue
         if not accepts.admits(value):
             kind = "a whole number" if value_type(spec) is int else "a number"

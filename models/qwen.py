@@ -16,6 +16,8 @@ COMMON = dict(
     lowercase=None,
     pooling="last",
     absolute_positions=False,  # rotary positions: no table bounds the length
+    # The published embedding is padded: 151,936 rows for 151,665 tokens (Qwen2.5) and 151,669 (Qwen3).
+    spare_embedding_rows=512,
     lora_targets=PROJECTIONS,
     recommended=LORA,
 )

@@ -2,6 +2,7 @@
 
 from benchmark.data.read import read_text_lines
 from benchmark.dataset_registry import Dataset, Protocol, Reported, SourceFile, register
+from benchmark.utf8 import not_utf8
 
 SOURCE = "https://raw.githubusercontent.com/649453932/Bert-Chinese-Text-Classification-Pytorch/master/THUCNews/data"
 COURSE = "the reference course: one GPU, max length 32, batch 128, lr 5e-5, one run each"
@@ -14,8 +15,11 @@ def read(folder, protocol, bad):
     splits = {}
     for split in {protocol.train, protocol.dev, protocol.test} - {None}:
         path = folder / f"{split}.txt"
-        with open(path, encoding="utf-8-sig") as lines:
-            splits[split] = (list(read_text_lines(lines, str(path), bad)), str(path))
+        try:
+            with open(path, encoding="utf-8-sig") as lines:
+                splits[split] = (list(read_text_lines(lines, str(path), bad)), str(path))
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
     return splits
 
 

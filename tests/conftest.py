@@ -132,10 +132,12 @@ def sample_copy(folder: Path, **replaced: list[str]) -> Path:
     return folder
 
 
-def tiny_bert(folder: Path) -> Path:
-    """A tiny random BERT with the sample's character vocabulary, saved as a pretrained checkpoint."""
+def tiny_bert(folder: Path, covering: list[str] = ()) -> Path:
+    """A tiny random BERT with the sample's character vocabulary, saved as a pretrained checkpoint. `covering`:
+    texts of other data it is run on, so its vocabulary covers them, Latin words and numbers spelt in word pieces
+    (training texts mostly [UNK] stop a run)."""
     texts = [line.split("\t")[0] for line in sample_lines("train")]
-    return write_tiny_model(get_backbone("bert"), texts, folder, seed=0)
+    return write_tiny_model(get_backbone("bert"), [*texts, *covering], folder, seed=0, word_pieces=bool(covering))
 
 
 def run_flags(model: Path, data: Path, options: str) -> list[str]:

@@ -8,11 +8,13 @@ resuming past a damaged checkpoint in test_resume.py.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_DIR, data_folder, one_error_line
-from layouts import build, layout
+from layouts import TEXTS, build, layout
 
 from benchmark.cli import main
 
@@ -20,6 +22,14 @@ from benchmark.cli import main
 FLAG_PROBES = [
     (["--epochs", "0"], ["--epochs 0", "nothing would be trained", "--max-steps"]),
     (["--epochs", "-1"], ["--epochs -1"]),
+    # Out of range even where another flag makes the value moot.
+    (["--epochs", "0", "--max-steps", "10"], ["--epochs 0: expected a number above 0"]),
+    (["--epochs", "-1", "--max-steps", "10"], ["--epochs -1: expected a number above 0"]),
+    # A negative number after a flag is its value, in every form a number is written.
+    (["--learning-rate", "-1e-5"], ["--learning-rate -1e-05: expected a number above 0"]),
+    (["--batch-size", "-2"], ["--batch-size -2: expected a whole number at least 1"]),
+    (["--dropout", "-0.5"], ["--dropout -0.5: expected a number at least 0 and below 1"]),
+    (["--warmup", "-5E-2"], ["--warmup -0.05: expected a number at least 0 and below 1"]),
     (["--max-steps", "0"], ["--max-steps 0", "at least 1", "-1 for unset"]),
     (["--learning-rate", "0"], ["--learning-rate 0", "above 0"]),
     (["--learning-rate", "nan"], ["--learning-rate nan", "above 0"]),
@@ -38,6 +48,7 @@ FLAG_PROBES = [
     (["--warmup", "-1"], ["--warmup -1", "at least 0 and below 1"]),
     (["--seed", "-1"], ["--seed -1", "at least 0"]),
     (["--seeds", "1", "-2"], ["--seed -2", "at least 0"]),
+    (["--seeds", "1", "2", "1"], ["--seeds 1 2 1: seed 1 is given twice; expected each seed once"]),
     (["--split-seed", "4294967296"], ["--split-seed 4294967296", "below 4294967296"]),
     (["--save-every", "-1"], ["--save-every -1", "at least 0"]),
     (["--num-workers", "-1"], ["--num-workers -1", "at least 0"]),
@@ -46,8 +57,12 @@ FLAG_PROBES = [
     (["--temperature", "2"], ["--temperature 2", "applies only with --teacher"]),
     (["--alpha", "0.5"], ["--alpha 0.5", "applies only with --teacher"]),
     (["--text-col", "label"], ["--text-col and --label-col both name 'label'"]),
+    # The folder's split files are .txt: text<TAB>label, no columns to name.
+    (["--text-col", "title"], ["--text-col title applies to .csv, .tsv and .jsonl files", "are .txt", "drop it"]),
+    (["--label-col", "category"], ["--label-col category applies to .csv, .tsv and .jsonl files"]),
     (["--dev-split", "0.2"], ["--dev-split 0.2 applies only when there is no dev file", "--protocol mini"]),
     (["--output", "out.csv"], ["--output applies only with --predict RUN --predict-file FILE"]),
+    (["--force"], ["--force applies only with --predict RUN --predict-file FILE"]),
 ]
 
 
@@ -177,6 +192,40 @@ def test_damaged_weights_in_model_path(damage, tmp_path, capsys):
     assert not (tmp_path / "results").exists()
 
 
+class RunsCode:
+    """Unpickled, it would run a shell command: the marker file it touches shows whether it ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class Holder:
+    """A class of its own: unpickling it imports this module and builds one."""
+
+
+@pytest.mark.parametrize("holds", ["a shell command", "a class of its own"])
+def test_weights_that_would_run_code_are_refused_as_such(holds, tmp_path, capsys):
+    import torch
+
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    path, marker = Path(source) / "pytorch_model.bin", tmp_path / "ran"
+    weights = torch.load(path, weights_only=True)
+    weights["bert.extra"] = RunsCode(marker) if holds == "a shell command" else Holder()
+    torch.save(weights, path)  # a whole torch archive: only its pickle is refused
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    named = "posix.system" if holds == "a shell command" else "test_bad_inputs.Holder"
+    assert line == (
+        f"error: {path}: holds more than tensors ({named}); refused, since loading it would run code. Where you "
+        f"trust its source, convert it to safetensors"
+    )
+    assert not marker.exists(), "nothing was run"
+    assert not (tmp_path / "results").exists()
+
+
 @pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize(
     "name, backbone", [("ernie-course", "ernie"), ("bert-course", "bert"), ("nezha-lonepatient", "nezha")]
@@ -224,6 +273,84 @@ def test_missing_weights_run_only_when_allowed_and_are_never_ranked(tmp_path, ca
     assert not (tmp_path / "results" / "plots").exists()
 
 
+# ---------------------------------------------------------------- the tokenizer and the embedding
+
+
+@pytest.fixture
+def no_weights_read(monkeypatch):
+    """The tokenizer is checked before the encoder's weights are read."""
+    from benchmark.model import checkpoint
+
+    monkeypatch.setattr(checkpoint, "load_encoder", lambda *a, **k: pytest.fail("the weights were read"))
+
+
+@pytest.mark.parametrize("change", ["more tokens", "fewer tokens"])
+def test_a_tokenizer_that_does_not_fit_the_embedding_stops_before_the_weights(
+    change, tmp_path, capsys, no_weights_read
+):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    vocab, config = Path(source) / "vocab.txt", Path(source) / "bert_config.json"
+    tokens = vocab.read_text(encoding="utf-8").split()
+    rows = json.loads(config.read_text(encoding="utf-8"))["vocab_size"]
+    assert rows == len(tokens)
+    tokens = tokens + [f"[unused{i}]" for i in range(3)] if change == "more tokens" else tokens[:-3]
+    vocab.write_text("\n".join(tokens) + "\n", encoding="utf-8")
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    past = f"; its ids reach {len(tokens) - 1}, past the last row" if change == "more tokens" else ""
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {vocab} holds {len(tokens)} tokens but the embedding has {rows} rows (vocab_size in {config})"
+        f"{past}; bert expects exactly one row per token. The tokenizer files and the weights come from different "
+        f"checkpoints: use the tokenizer files published with these weights"
+    )
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("damage", ["empty", "missing", "without [UNK]"])
+def test_an_empty_or_missing_vocabulary_is_one_line_naming_it(damage, tmp_path, capsys, no_weights_read):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    vocab = Path(source) / "vocab.txt"
+    if damage == "empty":  # the tokenizers library failed on the first text, with a traceback
+        vocab.write_text("", encoding="utf-8")
+    elif damage == "missing":  # every text became [UNK]
+        vocab.unlink()
+    else:
+        vocab.write_text(vocab.read_text(encoding="utf-8").replace("[UNK]\n", ""), encoding="utf-8")
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    expected = {
+        "empty": f"error: {vocab}: the file is empty; expected the vocabulary, one token a line",
+        "missing": f"error: {source}: no tokenizer files; expected tokenizer.json or vocab.txt",
+        "without [UNK]": f"error: {vocab}: cannot make a tokenizer of it (Exception: WordPiece error: Missing [UNK]",
+    }[damage]
+    assert line.startswith(expected), line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_mostly_unk_training_texts_run_only_when_allowed_and_are_never_ranked(tmp_path, capsys):
+    from benchmark.model.sources import build_vocab
+
+    # A vocabulary of four headlines' characters: the sample's training texts are mostly beyond it.
+    source, _, _ = build(layout("bert-course"), tmp_path, vocab=build_vocab(TEXTS, word_pieces=True))
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert re.match(r"error: \d+\.\d% of the train tokens are \[UNK\], above the 10% limit", line), line
+    assert "--allow-high-unk to train anyway; the run is then never ranked" in line
+    assert not (tmp_path / "results").exists()
+
+    assert main(["--model", "bert", "--model-path", source, *sample_run(tmp_path, "--allow-high-unk")]) == 0
+    assert "above the 10% limit; going on (--allow-high-unk)" in capsys.readouterr().out
+    (run_dir,) = (tmp_path / "results").iterdir()
+    tokenization = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["tokenization"]
+    assert tokenization["unk_above_limit"] is True and tokenization["unk_limit"] == 0.1
+    share = tokenization["splits"]["train"]["unk_share"]
+    assert main(["--leaderboard", "--results-dir", str(tmp_path / "results")]) == 0
+    board = (tmp_path / "results" / "leaderboard.md").read_text(encoding="utf-8")
+    why = f"{100 * share:.3g}% \\[UNK\\] in the training tokens, above the 10% limit (--allow-high-unk)"  # as Markdown
+    assert "## Not ranked" in board and why in board
+    assert "| bert |" not in board.split("## Not ranked")[0], "never in a ranked table"
+
+
 def test_predict_with_a_damaged_model(tmp_path, capsys):
     from tiny_runs import tiny_bert_run
 
@@ -234,3 +361,130 @@ def test_predict_with_a_damaged_model(tmp_path, capsys):
     assert main(["--predict", str(run_dir), "央行宣布下调存款准备金率"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert str(path) in line and "cannot read the weights" in line
+
+
+# ---------------------------------------------------------------- text files that are not UTF-8
+
+GBK = "财经新闻".encode("gbk")  # its first byte cannot start a UTF-8 character
+
+
+def not_utf8(path: Path, line: int, offset: int) -> str:
+    """The one line every text file the harness reads gives when it is not UTF-8."""
+    return (
+        f"error: {path}:{line}: not UTF-8 text (invalid start byte at byte {offset} of the file); expected UTF-8, "
+        f"save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize("name", ["class.txt", "labels.txt", "train.txt", "dev.txt"])
+def test_a_data_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, capsys, no_model_loading):
+    folder = data_folder(tmp_path / "data")
+    if name == "labels.txt":
+        (folder / "class.txt").rename(folder / "labels.txt")
+    path = folder / name
+    good = path.read_bytes()
+    path.write_bytes(good + GBK + (b"\t1\n" if name.endswith(("train.txt", "dev.txt")) else b"\n"))
+    code = main(["--model", "bert", "--data-dir", str(folder), "--offline", "--results-dir", str(tmp_path / "r")])
+    assert code == 2
+    lines = good.count(b"\n") + 1
+    assert one_error_line(capsys.readouterr().err) == not_utf8(path, lines, len(good))
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_predict_file_that_is_not_utf8_names_its_line_and_byte(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "model" / "labels.json").write_text('{"backbone": "tfidf", "labels": ["a"]}', encoding="utf-8")
+    texts = tmp_path / "texts.txt"
+    texts.write_bytes("第一行\n".encode() + GBK + b"\n")
+    assert main(["--predict", str(run_dir), "--predict-file", str(texts)]) == 2
+    assert one_error_line(capsys.readouterr().err) == not_utf8(texts, 2, 10)
+    assert not (tmp_path / "texts.predictions.csv").exists()
+
+
+@pytest.mark.parametrize("name", ["bert_config.json", "vocab.txt"])
+def test_a_model_file_that_is_not_utf8_names_its_line_and_byte(name, tmp_path, capsys):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    path = Path(source) / name
+    if name == "vocab.txt":  # one more token
+        before, after = path.read_bytes().rstrip(b"\n") + b"\n", b"\n"
+    else:  # one more field
+        before, after = path.read_bytes().rstrip(b"}\n") + b',\n "note": "', b'"\n}\n'
+    path.write_bytes(before + GBK + after)
+    code = main(["--model", "bert", "--model-path", source, *sample_run(tmp_path)])
+    assert code == 2
+    assert one_error_line(capsys.readouterr().err) == not_utf8(path, before.count(b"\n") + 1, len(before))
+    assert not (tmp_path / "results").exists()
+
+
+# ---------------------------------------------------------------- --predict-file never overwrites what the user owns
+
+
+@pytest.fixture(scope="module")
+def tfidf(tmp_path_factory) -> Path:
+    from tiny_runs import tfidf_run
+
+    return tfidf_run(tmp_path_factory.mktemp("results"))
+
+
+def predict_into(run_dir: Path, texts: Path, output: Path | None, *flags: str) -> int:
+    output_flags = ["--output", str(output)] if output else []
+    return main(["--predict", str(run_dir), "--predict-file", str(texts), *output_flags, *flags])
+
+
+@pytest.mark.parametrize("output", ["the input", "a symlink to the input", "a hard link to the input"])
+def test_the_output_never_names_the_input_file(output, tfidf, tmp_path, capsys):
+    texts = tmp_path / "in.txt"
+    texts.write_text("央行宣布下调存款准备金率\n国足热身赛两球取胜\n", encoding="utf-8")
+    target = {
+        "the input": texts,
+        "a symlink to the input": tmp_path / "link.txt",
+        "a hard link to the input": tmp_path / "hard.txt",
+    }[output]
+    if output == "a symlink to the input":
+        target.symlink_to(texts)
+    elif output == "a hard link to the input":
+        target.hardlink_to(texts)
+    before = texts.read_bytes()
+    assert predict_into(tfidf, texts, target, "--force") == 2, "not even with --force"
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: --output {target} is the input file {texts}: its texts would be replaced; choose another --output"
+    )
+    assert texts.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["predictions.csv", "metrics.json", "model/labels.json", "new.csv"])
+def test_the_output_never_lands_in_the_run_folder(name, tfidf, tmp_path, capsys):
+    texts = tmp_path / "in.txt"
+    texts.write_text("央行宣布下调存款准备金率\n", encoding="utf-8")
+    target = tfidf / name
+    before = target.read_bytes() if target.exists() else None
+    assert predict_into(tfidf, texts, target, "--force") == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: --output {target} is inside the run folder {tfidf}, whose files are never replaced; choose "
+        f"another --output"
+    )
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_an_existing_file_is_replaced_only_when_it_is_ours_or_with_force(tfidf, tmp_path, capsys):
+    texts, target = tmp_path / "in.txt", tmp_path / "out.csv"
+    texts.write_text("央行宣布下调存款准备金率\n国足热身赛两球取胜\n", encoding="utf-8")
+    target.write_text("my notes, not predictions\n", encoding="utf-8")
+    assert predict_into(tfidf, texts, target) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"error: {target} exists and is not a predictions file written by --predict-file; --force replaces it"
+    )
+    assert target.read_text(encoding="utf-8") == "my notes, not predictions\n"
+    assert predict_into(tfidf, texts, target, "--force") == 0
+    assert target.read_text(encoding="utf-8").startswith("index,text,predicted,probability\n")
+    # A predictions file written here is replaced without asking, by the default name beside the input as well.
+    texts.write_text("楼市成交量环比上涨\n", encoding="utf-8")
+    assert predict_into(tfidf, texts, target) == 0
+    assert len(target.read_text(encoding="utf-8").splitlines()) == 2
+    beside = tmp_path / "in.predictions.csv"
+    beside.write_text("index,text,predicted,probability,mine\n", encoding="utf-8")
+    capsys.readouterr()
+    assert predict_into(tfidf, texts, None) == 2
+    assert one_error_line(capsys.readouterr().err).startswith(f"error: {beside} exists and is not a predictions file")
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary file is left beside it"

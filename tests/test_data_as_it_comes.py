@@ -101,7 +101,7 @@ def test_dedupe_removes_train_texts_also_in_test(tmp_path):
 def test_reviews_with_an_empty_row_run_with_skip_and_record_what_was_dropped(tmp_path, capsys):
     folder = reviews(tmp_path / "reviews")
     results = tmp_path / "results"
-    model = tiny_bert(tmp_path / "tiny")
+    model = tiny_bert(tmp_path / "tiny", (folder / "train.csv").read_text(encoding="utf-8").splitlines())
     options = f"--max-steps 4 --eval-every 2 --batch-size 8 --results-dir {results}"
     assert main(run_flags(model, folder, options)) == 2
     assert "train.csv:6: empty text" in capsys.readouterr().err

@@ -206,7 +206,7 @@ def test_a_run_on_tnews_placed_by_hand_reads_trains_and_scores_through_the_regis
     folder = tmp_path / "tnews"
     tnews(folder, {"train": 150, "dev": 60, "test": 10})
     monkeypatch.setitem(dataset_registry.DATASETS.entries, "tnews", pinned("tnews", folder))
-    model = tiny_bert(tmp_path / "tiny")
+    model = tiny_bert(tmp_path / "tiny", [*HEADLINES, "train dev test"])
     results = tmp_path / "results"
     # The tiny model has 64 positions where the dataset asks for 128.
     options = f"--dataset tnews --max-steps 4 --eval-every 2 --batch-size 16 --max-length 48 --results-dir {results}"

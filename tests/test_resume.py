@@ -127,12 +127,55 @@ def kill_child(script: str, arguments: list[str], results: Path, wait_for: str) 
     return run_dir
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["after a checkpoint", "before any checkpoint"])
+def test_sigterm_ends_a_run_in_one_line_saying_what_it_stopped_and_how_to_resume(when, task, tmp_path):
+    results = tmp_path / "results"
+    # Training slows down from the step after the first checkpoint, or from the first step.
+    slow_from, wait_for = (
+        ("6", "*/checkpoints/checkpoint-5/trainer_state.json")
+        if when == "after a checkpoint"
+        else ("1", "*/run_config.json")
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", SLOW_CHILD, slow_from, *task["flags"], "--results-dir", str(results)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=CHILD_ENV,
+    )
+    deadline = time.monotonic() + 120
+    while not list(results.glob(wait_for)):
+        assert child.poll() is None, f"the run ended before it was stopped:\n{child.stderr.read().decode()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {wait_for} within two minutes"
+        time.sleep(0.05)
+    run_dir = next(results.glob(wait_for)).parents[2 if when == "after a checkpoint" else 0]
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=60)
+    stderr = stderr.decode()
+    assert child.returncode == 143, stderr[-3000:]
+    assert "Traceback" not in stderr
+    (line,) = [line for line in stderr.splitlines() if line.startswith("error:")]
+    if when == "after a checkpoint":
+        assert line == (
+            f"error: stopped by SIGTERM: bert seed 1, in {run_dir}; the same command resumes it from its last "
+            f"checkpoint, {run_dir / 'checkpoints' / 'checkpoint-5'}"
+        )
+        assert complete_checkpoints(run_dir)[-1].name == "checkpoint-5"
+    else:
+        assert line == (
+            f"error: stopped by SIGTERM: bert seed 1, before it saved anything to resume from, so its run folder "
+            f"{run_dir} was removed; the same command starts it again from the beginning"
+        )
+        assert not run_dir.exists()
+
+
 # Run in a child process: the background write of the checkpoint of step N (sys.argv[1]) hangs once the weights
 # are in its folder, before the optimiser state, so the test can kill the run in the middle of that write.
 HANGING_WRITE_CHILD = """
 import sys, time
 from pathlib import Path
-from benchmark.run import checkpoints
+from benchmark.run import writer as checkpoints
 from benchmark.cli import main
 
 real_save_file, folder = checkpoints.save_file, f"checkpoint-{sys.argv[1]}.partial"
@@ -223,9 +266,13 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     assert partial.name.endswith(".partial")
     (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert f"error: cannot save a checkpoint in {failed}: {os.strerror(code)} (" in message
-    assert "MB free there); the earlier checkpoints are intact" in message
-    assert not partial.exists() and not failed.exists(), "the partial checkpoint is removed"
     kept = complete_checkpoints(run_dir)
+    steps = [int(checkpoint.name.split("-")[1]) for checkpoint in kept]
+    assert message.endswith(
+        f"MB free there); the checkpoints of steps {steps[0]} and {steps[1]} are intact, and the same command "
+        f"resumes from step {steps[1]} once there is room"
+    )
+    assert not partial.exists() and not failed.exists(), "the partial checkpoint is removed"
     assert kept and all((c / "model.safetensors").is_file() and (c / "optimizer.pt").is_file() for c in kept)
     assert not (run_dir / "metrics.json").exists()
 
@@ -234,6 +281,30 @@ def test_a_failed_save_names_the_folder_and_keeps_the_earlier_checkpoints(code, 
     assert main(task["flags"] + ["--results-dir", str(results)]) == 0
     assert list(results.iterdir()) == [run_dir]
     assert metrics_of(run_dir)["training"]["resumed_from_step"] == int(kept[-1].name.split("-")[1])
+
+
+def test_a_failed_first_save_says_that_nothing_is_left_to_resume_from(task, tmp_path, monkeypatch, capsys):
+    results = tmp_path / "results"
+    real_save = torch.save
+
+    def save(obj, path, *args, **kwargs):
+        if str(path).endswith("optimizer.pt"):  # the first checkpoint's optimiser state meets a full disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real_save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    assert main(task["flags"] + ["--results-dir", str(results)]) == 2
+    (message,) = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert (
+        message.startswith("error: cannot save a checkpoint in ")
+        and "/checkpoint-5: No space left on device (" in message
+    )
+    assert message.endswith(
+        "MB free there); no checkpoint had been written yet, so the run must start again from the beginning once "
+        "there is room"
+    )
+    assert "intact" not in message
+    assert not results.exists() or not list(results.iterdir()), "the run folder, holding nothing, is gone"
 
 
 def test_the_best_weights_are_restored_from_memory_without_a_checkpoint(task, tmp_path, monkeypatch):

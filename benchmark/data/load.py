@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmark.config import DATA_ROOT, DEFAULT_DATASET, RunConfig
 from benchmark.data.download import ensure_files
-from benchmark.data.folder import ONE_FILE, find_split_file, folder_dataset
+from benchmark.data.folder import ONE_FILE, SPLITS, find_split_file, folder_dataset, the_one_file
 from benchmark.data.read import BadRows, describe_file
 from benchmark.data.split import RECORD as SPLIT_RECORD
 from benchmark.data.task import Task, build_task
@@ -108,6 +108,16 @@ def check_data_flags(config: RunConfig, given: set[str]) -> None:
     if own_folder and config.protocol and config.protocol not in {p.name for p in dataset.protocols}:
         offered = ", ".join(p.name for p in dataset.protocols if p.name != "smoke")
         raise HarnessError(f"--protocol {config.protocol}: a folder of your own offers {offered}")
+    if own_folder:
+        one_file = the_one_file(Path(config.data_dir))
+        found = [one_file] if one_file else [find_split_file(folder, split) for split in SPLITS]
+        columns = [name for name in ("text_col", "label_col") if name in given]
+        if columns and any(found) and all(path.suffix == ".txt" for path in found if path):
+            raise HarnessError(
+                f"--{columns[0].replace('_', '-')} {getattr(config, columns[0])} applies to .csv, .tsv and .jsonl "
+                f"files, but the data files of {config.data_dir} are .txt (text<TAB>label a line, no columns); "
+                f"drop it"
+            )
     protocol = dataset.protocol(config.protocol)
     for name in ("text_col", "label_col"):
         if name in given and not own_folder:

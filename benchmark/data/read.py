@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmark.errors import HarnessError
+from benchmark.utf8 import not_utf8, read_utf8
 
 SUPPORTED_SUFFIXES = (".txt", ".tsv", ".csv", ".jsonl")
 LABEL_FILES = ("class.txt", "labels.txt")
@@ -33,7 +34,7 @@ def describe_file(path: Path) -> dict:
 
 
 def read_label_names(path: Path) -> list[str]:
-    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    names = [line.strip() for line in read_utf8(path, "one label name per line").splitlines()]
     if not any(names):
         raise HarnessError(f"{path}: the label file is empty; expected one label name per line")
     for number, name in enumerate(names, 1):
@@ -160,25 +161,8 @@ def member_lines(archive: Path, member: str) -> list[str]:
         raise HarnessError(f"{archive}: not a readable zip archive ({error}); delete it to download again") from None
     try:
         return data.decode("utf-8-sig").splitlines(keepends=True)
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise HarnessError(f"{archive}:{member}:{line}: not UTF-8 text ({error.reason})") from None
-
-
-def _describe_bad_utf8(path: Path) -> str:
-    """The decoder's offset is within its buffer; find the line and file offset a person can look up."""
-    offset = 0
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                return (
-                    f"{path}:{number}: not UTF-8 text ({error.reason} at byte {offset + error.start} of the "
-                    f"file); save the file as UTF-8"
-                )
-            offset += len(raw)
-    return f"{path}: not UTF-8 text; save the file as UTF-8"
+    except UnicodeDecodeError:
+        raise not_utf8(f"{archive}:{member}", data) from None
 
 
 def read_rows(
@@ -201,7 +185,8 @@ def read_rows(
             else:
                 rows = list(read_json_lines(lines, str(path), text_col, label_col, bad))
     except UnicodeDecodeError:
-        raise HarnessError(_describe_bad_utf8(path)) from None
+        # The decoder's offset is within its buffer; not_utf8 finds the line and the offset in the file.
+        raise not_utf8(path) from None
     if not rows:
         raise HarnessError(f"{path}: the file holds no examples")
     return rows

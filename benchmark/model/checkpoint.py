@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +27,11 @@ from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerB
 
 from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
-from benchmark.model.hub import CONFIG_FILES, WEIGHT_FILES, locate
-from benchmark.model.tokenizer import load_tokenizer
+from benchmark.model.hub import WEIGHT_FILES, config_file, locate
+from benchmark.model.pickled import corrupt, read_pickled
+from benchmark.model.tokenizer import check_embedding_fits, load_tokenizer
 from benchmark.registry import Backbone
+from benchmark.utf8 import read_utf8
 
 SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES
 # The attribute under which a pre-training model (BertForPreTraining and its kin) holds the encoder.
@@ -83,13 +83,9 @@ class WeightsReport:
 
 def read_config(backbone: Backbone, folder: Path) -> PretrainedConfig:
     """The backbone's config from `config.json` or `bert_config.json`, refusing another architecture's."""
-    path = next((folder / name for name in CONFIG_FILES if (folder / name).is_file()), None)
-    if path is None:
-        raise HarnessError(f"{folder}: no model config; expected {' or '.join(CONFIG_FILES)} beside the weights")
+    path = config_file(folder)
     try:
-        fields = json.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise HarnessError(f"{path}: not UTF-8 text; expected the model's JSON config") from None
+        fields = json.loads(read_utf8(path, "the model's JSON config"))
     except json.JSONDecodeError as error:
         raise HarnessError(
             f"{path}:{error.lineno}: not valid JSON ({error.msg}); the file may be truncated, download it again"
@@ -119,13 +115,6 @@ def position_limit(backbone: Backbone, config: PretrainedConfig) -> int | None:
 # ---------------------------------------------------------------- the weights
 
 
-def _corrupt(path: Path, error: BaseException) -> HarnessError:
-    return HarnessError(
-        f"{path}: cannot read the weights ({first_line(error)}); the file is damaged or was cut "
-        f"short: download it again"
-    )
-
-
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -133,37 +122,12 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(path)
     except (SafetensorError, OSError, RuntimeError) as error:
-        raise _corrupt(path, error) from None
-
-
-def _read_pickled(path: Path) -> dict[str, torch.Tensor]:
-    import pickle
-
-    try:
-        # weights_only: unpickling anything but tensors and plain containers could run arbitrary code. Its
-        # warnings about unusual pickles would only precede the one-line error below.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if "allowed global" not in str(error) and "Unsupported global" not in str(error):
-            raise _corrupt(path, error) from None
-        raise HarnessError(
-            f"{path}: holds objects other than tensors, which this harness does not unpickle "
-            f"(weights_only); convert it to safetensors where you trust it"
-        ) from None
-    except (RuntimeError, OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
-        raise _corrupt(path, error) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]  # a training checkpoint that wraps the weights
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise HarnessError(f"{path}: expected a mapping of tensor names to tensors")
-    return state
+        raise corrupt(path, error) from None
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
     """The tensors of one weights file (safetensors, or a pickle read with weights_only); damage is one line."""
-    return _read_safetensors(path) if path.suffix == ".safetensors" else _read_pickled(path)
+    return _read_safetensors(path) if path.suffix == ".safetensors" else read_pickled(path)
 
 
 def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
@@ -173,7 +137,7 @@ def read_weights(folder: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
             return read_tensors(folder / single), [folder / single]
         if (folder / index).is_file():
             try:
-                shards = sorted(set(json.loads((folder / index).read_text(encoding="utf-8"))["weight_map"].values()))
+                shards = sorted(set(json.loads(read_utf8(folder / index, "a shard index"))["weight_map"].values()))
             except (ValueError, KeyError, TypeError, AttributeError) as error:
                 raise HarnessError(f"{folder / index}: not a readable shard index ({first_line(error)})") from None
             state = {}
@@ -299,5 +263,9 @@ def load_pretrained(backbone: Backbone, source: str, options: LoadOptions = DEFA
             f"--max-length {max_length}: expected at most {limit}, the position limit of "
             f"{backbone.name} (max_position_embeddings in the config in {folder})"
         )
+    # The tokenizer first: it is cheap, and ids it would produce past the embedding stop the run before the weights.
+    tokenizer = load_tokenizer(backbone, folder)
+    if getattr(config, "vocab_size", None):
+        check_embedding_fits(backbone, tokenizer, folder, config.vocab_size, config_file(folder))
     encoder, weights = load_encoder(backbone, folder, config, allow_missing=options.allow_missing, log=log)
-    return Pretrained(folder, encoder, load_tokenizer(backbone, folder), weights)
+    return Pretrained(folder, encoder, tokenizer, weights)

@@ -25,6 +25,14 @@ HUB_PICKLED_FILES = ["pytorch_model.bin", "pytorch_model-*.bin"]
 HUB_TIMEOUT_SECONDS = 5.0
 
 
+def config_file(folder: Path) -> Path:
+    """The folder's config file: `config.json`, or `bert_config.json` as the TensorFlow-era releases name it."""
+    path = next((folder / name for name in CONFIG_FILES if (folder / name).is_file()), None)
+    if path is None:
+        raise HarnessError(f"{folder}: no model config; expected {' or '.join(CONFIG_FILES)} beside the weights")
+    return path
+
+
 def is_local(source: str) -> bool:
     return Path(source).expanduser().exists() or source.startswith((".", "/", "~"))
 

@@ -84,14 +84,19 @@ def write_byte_bpe(texts: list[str], folder: Path, tokenizer_class: str) -> int:
 
 
 def write_tiny_model(
-    backbone: Backbone, texts: list[str], folder: Path, seed: int = 0, shape: dict | None = None
+    backbone: Backbone,
+    texts: list[str],
+    folder: Path,
+    seed: int = 0,
+    shape: dict | None = None,
+    word_pieces: bool | None = None,
 ) -> Path:
     """A randomly initialised model of the backbone's architecture, saved like its published checkpoint: the
     published config's fields with the sizes of `shape`, the published weight layout (`checkpoint_class`: its
     prefix and pre-training heads), and tokenizer files of the published kind.
 
     `shape` holds config fields; None gives the backbone's tiny smoke shape, and {} its config's own defaults
-    (the full-size model a "scratch" backbone trains).
+    (the full-size model a "scratch" backbone trains). word_pieces: see build_vocab (None: for "scratch" only).
     """
     import torch
 
@@ -103,7 +108,7 @@ def write_tiny_model(
     if backbone.vocabulary == "byte-bpe":
         vocab_size = write_byte_bpe(texts, folder, backbone.tokenizer_class.__name__)
     else:
-        vocab = build_vocab(texts, word_pieces=backbone.kind == "scratch")
+        vocab = build_vocab(texts, word_pieces=backbone.kind == "scratch" if word_pieces is None else word_pieces)
         # A vocab.txt is what published Chinese BERT-style checkpoints carry; the tokenizer is built from it on load.
         (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
         vocab_size = len(vocab)

@@ -73,7 +73,8 @@ class Run:
     ms_per_1000_batch_1: float | None = None
     ms_per_1000_batch_64: float | None = None
     lowercase: bool | None = None  # whether the tokenizer lower-cased; None where not recorded
-    # Why the run is listed but never ranked (incomplete pretrained weights, nothing trained); None when it is.
+    # Why the run is listed but never ranked (incomplete pretrained weights, mostly [UNK], nothing trained); None
+    # when it is.
     unranked: str | None = None
     # Per test example, in test-file order; None for smoke runs, which are not compared.
     texts: tuple[str, ...] | None = None
@@ -251,6 +252,10 @@ def _macro_f1(record: RunRecord) -> float:
     return float(f1)
 
 
+def _percent(share) -> str:
+    return f"{100 * share:.3g}%" if isinstance(share, int | float) and not isinstance(share, bool) else "?"
+
+
 def _unranked(record: RunRecord) -> str | None:
     """Why a run must not be ranked, read from what its results file records."""
     weights = record.backbone.weights
@@ -259,6 +264,11 @@ def _unranked(record: RunRecord) -> str | None:
         return (
             f"incomplete pretrained weights ({missing} missing, {mismatched} of another shape; --allow-missing-weights)"
         )
+    tokenization = record.tokenization if isinstance(record.tokenization, dict) else {}
+    if tokenization.get("unk_above_limit") is True:
+        share = ((tokenization.get("splits") or {}).get("train") or {}).get("unk_share")
+        limit = _percent(tokenization.get("unk_limit"))
+        return f"{_percent(share)} [UNK] in the training tokens, above the {limit} limit (--allow-high-unk)"
     if record.training.global_step < 1:
         return "nothing was trained (0 optimiser steps)"
     return None

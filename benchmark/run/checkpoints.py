@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -26,15 +25,11 @@ from safetensors.torch import save_file
 from transformers.trainer import OPTIMIZER_NAME, SCHEDULER_NAME, TRAINER_STATE_NAME
 from transformers.trainer_callback import ExportableState, TrainerCallback
 
-from benchmark.atomic import write_failure
 from benchmark.errors import HarnessError
 from benchmark.phases import size_of
-from benchmark.run.background import InBackground
+from benchmark.run.writer import PARTIAL, CheckpointWriter, partial_folder, save_failure
 
 BEST_FILE = "best_model.safetensors"
-
-PARTIAL = ".partial"
-STEP_FOLDER = re.compile(r"checkpoint-(\d+)")
 
 
 def copy_state(value, device: str | torch.device = "cpu"):
@@ -62,103 +57,6 @@ def best_weights_device(model: torch.nn.Module) -> torch.device:
         if torch.cuda.mem_get_info(device)[0] > 4 * size:
             return device
     return torch.device("cpu")
-
-
-def save_failure(folder: Path, error: BaseException) -> HarnessError | None:
-    """The error to stop a run with when a checkpoint could not be written, or None for any other failure."""
-    reason = write_failure(error) if isinstance(error, Exception) else None
-    if reason is None:
-        return None
-    free = shutil.disk_usage(folder.parent).free / 2**20 if folder.parent.is_dir() else None
-    return HarnessError(
-        f"cannot save a checkpoint in {folder}: {reason}"
-        + (f" ({free:.0f} MB free there)" if free is not None else "")
-        + "; the earlier checkpoints are intact, and the same command resumes from the last of them "
-        "once there is room"
-    )
-
-
-def rotate(folder: Path, keep: int) -> None:
-    """Keep the `keep` newest complete checkpoints: the newest to resume from, the one before it in case the
-    newest is damaged later."""
-    steps = sorted(
-        (int(match.group(1)), path)
-        for path in folder.iterdir()
-        if (match := STEP_FOLDER.fullmatch(path.name)) and path.is_dir()
-    )
-    for _, path in steps[:-keep] if keep > 0 else []:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _sync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-class CheckpointWriter:
-    """One background write at a time of a checkpoint's large files; `wait` joins it and raises its error.
-
-    Small files (schedule, random states, trainer state) are already in the `.partial` folder when `submit` is
-    called; the thread adds the weights (safetensors) and the optimiser state (torch.save), syncs every file,
-    renames the folder to its final name and removes the checkpoints older than the `keep` newest.
-    """
-
-    def __init__(self, keep: int = 2):
-        self.keep = keep
-        self.writing: tuple[InBackground, Path] | None = None
-        self.seconds = 0.0  # spent writing in the background
-        self.bytes = 0
-        self.count = 0
-
-    @property
-    def busy(self) -> bool:
-        return self.writing is not None
-
-    def submit(self, partial: Path, final: Path, weights: dict[str, dict], objects: dict[str, object]) -> None:
-        self.wait()
-        self.writing = InBackground(self._write, partial, final, weights, objects, name="checkpoint-writer"), final
-
-    def _write(self, partial: Path, final: Path, weights: dict, objects: dict) -> None:
-        try:
-            for name, state in weights.items():
-                save_file(state, partial / name, metadata={"format": "pt"})
-            for name, value in objects.items():
-                torch.save(value, partial / name)
-            for path in partial.iterdir():
-                _sync(path)
-            if final.exists():  # the same step saved again after a resume
-                shutil.rmtree(final)
-            partial.rename(final)
-            _sync(final.parent)
-            self.bytes += size_of(final)
-            self.count += 1
-            rotate(final.parent, self.keep)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-
-    def wait(self) -> None:
-        """Until the write in progress has finished; a failed write stops the run here."""
-        if self.writing is None:
-            return
-        task, final = self.writing
-        self.writing = None
-        try:
-            task.wait()
-        except BaseException as error:
-            raise save_failure(final, error) or error from None
-        finally:
-            self.seconds += task.seconds
-
-
-def partial_folder(final: Path) -> Path:
-    partial = final.with_name(final.name + PARTIAL)
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    return partial
 
 
 class KeepBest(TrainerCallback):

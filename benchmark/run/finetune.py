@@ -18,7 +18,8 @@ from accelerate.utils import broadcast_object_list
 
 from benchmark.atomic import write_failure, write_json
 from benchmark.console import log
-from benchmark.data.encode import encode_split, tokenisation_report
+from benchmark.data.coverage import tokenisation_report
+from benchmark.data.encode import encode_split
 from benchmark.errors import HarnessError
 from benchmark.model.adapters import merged, prepare_training
 from benchmark.model.checkpoint import LoadOptions
@@ -127,6 +128,7 @@ class FineTune(Method):
             {name: (encoded, getattr(splits, name).texts) for name, encoded in self.encoded.items()},
             normalisation(self.tokenizer),
             log,
+            self.config.allow_high_unk,
         )
         # Dev loss and accuracy do not depend on the order of the dev set; sorted once, every evaluation during
         # training pads as little as the test scoring does.

@@ -17,7 +17,8 @@ import torch
 from benchmark.baselines.probe import embed, embedding_key, embedding_path, fit_probe
 from benchmark.config import PROBE_OPTIONS
 from benchmark.console import log
-from benchmark.data.encode import cache_key, encode_split, tokenisation_report
+from benchmark.data.coverage import tokenisation_report
+from benchmark.data.encode import cache_key, encode_split
 from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy
 from benchmark.model.checkpoint import LoadOptions
@@ -70,6 +71,7 @@ class LinearProbe(Method):
             {name: (self.encoded[name], getattr(splits, name).texts) for name in names},
             normalisation(self.tokenizer),
             log,
+            self.config.allow_high_unk,
         )
 
     def _key(self, name: str) -> str:

@@ -9,33 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
 import traceback
 from pathlib import Path
 
 from benchmark.config import OUTPUT_ONLY, RunConfig
 from benchmark.console import log, report_error
-from benchmark.errors import HarnessError
+from benchmark.errors import HarnessError, Terminated
 from benchmark.settings import Settings
 
-
-class Terminated(Exception):
-    """The launcher (torchrun ending the others when one process failed, or a scheduler) sent SIGTERM."""
+__all__ = ["Terminated"]  # raised here, defined with the other errors
 
 
 def several_processes() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
-
-
-def end_like_an_error_on_sigterm() -> None:
-    """torchrun ends the other processes with SIGTERM when one fails: end like an error, so a run folder that
-    holds nothing to continue from is removed rather than left behind."""
-
-    def terminated(signum, frame):
-        raise Terminated("stopped by SIGTERM from the launcher or scheduler")
-
-    signal.signal(signal.SIGTERM, terminated)
 
 
 def peer_failed(error: BaseException) -> bool:
@@ -151,6 +138,9 @@ def run_queue(queue: list[Settings], skip_finished: bool = False) -> int:
             log(settings.describe())
             outcomes.append((config, driver.run(settings, skip_finished=skip_finished, keep_model=keep), None))
         except Exception as error:  # any failure of one run is reported, and the rest still run
+            if isinstance(error, Terminated) and not several_processes():  # but SIGTERM stops the queue
+                error.run = error.run or f"{config.model} seed {config.seed} (run {position + 1} of {len(queue)})"
+                raise
             message = describe_failure(error)
             report_error(f"{config.model} seed {config.seed}: {message}")
             outcomes.append((config, None, message))

@@ -18,7 +18,7 @@ from accelerate.utils import broadcast_object_list
 
 from benchmark.atomic import write_json
 from benchmark.config import RunConfig
-from benchmark.errors import HarnessError, first_line
+from benchmark.errors import HarnessError, Terminated, first_line
 from benchmark.record import METRICS_FILE
 from benchmark.run.folder import (
     LOCK_FILE,
@@ -97,9 +97,12 @@ def read_training(run_dir: Path) -> dict | None:
     return record if whole else None
 
 
-def has_progress(run_dir: Path) -> bool:
-    """Whether a run folder holds anything a later run could continue from."""
-    return read_training(run_dir) is not None or bool(complete_checkpoints(run_dir))
+def progress_of(run_dir: Path) -> str | None:
+    """What a later run would continue from in a run folder, said for a person; None when nothing."""
+    if read_training(run_dir) is not None:
+        return "its finished training, scoring the best weights saved in model/"
+    checkpoints = complete_checkpoints(run_dir)
+    return f"its last checkpoint, {checkpoints[-1]}" if checkpoints else None
 
 
 def resumable(folder: Path, record: dict, log=None) -> tuple[Path | None, str]:
@@ -183,9 +186,13 @@ def claim_run_dir(config: RunConfig, backbone_name: str, task, state: PartialSta
                 f"machines, --results-dir must be on storage they all share"
             )
         yield run_dir, picked[1]
-    except BaseException:
-        if lock is not None and not (run_dir / METRICS_FILE).exists() and not has_progress(run_dir):
-            shutil.rmtree(run_dir, ignore_errors=True)
+    except BaseException as error:
+        if lock is not None and not (run_dir / METRICS_FILE).exists():
+            progress = progress_of(run_dir)
+            if progress is None:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            if isinstance(error, Terminated):
+                error.folder, error.resume_from = run_dir, progress
         raise
     finally:
         if lock is not None:

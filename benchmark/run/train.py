@@ -31,6 +31,7 @@ from benchmark.run.checkpoints import BestInMemory
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
 from benchmark.run.progress import progress_for_output
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
+from benchmark.run.signals import raise_if_terminated
 from benchmark.run.tracking import trackers_for
 
 
@@ -132,6 +133,13 @@ class _BestRestoredHere(logging.Filter):
 logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
 
 
+class StopOnSigterm(TrainerCallback):
+    """Ends training at the next step when SIGTERM arrived and its exception was swallowed on the way."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        raise_if_terminated()
+
+
 class StopwatchCallback(TrainerCallback):
     """Training time without the time spent evaluating on dev, for an honest throughput.
 
@@ -228,6 +236,7 @@ def build_trainer(
                 cadence,
                 SamplerEpoch(),
                 stopwatch,
+                StopOnSigterm(),
             ],
         )
     trainer.group_by_length = config.group_by_length

@@ -25,7 +25,8 @@ import numpy as np
 
 from benchmark.atomic import write_text
 from benchmark.errors import HarnessError
-from benchmark.record import METRICS_FILE, model_folder
+from benchmark.record import METRICS_FILE, MODEL_FOLDER, model_folder
+from benchmark.utf8 import read_utf8
 
 QUANTIZATION_FILE = "quantization.json"
 ONNX_FILE = "model.onnx"
@@ -213,19 +214,7 @@ def load_predictor(path: Path) -> Predictor:
 def read_texts(path: Path) -> list[str]:
     """One text a line; a THUCNews-layout line (`text<TAB>label`) gives its text. Blank lines are errors."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise HarnessError(f"{path}: no such file; expected a text file with one text a line") from None
-    except IsADirectoryError:
-        raise HarnessError(f"{path}: is a folder; expected a text file with one text a line") from None
-    except OSError as error:
-        raise HarnessError(f"{path}: cannot read it ({error.strerror or error})") from None
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise HarnessError(f"{path}:{line}: not UTF-8 text ({error.reason}); save the file as UTF-8") from None
+    content = read_utf8(path, "a text file with one text a line")
     texts = []
     for number, line in enumerate(content.splitlines(), 1):
         text = line.rsplit("\t", 1)[0] if "\t" in line else line
@@ -244,20 +233,57 @@ def check_texts(texts: list[str]) -> list[str]:
     return texts
 
 
+# The first line of every predictions CSV written here: an existing file that starts with it may be replaced.
+PREDICTIONS_HEADER = "index,text,predicted,probability"
+
+
 def predictions_table(texts: list[str], labels: list[str], probabilities: np.ndarray) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "text", "predicted", "probability"])
+    writer.writerow(PREDICTIONS_HEADER.split(","))
     for i, (text, row) in enumerate(zip(texts, probabilities, strict=True)):
         writer.writerow([i, text, labels[int(row.argmax())], f"{row.max():.6f}"])
     return buffer.getvalue()
 
 
+def _written_here(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.readline(len(PREDICTIONS_HEADER) + 3).rstrip(b"\r\n") == PREDICTIONS_HEADER.encode()
+    except OSError:
+        return False
+
+
+def check_output(target: Path, given: bool, source: Path, run: Path, force: bool) -> None:
+    """Nothing the user owns is overwritten: the CSV never replaces the texts read nor a file of the run (paths
+    compared resolved, through symlinks and hard links), and an existing file only when it is a predictions CSV
+    written here or `force` says so."""
+    named = f"--output {target}" if given else f"the predictions file {target}"
+    if target.resolve() == source.resolve() or (target.exists() and source.exists() and target.samefile(source)):
+        raise HarnessError(f"{named} is the input file {source}: its texts would be replaced; choose another --output")
+    if run.resolve() in (target.resolve(), *target.resolve().parents):
+        raise HarnessError(
+            f"{named} is inside the run folder {run}, whose files are never replaced; choose another --output"
+        )
+    if target.is_dir():
+        raise HarnessError(f"{named} is a folder; expected the name of the CSV file to write")
+    if target.exists() and not force and not _written_here(target):
+        raise HarnessError(
+            f"{target} exists and is not a predictions file written by --predict-file; --force replaces it"
+        )
+
+
 def predict_command(
-    run: str | None, texts: list[str], file: str | None = None, output: str | None = None, out=None
+    run: str | None,
+    texts: list[str],
+    file: str | None = None,
+    output: str | None = None,
+    out=None,
+    force: bool = False,
 ) -> int:
     """What `--predict` does: texts on the command line are printed as `label<TAB>probability<TAB>text`; a file's
-    predictions go to a CSV (`--output PATH`, default FILE's name with `.predictions.csv`; `-` for stdout)."""
+    predictions go to a CSV (`--output PATH`, default FILE's name with `.predictions.csv`; `-` for stdout), which
+    replaces an existing file only as check_output allows."""
     out = out or sys.stdout
     if not run:
         raise HarnessError("--predict-file needs the run to predict with: --predict RUN --predict-file FILE")
@@ -265,7 +291,10 @@ def predict_command(
         raise HarnessError("give texts on the command line or --predict-file FILE, not both")
     if not texts and not file:
         raise HarnessError("nothing to classify: give texts after --predict RUN, or --predict-file FILE")
-    model_folder(Path(run))  # a missing run is reported before the texts are read
+    folder = model_folder(Path(run))  # a missing run is reported before the texts are read
+    target = Path(output) if output else Path(file).with_suffix(".predictions.csv") if file else None
+    if target is not None and output != "-":
+        check_output(target, bool(output), Path(file), folder.parent if folder.name == MODEL_FOLDER else folder, force)
     texts = read_texts(Path(file)) if file else check_texts(list(texts))
     predictor = load_predictor(Path(run))
     probabilities = predictor.probabilities(texts)
@@ -277,8 +306,7 @@ def predict_command(
     if output == "-":
         out.write(table)
         return 0
-    target = Path(output) if output else Path(file).with_suffix(".predictions.csv")
-    write_text(target, table)
+    write_text(target, table)  # atomically: a reader sees the old file or the new one
     counts = np.bincount(probabilities.argmax(axis=1), minlength=len(predictor.labels))
     shown = ", ".join(f"{name} {count}" for name, count in zip(predictor.labels, counts, strict=True) if count)
     print(f"{len(texts)} texts classified with {predictor.backbone} ({shown}); predictions in {target}", file=out)
