@@ -6,8 +6,7 @@ import statistics
 import textwrap
 
 from benchmark.config import DEFAULT_DATASET
-from benchmark.dataset_registry import get_dataset, list_datasets
-from benchmark.registry import list_backbones
+from benchmark.registry import get_dataset, list_backbones, list_datasets
 
 WRAP = 100
 

@@ -53,7 +53,7 @@ class BackboneRecord:
     source: str  # what was loaded: hub id, local folder, or how the weights were made
     architecture: str
     parameters: int | None
-    weights: dict = _some()  # how a pretrained checkpoint was loaded (benchmark.model.checkpoint)
+    weights: dict = _some()  # how a pretrained checkpoint was loaded (benchmark.loading.checkpoint)
     trainable_parameters: int = _some()  # those the run trained: all but a frozen base's (LoRA, linear probe)
     mode: str = _some()  # finetune, lora or probe (benchmark.registry.MODES)
 

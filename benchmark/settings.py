@@ -173,7 +173,7 @@ def dataset_defaults(values: dict) -> tuple[str, int, str]:
     declaration, or 32 tokens from the head for a folder of your own."""
     if values.get("data_dir") and not values.get("dataset"):
         return "a folder of your own", DEFAULT_MAX_LENGTH, "head"
-    from benchmark.dataset_registry import get_dataset
+    from benchmark.registry import get_dataset
 
     dataset = get_dataset(values.get("dataset") or DEFAULT_DATASET)
     return dataset.name, dataset.max_length, dataset.truncation

@@ -13,7 +13,7 @@ harness:
 * post-LN BERT layers and a BERT pooler (dense + tanh on the first token).
 
 Parameter names follow the former transformers implementation, so Hugging Face NeZha checkpoints load as they
-are; the harness's loader (benchmark.model.checkpoint) also maps the original release's and community conversions'
+are; the harness's loader (benchmark.loading.checkpoint) also maps the original release's and community conversions'
 layouts (`bert_config.json`, `bert.`-prefixed weights, TensorFlow LayerNorm names, stored position tables).
 """
 

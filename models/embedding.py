@@ -2,7 +2,8 @@
 them (bge: the [CLS] state; text2vec: the mean over tokens). Fine-tuned like any encoder, or as a linear probe
 (--linear-probe), which is how C-MTEB scores classification."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import BERT_BASE, BERT_LARGE, bert_config
 
 NOTE = "bge's sentence vector is the normalised [CLS] state; the classifier reads it before normalisation."

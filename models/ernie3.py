@@ -2,7 +2,8 @@
 40,000-entry vocabulary, 2,048 positions, 4 segment types and a task-type embedding (`use_task_id`), which is
 id 0 for every text here, as in PaddleNLP's classification fine-tuning."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 
 # name: (layers, hidden, heads, intermediate, task types), from each checkpoint's config.json, and the parameters
 # they make.

@@ -1,6 +1,7 @@
 """Large Chinese BERT-architecture encoders: 24 layers, 1,024 wide (HFL)."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import BERT_LARGE
 
 for name, hub_id, description in (

@@ -1,4 +1,5 @@
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import BERT_BASE
 
 register(

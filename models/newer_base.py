@@ -2,7 +2,8 @@
 discriminator and UER's ALBERT (shared layers, a 128-wide factorised embedding), which ships BERT's vocabulary and
 tokenizer. Neither checkpoint holds a trained pooler, so both pool the first token's state."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import BERT_BASE, TINY
 
 for name, hub_id, description in (

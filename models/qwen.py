@@ -2,7 +2,8 @@
 the head trained fully, the last real token's state pooled. Any decoder with the same interface is one more
 entry here. Their byte-level BPE needs no lower-casing and knows every character."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import TINY_DECODER
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

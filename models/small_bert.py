@@ -5,7 +5,8 @@ pre-trained from scratch at each size (Zhao et al., 2019; "Well-Read Students Le
 Huawei's 4-layer TinyBERT, distilled from BERT-base (Jiao et al., 2020).
 """
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 from models._published import bert_config
 
 # name: (hub id, layers, hidden, heads, intermediate, the parameters they make, description)

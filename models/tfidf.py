@@ -1,6 +1,7 @@
 """The classic baseline: TF-IDF of jieba words and character n-grams, and a linear SVM (scikit-learn)."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 
 
 def linear_svc(c: float):

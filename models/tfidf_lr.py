@@ -1,7 +1,8 @@
 """TF-IDF of jieba words and character n-grams, and a multinomial logistic regression (scikit-learn): the same
 features as tfidf, another linear classifier. This file is the whole of it."""
 
-from benchmark.registry import Backbone, register
+from benchmark.backbone import Backbone
+from benchmark.registry import register
 
 
 def logistic_regression(c: float):

@@ -5,7 +5,7 @@ on dev, which is how published dev figures are made."""
 from pathlib import Path, PurePosixPath
 
 from benchmark.data.read import member_lines, read_json_lines
-from benchmark.dataset_registry import Protocol, Reported
+from benchmark.dataset import Protocol, Reported
 
 PROTOCOL = Protocol(
     "clue-dev",

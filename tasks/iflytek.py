@@ -1,6 +1,7 @@
 """CLUE IFLYTEK: 17,332 app descriptions (hundreds of characters) in 119 imbalanced classes; scored on dev."""
 
-from benchmark.dataset_registry import Dataset, SourceFile, register
+from benchmark.dataset import Dataset, SourceFile
+from benchmark.registry import register
 from tasks._clue import PADDLE, PADDLE_SETUP, PAPER_SETUP, PROTOCOL, figures, reader
 
 ARCHIVE = "iflytek_public.zip"

@@ -1,7 +1,8 @@
 """THUCNews-10: 200,000 news headlines in 10 balanced classes, the course's split (180k / 10k / 10k)."""
 
 from benchmark.data.read import read_text_lines
-from benchmark.dataset_registry import Dataset, Protocol, Reported, SourceFile, register
+from benchmark.dataset import Dataset, Protocol, Reported, SourceFile
+from benchmark.registry import register
 from benchmark.utf8 import not_utf8
 
 SOURCE = "https://raw.githubusercontent.com/649453932/Bert-Chinese-Text-Classification-Pytorch/master/THUCNews/data"

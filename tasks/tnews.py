@@ -1,6 +1,7 @@
 """CLUE TNEWS 1.1: 73,360 Toutiao headlines in 15 classes; scored on the public dev split."""
 
-from benchmark.dataset_registry import Dataset, Reported, SourceFile, register
+from benchmark.dataset import Dataset, Reported, SourceFile
+from benchmark.registry import register
 from tasks._clue import PADDLE, PADDLE_SETUP, PAPER_SETUP, PROTOCOL, figures, reader
 from tasks.toutiao15 import CODES, NAMES
 

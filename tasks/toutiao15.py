@@ -7,7 +7,8 @@ first load and checked on every later one, so a changed split is an error, never
 
 from benchmark.data.read import member_lines
 from benchmark.data.split import fixed_split
-from benchmark.dataset_registry import Dataset, Protocol, SourceFile, register
+from benchmark.dataset import Dataset, Protocol, SourceFile
+from benchmark.registry import register
 
 REPOSITORY = "https://raw.githubusercontent.com/aceimnorstuvwxz/toutiao-text-classfication-dataset/master"
 ARCHIVE, MEMBER = "toutiao_cat_data.txt.zip", "toutiao_cat_data.txt"

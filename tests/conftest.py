@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.model import checkpoint
-from benchmark.model.sources import write_tiny_model
+from benchmark.loading import checkpoint
+from benchmark.loading.sources import write_tiny_model
 from benchmark.registry import get_backbone
 
 SHARED_THUCNEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "thucnews"
@@ -62,7 +62,7 @@ def run_config(config, **options) -> Path:
 
 
 def load_backbone(backbone, source, **options):
-    """Encoder and tokenizer through the code path every run takes (benchmark.model.checkpoint.load_pretrained)."""
+    """Encoder and tokenizer through the code path every run takes (benchmark.loading.checkpoint.load_pretrained)."""
     loaded = checkpoint.load_pretrained(backbone, str(source), checkpoint.LoadOptions(**options), log=lambda _: None)
     return loaded.encoder, loaded.tokenizer
 

@@ -11,7 +11,8 @@ import zipfile
 from pathlib import Path
 
 from benchmark.data.download import git_blob_id
-from benchmark.dataset_registry import SourceFile, get_dataset
+from benchmark.dataset import SourceFile
+from benchmark.registry import get_dataset
 
 HEADLINES = [
     "央行宣布下调存款准备金率",

@@ -16,7 +16,7 @@ import torch
 from conftest import sample_lines
 from safetensors.torch import save_file
 
-from benchmark.model.sources import build_vocab
+from benchmark.loading.sources import build_vocab
 from benchmark.registry import get_backbone
 
 TEXTS = ["央行宣布下调存款准备金率", "楼市成交量环比上涨", "国足热身赛两球取胜", "NBA 新赛季 iPhone 发布"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-from benchmark.dataset_registry import Reported
+from benchmark.dataset import Reported
 
 LABELS = ["finance", "realty", "stocks", "sports"]
 N = 120

@@ -279,7 +279,7 @@ def test_missing_weights_run_only_when_allowed_and_are_never_ranked(tmp_path, ca
 @pytest.fixture
 def no_weights_read(monkeypatch):
     """The tokenizer is checked before the encoder's weights are read."""
-    from benchmark.model import checkpoint
+    from benchmark.loading import checkpoint
 
     monkeypatch.setattr(checkpoint, "load_encoder", lambda *a, **k: pytest.fail("the weights were read"))
 
@@ -328,7 +328,7 @@ def test_an_empty_or_missing_vocabulary_is_one_line_naming_it(damage, tmp_path, 
 
 @pytest.mark.usefixtures("one_torch_thread")
 def test_mostly_unk_training_texts_run_only_when_allowed_and_are_never_ranked(tmp_path, capsys):
-    from benchmark.model.sources import build_vocab
+    from benchmark.loading.sources import build_vocab
 
     # A vocabulary of four headlines' characters: the sample's training texts are mostly beyond it.
     source, _, _ = build(layout("bert-course"), tmp_path, vocab=build_vocab(TEXTS, word_pieces=True))

@@ -10,13 +10,14 @@ import torch
 from conftest import SAMPLE_DIR, load_backbone, run_config, settings
 from tiny_runs import one_torch_thread
 
+from benchmark.backbone import Backbone
 from benchmark.baselines.tfidf import TfidfModel, TfidfSettings, analyze, fit_tfidf, transform
 from benchmark.config import SKLEARN_OPTIONS, RunConfig
-from benchmark.data.load import load_task
+from benchmark.data.load import load_folder
 from benchmark.errors import HarnessError
-from benchmark.model.classifier import TextClassifier, load_classifier
-from benchmark.model.sources import encoder_source, write_tiny_model
-from benchmark.registry import Backbone, get_backbone, list_backbones
+from benchmark.loading.classifier import TextClassifier, load_classifier
+from benchmark.loading.sources import encoder_source, write_tiny_model
+from benchmark.registry import get_backbone, list_backbones
 from models._textcnn_modeling import TextCNNConfig, TextCNNModel
 
 single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
@@ -24,7 +25,7 @@ single_thread = pytest.fixture(autouse=True, scope="module")(one_torch_thread)
 
 @pytest.fixture(scope="module")
 def sample():
-    return load_task(SAMPLE_DIR, "full")
+    return load_folder(SAMPLE_DIR, "full")
 
 
 def test_baselines_are_registry_entries_that_need_no_download():

@@ -12,8 +12,8 @@ from conftest import SAMPLE_DIR, run_flags, tiny_bert
 
 from benchmark.cli import main
 from benchmark.data.encode import encode_split, special_tokens_around, tokenize
-from benchmark.data.load import load_task
-from benchmark.model.classifier import balanced_weights
+from benchmark.data.load import load_folder
+from benchmark.loading.classifier import balanced_weights
 from benchmark.run.cadence import CheckpointCadence
 
 LONG = "央行宣布下调存款准备金率释放长期资金约五千亿元支持实体经济发展"  # 31 characters, one token each
@@ -23,7 +23,7 @@ LONG = "央行宣布下调存款准备金率释放长期资金约五千亿元支
 def tokenizer(tmp_path_factory):
     from transformers import BertTokenizer
 
-    from benchmark.model.sources import build_vocab
+    from benchmark.loading.sources import build_vocab
 
     folder = tmp_path_factory.mktemp("vocab")
     (folder / "vocab.txt").write_text("\n".join(build_vocab([LONG, "短标题"])) + "\n", encoding="utf-8")
@@ -84,17 +84,17 @@ def reviews(folder, empty_row: bool = True):
 def test_an_empty_review_stops_the_run_by_default_and_is_dropped_and_counted_with_skip(tmp_path):
     folder = reviews(tmp_path / "reviews")
     with pytest.raises(Exception, match=r"train.csv:6: empty text"):
-        load_task(folder)
-    task = load_task(folder, on_bad_line="skip")
+        load_folder(folder)
+    task = load_folder(folder, on_bad_line="skip")
     assert task.dropped == {str(folder / "train.csv"): 1} and len(task.train.texts) == 25
     assert task.record().dropped_rows == {str(folder / "train.csv"): 1}
 
 
 def test_dedupe_removes_train_texts_also_in_test(tmp_path):
     folder = reviews(tmp_path / "reviews", empty_row=False)
-    task = load_task(folder, dedupe=True)
+    task = load_folder(folder, dedupe=True)
     assert task.deduplicated == 1 and "环境不错下次还来" not in task.train.texts
-    assert load_task(folder).deduplicated is None
+    assert load_folder(folder).deduplicated is None
 
 
 @pytest.mark.usefixtures("one_torch_thread")

@@ -12,10 +12,10 @@ from conftest import one_error_line
 from datasets_on_disk import HEADLINES, iflytek, pinned, tnews, toutiao, write_zip
 
 from benchmark.cli import main
-from benchmark.data.load import load_dataset, read_task
+from benchmark.data.load import load_dataset, read_splits
 from benchmark.data.read import BadRows
-from benchmark.dataset_registry import get_dataset, list_datasets
 from benchmark.errors import HarnessError
+from benchmark.registry import get_dataset, list_datasets
 from benchmark.settings import resolve_settings
 
 
@@ -143,7 +143,7 @@ def test_hf_hub_offline_keeps_a_registered_dataset_from_being_downloaded(tmp_pat
     monkeypatch.setattr(download, "_fetch", lambda *args: pytest.fail("a download was attempted"))
     config = resolve_settings(get_backbone_stub(), {"dataset": "tnews", "data_dir": str(tmp_path / "tnews")}).config
     with pytest.raises(HarnessError, match="the run is offline"):
-        read_task(config)
+        read_splits(config)
 
 
 def test_a_file_placed_by_hand_that_is_not_the_published_one_is_refused_untouched(tmp_path):
@@ -163,7 +163,7 @@ def test_settings_choose_the_data(tmp_path):
     own.mkdir()
     (own / "train.txt").write_text("央行宣布降准\t0\n北京房价回升\t1\n" * 5, encoding="utf-8")
     (own / "test.txt").write_text("外汇储备稳定\t0\n", encoding="utf-8")
-    task = read_task(config(data_dir=str(own), dev_split=0.2))
+    task = read_splits(config(data_dir=str(own), dev_split=0.2))
     assert task.dataset == "mine" and task.protocol == "full" and len(task.dev.texts) == 2
 
 
@@ -201,11 +201,11 @@ def test_data_flags_that_cannot_apply_are_one_line(flags, words, capsys, no_mode
 def test_a_run_on_tnews_placed_by_hand_reads_trains_and_scores_through_the_registry(tmp_path, monkeypatch):
     from conftest import run_flags, tiny_bert
 
-    from benchmark import dataset_registry
+    from benchmark import registry
 
     folder = tmp_path / "tnews"
     tnews(folder, {"train": 150, "dev": 60, "test": 10})
-    monkeypatch.setitem(dataset_registry.DATASETS.entries, "tnews", pinned("tnews", folder))
+    monkeypatch.setitem(registry.DATASETS.entries, "tnews", pinned("tnews", folder))
     model = tiny_bert(tmp_path / "tiny", [*HEADLINES, "train dev test"])
     results = tmp_path / "results"
     # The tiny model has 64 positions where the dataset asks for 128.

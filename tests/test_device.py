@@ -92,7 +92,7 @@ def test_the_optimiser_is_the_fused_adamw_kernel_on_the_cpu(tmp_path):
     from transformers import BertConfig, BertModel
 
     from benchmark.data.encode import EncodedSplit
-    from benchmark.model.classifier import TextClassifier
+    from benchmark.loading.classifier import TextClassifier
     from benchmark.run.train import build_trainer
 
     encoder = BertModel(

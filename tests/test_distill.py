@@ -13,10 +13,10 @@ from tiny_runs import one_torch_thread, tfidf_run, tiny_bert_run
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator, encode_split
-from benchmark.data.load import load_task
+from benchmark.data.load import load_folder
 from benchmark.errors import HarnessError
-from benchmark.model.classifier import TextClassifier
-from benchmark.model.sources import write_student_from_teacher
+from benchmark.loading.classifier import TextClassifier
+from benchmark.loading.sources import write_student_from_teacher
 from benchmark.registry import get_backbone
 from benchmark.run import distill
 from benchmark.run.distill import (
@@ -98,10 +98,10 @@ def test_student_module_saves_like_a_classifier_and_uses_plain_loss_without_teac
 
 
 def test_collator_adds_teacher_logits_only_to_training_batches():
-    task = load_task(SAMPLE_DIR, "full")
+    task = load_folder(SAMPLE_DIR, "full")
     from transformers import BertTokenizerFast
 
-    from benchmark.model.sources import build_vocab
+    from benchmark.loading.sources import build_vocab
 
     vocab = build_vocab(task.train.texts[:8])
     tokenizer = BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)})

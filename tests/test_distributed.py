@@ -25,8 +25,8 @@ from torch.utils.data import BatchSampler
 from transformers import TrainerState
 
 from benchmark.data.encode import PaddingCollator, encode_split
+from benchmark.loading.classifier import load_classifier
 from benchmark.metrics import probabilities
-from benchmark.model.classifier import load_classifier
 from benchmark.run.sampling import SamplerEpoch, SeededLengthGroupedSampler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +180,7 @@ def test_the_sampler_hears_the_epoch_through_the_wrappers_of_several_processes()
 # run.py, except that the process of rank 1 cannot load the model.
 RANK_ONE_FAILS = """
 import os, sys
-from benchmark.model import checkpoint
+from benchmark.loading import checkpoint
 from benchmark.cli import main
 from benchmark.errors import HarnessError
 

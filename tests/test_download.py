@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.data.download import ensure_files, git_blob_id
-from benchmark.dataset_registry import SourceFile, get_dataset
+from benchmark.dataset import SourceFile
 from benchmark.errors import HarnessError
+from benchmark.registry import get_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared/data/thucnews"
 # Copied from the data README rather than from the module, so a typo in either one shows up.

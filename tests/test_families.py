@@ -14,7 +14,7 @@ from conftest import SAMPLE_DIR, save_in_hub_cache, settings
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.model.classifier import load_classifier, pool
+from benchmark.loading.classifier import load_classifier, pool
 from benchmark.registry import get_backbone, list_backbones
 from benchmark.serve.predict import TorchPredictor
 
@@ -97,15 +97,15 @@ def test_lora_saves_adapters_and_head_and_reloads_to_the_same_predictions(tmp_pa
 
 
 def _offline(cache: Path):
-    from benchmark.model.checkpoint import LoadOptions
+    from benchmark.loading.checkpoint import LoadOptions
 
     return LoadOptions(cache_dir=str(cache), offline=True)
 
 
 def test_adapters_go_where_the_backbone_declares(tmp_path):
-    from benchmark.model.adapters import LoraSettings, add_adapters
-    from benchmark.model.classifier import create_classifier
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.loading.adapters import LoraSettings, add_adapters
+    from benchmark.loading.classifier import create_classifier
+    from benchmark.loading.sources import write_tiny_model
 
     for name in ("qwen3_0_6b", "bert"):
         backbone = get_backbone(name)
@@ -200,7 +200,8 @@ def test_published_parameter_counts_follow_from_the_declared_configs():
 def test_what_a_declaration_states_about_its_classes_is_what_the_classes_say():
     """A declaration names its classes as text (so --list imports no torch) and states what --list shows and the
     usage checks need; each statement is checked against the classes themselves."""
-    from benchmark.registry import count_parameters, list_backbones
+    from benchmark.backbone import count_parameters
+    from benchmark.registry import list_backbones
 
     for backbone in list_backbones():
         if backbone.model is None:
@@ -229,7 +230,7 @@ def test_list_groups_families_by_size_and_a_pattern_picks_one(capsys):
 
 
 def test_published_figures_stand_with_their_dataset_only():
-    from benchmark.dataset_registry import get_dataset
+    from benchmark.registry import get_dataset
 
     assert {f.backbone for f in get_dataset("tnews").reported} >= {"rbt3", "ernie3_nano", "lert_base"}
     assert "rbt3" not in {f.backbone for f in get_dataset("thucnews").reported}
@@ -261,9 +262,9 @@ def test_a_lora_llm_a_probe_and_a_bert_share_one_leaderboard_with_their_costs(tm
 
 
 def test_gradient_checkpointing_recomputes_activations_and_still_trains(tmp_path, one_torch_thread):
-    from benchmark.model.adapters import prepare_training
-    from benchmark.model.classifier import create_classifier
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.loading.adapters import prepare_training
+    from benchmark.loading.classifier import create_classifier
+    from benchmark.loading.sources import write_tiny_model
 
     backbone = get_backbone("bert")
     folder = write_tiny_model(backbone, _sample_texts(), tmp_path / "bert")
@@ -302,8 +303,8 @@ def test_a_backbone_that_pads_on_the_left_is_padded_there_and_pooled_at_its_last
 def test_every_trainable_parameter_gets_a_gradient(name, tmp_path):
     """Multi-GPU training expects it of every parameter; an unused pooler, say, would stop it at the second step."""
     from benchmark.data.encode import PaddingCollator, encode_split
-    from benchmark.model.classifier import create_classifier
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.loading.classifier import create_classifier
+    from benchmark.loading.sources import write_tiny_model
 
     backbone = get_backbone(name)
     classifier = create_classifier(backbone, 3, source=str(write_tiny_model(backbone, _sample_texts(), tmp_path)))
@@ -343,9 +344,9 @@ def test_a_probe_records_only_the_options_it_reads(tmp_path):
 
 def test_the_best_weights_kept_in_memory_are_the_trained_tensors_only(tmp_path):
     """A LoRA run's frozen base is never copied at a new best; restoring the copy restores every trained tensor."""
-    from benchmark.model.adapters import LoraSettings, add_adapters
-    from benchmark.model.classifier import create_classifier
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.loading.adapters import LoraSettings, add_adapters
+    from benchmark.loading.classifier import create_classifier
+    from benchmark.loading.sources import write_tiny_model
     from benchmark.run.checkpoints import copy_state, trained_state
 
     backbone = get_backbone("qwen2_5_0_5b")

@@ -7,8 +7,8 @@ import json
 from conftest import run_flags
 
 from benchmark.cli import main
-from benchmark.data.load import load_task
-from benchmark.model.sources import write_tiny_model
+from benchmark.data.load import load_folder
+from benchmark.loading.sources import write_tiny_model
 from benchmark.registry import get_backbone
 
 CHANCE = 0.10  # ten balanced classes
@@ -25,7 +25,7 @@ SHAPE = {
 
 
 def test_tiny_bert_learns_thucnews_mini(shared_thucnews, tmp_path):
-    task = load_task(shared_thucnews, "mini")
+    task = load_folder(shared_thucnews, "mini")
     model_dir = write_tiny_model(get_backbone("bert"), task.train.texts, tmp_path / "tiny-bert", shape=SHAPE)
     options = "--protocol mini --batch-size 64 --learning-rate 1e-3 --max-steps 400 --eval-every 50 --warmup 0.1"
     results = tmp_path / "results"

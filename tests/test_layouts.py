@@ -2,7 +2,7 @@
 
 The layouts (tests/layouts.py) are written as the releases are: config file name and fields, weights file,
 key prefix, TensorFlow LayerNorm names, heads and stored position tables, tokenizer files; the weights are
-random and tiny. Loading goes through the code path every run takes (benchmark.model.checkpoint.load_pretrained),
+random and tiny. Loading goes through the code path every run takes (benchmark.loading.checkpoint.load_pretrained),
 by hub id through the hub cache for the hub layouts.
 """
 
@@ -18,8 +18,8 @@ from layouts import LAYOUTS, TEXTS, build, layout
 from safetensors.torch import save_file
 
 from benchmark.errors import HarnessError
-from benchmark.model import checkpoint
-from benchmark.model.tokenizer import normalisation
+from benchmark.loading import checkpoint
+from benchmark.loading.tokenizer import normalisation
 from benchmark.registry import get_backbone
 
 SHARED_VOCAB = Path(__file__).resolve().parents[2] / "shared" / "vocab" / "bert-base-chinese" / "vocab.txt"
@@ -77,7 +77,7 @@ def test_bert_lower_cases_with_the_real_vocabulary_whatever_the_hub_files_say(tm
 @pytest.mark.parametrize("spare", [0, 271, 600])
 def test_a_decoder_embedding_may_have_the_spare_rows_its_declaration_allows(spare, tmp_path):
     """Qwen's published embedding has 271 rows more than its tokenizer has tokens; a BERT's has none spare."""
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.loading.sources import write_tiny_model
 
     backbone = get_backbone("qwen2_5_0_5b")
     folder = write_tiny_model(backbone, TEXTS, tmp_path / "qwen")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from synthetic_runs import REPORTED, N, write_run
 
-from benchmark.dataset_registry import Reported
+from benchmark.dataset import Reported
 from benchmark.report.leaderboard import write_leaderboard
 
 CHINESE = ["财经", "房产", "股票", "体育"]

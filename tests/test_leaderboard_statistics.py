@@ -6,7 +6,7 @@ import csv
 import pytest
 from synthetic_runs import N, write_run
 
-from benchmark.dataset_registry import Reported
+from benchmark.dataset import Reported
 from benchmark.report.leaderboard import write_leaderboard
 from benchmark.report.stats import holm, mcnemar_exact_p, resolvable_difference
 

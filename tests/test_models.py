@@ -8,7 +8,7 @@ from conftest import load_backbone, save_in_hub_cache
 
 from benchmark.data.encode import PaddingCollator, encode_split
 from benchmark.errors import HarnessError
-from benchmark.model.classifier import TextClassifier
+from benchmark.loading.classifier import TextClassifier
 from benchmark.registry import get_backbone, list_backbones
 
 BACKBONES = [b.name for b in list_backbones(kind="pretrained")]  # the others need no download

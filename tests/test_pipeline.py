@@ -13,7 +13,7 @@ from conftest import run_config, settings
 
 from benchmark.cli import main
 from benchmark.data.encode import PaddingCollator, encode_split
-from benchmark.model.classifier import load_classifier
+from benchmark.loading.classifier import load_classifier
 from benchmark.run.device import cpu_supports_bf16
 
 EXPECTED_KEYS = {

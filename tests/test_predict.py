@@ -125,8 +125,8 @@ def test_prediction_cuts_long_texts_the_way_the_run_cut_them():
     import numpy as np
 
     from benchmark.data.encode import encode_split
-    from benchmark.model.sources import write_tiny_model
-    from benchmark.model.tokenizer import load_tokenizer
+    from benchmark.loading.sources import write_tiny_model
+    from benchmark.loading.tokenizer import load_tokenizer
     from benchmark.registry import get_backbone
     from benchmark.serve.predict import TorchPredictor
 

@@ -10,7 +10,7 @@ import torch
 
 from benchmark.cli import main
 from benchmark.errors import HarnessError
-from benchmark.model import checkpoint
+from benchmark.loading import checkpoint
 from benchmark.registry import list_backbones
 from benchmark.run import driver
 
@@ -155,8 +155,8 @@ def test_the_plan_comes_first_with_the_time_earlier_runs_with_these_settings_too
 def test_the_seeds_of_a_backbone_load_its_weights_once_and_start_as_if_loaded_afresh(tmp_path):
     from conftest import tiny_bert
 
-    from benchmark.model.checkpoint import LoadOptions
-    from benchmark.model.classifier import create_classifier
+    from benchmark.loading.checkpoint import LoadOptions
+    from benchmark.loading.classifier import create_classifier
     from benchmark.registry import get_backbone
     from benchmark.run import reuse
 

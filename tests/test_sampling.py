@@ -66,7 +66,7 @@ def test_the_dev_loss_does_not_depend_on_the_order_of_the_dev_set(tmp_path):
     from transformers import BertConfig, BertModel
 
     from benchmark.config import RunConfig
-    from benchmark.model.classifier import TextClassifier
+    from benchmark.loading.classifier import TextClassifier
     from benchmark.run.train import build_trainer, collator_for
 
     rng = np.random.default_rng(1)

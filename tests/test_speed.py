@@ -12,7 +12,7 @@ import torch
 from benchmark.data import encode
 from benchmark.data.encode import EncodedSplit, encode_split, tokenize
 from benchmark.errors import HarnessError
-from benchmark.model.sources import TINY_SHAPE
+from benchmark.loading.sources import TINY_SHAPE
 from benchmark.perf import accuracy, memory, reference, speed, timing, workload
 from benchmark.perf import report as speed_report
 from benchmark.run.device import cpu_supports_bf16
@@ -239,7 +239,7 @@ def test_the_memory_probe_measures_an_encoding(tmp_path):
 
 def test_the_accuracy_check_trains_both_pipelines(tmp_path):
     data_dir = write_data(tmp_path / "data")
-    task = workload.load_task(data_dir)
+    task = workload.load_folder(data_dir)
     tokenizer = workload.build_tokenizer(task.train.texts + task.dev.texts, tmp_path / "vocab")
 
     class Args:

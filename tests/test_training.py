@@ -8,7 +8,7 @@ from transformers import BertConfig, BertModel, TrainerCallback
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import EncodedSplit, PaddingCollator
-from benchmark.model.classifier import TextClassifier
+from benchmark.loading.classifier import TextClassifier
 from benchmark.run.train import build_trainer, training_summary
 
 VOCAB = 40

@@ -108,7 +108,7 @@ def test_long_training_writes_periodic_checkpoints_and_hides_the_last_write(tmp_
 
 
 def test_the_model_folder_loads_as_a_backbone(tmp_path):
-    from benchmark.model.checkpoint import load_pretrained
+    from benchmark.loading.checkpoint import load_pretrained
     from benchmark.registry import get_backbone
 
     vocab = tmp_path / "vocab"

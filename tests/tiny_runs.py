@@ -12,8 +12,8 @@ import torch
 from conftest import SAMPLE_DIR, run_config
 
 from benchmark.config import RunConfig
-from benchmark.data.load import load_task
-from benchmark.model.sources import write_tiny_model
+from benchmark.data.load import load_folder
+from benchmark.loading.sources import write_tiny_model
 from benchmark.registry import get_backbone
 
 # Four layers, so a 3-layer student can be cut from it; narrow and without dropout, so 100 steps take it to
@@ -39,7 +39,7 @@ def one_torch_thread():
 
 
 def tiny_bert_run(results: Path, steps: int = 100) -> Path:
-    task = load_task(SAMPLE_DIR, "full")
+    task = load_folder(SAMPLE_DIR, "full")
     init = write_tiny_model(
         get_backbone("bert"), task.train.texts + task.dev.texts, results / "init", seed=1, shape=TEACHER_SHAPE
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from benchmark.dataset_registry import SourceFile
+from benchmark.dataset import SourceFile
 from benchmark.errors import HarnessError
 
 TIMEOUT_SECONDS = 30  # applies to the connection and to each read, so a stalled server fails, not hangs

@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from benchmark.data.read import LABEL_FILES, SUPPORTED_SUFFIXES, read_label_names, read_rows
-from benchmark.dataset_registry import Dataset, Protocol
+from benchmark.dataset import Dataset, Protocol
 from benchmark.errors import HarnessError
 
 SPLITS = ("train", "dev", "test")

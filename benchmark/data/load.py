@@ -11,10 +11,11 @@ from benchmark.data.download import ensure_files
 from benchmark.data.folder import ONE_FILE, SPLITS, find_split_file, folder_dataset, the_one_file
 from benchmark.data.read import BadRows, describe_file
 from benchmark.data.split import RECORD as SPLIT_RECORD
-from benchmark.data.task import Task, build_task
-from benchmark.dataset_registry import Dataset, get_dataset
+from benchmark.data.splits import Splits, build_splits
+from benchmark.dataset import Dataset
 from benchmark.environment import hub_offline
 from benchmark.errors import HarnessError
+from benchmark.registry import get_dataset
 
 
 def load_dataset(
@@ -28,7 +29,7 @@ def load_dataset(
     on_bad_line: str = "error",
     dedupe: bool = False,
     offline: bool = False,
-) -> Task:
+) -> Splits:
     """A dataset under one of its protocols: its declared files fetched and verified first, its reader's rows
     validated, the splits the protocol carves carved. The one door for data, registered or your own."""
     recipe = dataset.protocol(protocol)
@@ -49,7 +50,7 @@ def load_dataset(
         files["labels"] = describe_file(dataset.label_file)
     if (folder / SPLIT_RECORD).is_file():
         files["split"] = describe_file(folder / SPLIT_RECORD)  # pins a split the harness made
-    return build_task(
+    return build_splits(
         dataset.name,
         recipe,
         list(dataset.labels) or _infer_label_names(raw),
@@ -65,7 +66,9 @@ def load_dataset(
     )
 
 
-def load_task(data_dir: Path, protocol: str | None = None, *, text_col="text", label_col="label", **options) -> Task:
+def load_folder(
+    data_dir: Path, protocol: str | None = None, *, text_col="text", label_col="label", **options
+) -> Splits:
     """A folder of your own (or one labelled file) under a protocol (default: the one its files make)."""
     data_dir = Path(data_dir)
     folder = data_dir.parent if data_dir.is_file() else data_dir
@@ -148,10 +151,10 @@ DATA_OPTIONS = (
 )  # fmt: skip
 
 
-def read_task(config: RunConfig) -> Task:
-    """The task a run's settings name (see `dataset_for`), read once per process while its files are unchanged."""
+def read_splits(config: RunConfig) -> Splits:
+    """The splits a run's settings name (see `dataset_for`), read once per process while its files are unchanged."""
 
-    def read() -> Task:
+    def read() -> Splits:
         dataset, folder = dataset_for(config)
         return load_dataset(
             dataset,
@@ -169,27 +172,27 @@ def read_task(config: RunConfig) -> Task:
     return read_once(tuple(getattr(config, name) for name in DATA_OPTIONS) + (hub_offline(),), read)
 
 
-# The task last read in this process: the runs of a queue read the same files with the same settings.
-_last_read: tuple | None = None  # (data options, stats of its files, task)
+# The splits last read in this process: the runs of a queue read the same files with the same settings.
+_last_read: tuple | None = None  # (data options, stats of their files, splits)
 
 
-def read_once(key: tuple, read) -> Task:
-    """`read()`, or the task it returned earlier in this process for the same data options while none of its files
-    has changed size or modification time since. Runs only read a task, so they can share it."""
+def read_once(key: tuple, read) -> Splits:
+    """`read()`, or the splits it returned earlier in this process for the same data options while none of their
+    files has changed size or modification time since. Runs only read splits, so they can share them."""
     global _last_read
     if _last_read is not None and _last_read[0] == key and _last_read[1] == file_stats(_last_read[2]):
         return _last_read[2]
-    task = read()
-    stats = file_stats(task)
-    _last_read = (key, stats, task) if stats is not None else None
-    return task
+    splits = read()
+    stats = file_stats(splits)
+    _last_read = (key, stats, splits) if stats is not None else None
+    return splits
 
 
-def file_stats(task: Task) -> tuple | None:
-    """Size and modification time of every file the task was read from; None when one is not a plain file (a
+def file_stats(splits: Splits) -> tuple | None:
+    """Size and modification time of every file the splits were read from; None when one is not a plain file (a
     split inside an archive), which is then read again each time."""
     stats = []
-    for entry in task.files.values():
+    for entry in splits.files.values():
         path = Path(entry["path"])
         if not path.is_file():
             return None

@@ -34,8 +34,8 @@ def demo(
     alpha: float,
     teacher: str | None = None,
 ) -> dict:
-    from benchmark.data.load import read_task
-    from benchmark.model.sources import write_tiny_model
+    from benchmark.data.load import read_splits
+    from benchmark.loading.sources import write_tiny_model
     from benchmark.registry import get_backbone
     from benchmark.report.stats import mcnemar
     from benchmark.run.driver import run
@@ -49,7 +49,7 @@ def demo(
     else:
         print("== teacher: textcnn, full size, recommended settings", flush=True)
         teacher = run(resolve_settings(textcnn, given), show_progress=False)
-    task = read_task(resolve_settings(textcnn, given).config)
+    task = read_splits(resolve_settings(textcnn, given).config)
     outcome = {"teacher": teacher_record(teacher), "students": []}
     # One initial student per seed, shared by both arms, so only the loss differs. Always the same folder, so
     # the runs' settings (model_path among them) differ only in the seed and the leaderboard pools the seeds.

@@ -18,7 +18,7 @@ from benchmark.perf.workload import (
     REPO_ROOT,
     build_tokenizer,
     harness_config,
-    load_task,
+    load_folder,
     log,
     make_harness_trainer,
     make_model,
@@ -50,7 +50,7 @@ def probe(kind: str, data_dir: Path, shape_name: str, lines: int, steps: int) ->
     from benchmark.perf import reference
 
     shape = QUICK_SHAPE if shape_name == "quick" else BASE_SHAPE
-    task = load_task(data_dir)
+    task = load_folder(data_dir)
     with tempfile.TemporaryDirectory(prefix="speed-probe-") as folder:
         tokenizer = build_tokenizer(task.train.texts + task.dev.texts, Path(folder) / "vocab")
         if kind.startswith("encode"):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import task as data
+from benchmark.data import splits as data
 from benchmark.errors import HarnessError
 from benchmark.perf.accuracy import ARMS, accuracy_check
 from benchmark.perf.memory import measure_memory, probe
@@ -53,7 +53,7 @@ from benchmark.perf.workload import (
     check_data_dir,
     harness_config,
     load_average,
-    load_task,
+    load_folder,
     log,
     repeat_to,
     variant_config,
@@ -207,7 +207,7 @@ def run(args) -> int:
         f"vocab {VOCAB_SIZE}"
     )
     log(VOCAB_NOTE)
-    task = load_task(args.data_dir)
+    task = load_folder(args.data_dir)
 
     with tempfile.TemporaryDirectory(prefix="speed-") as scratch:
         tokenizer = build_tokenizer(task.train.texts + task.dev.texts, Path(scratch) / "vocab")

@@ -249,7 +249,7 @@ def measure_padding(args, task, tokenizer, train_set, test_set, eval_set, config
     """Token positions per real token of both pipelines: on the training split, on it repeated to --lines, and on
     the evaluation texts the timing uses."""
     from benchmark.data.encode import encode_split
-    from benchmark.model.sources import TINY_SHAPE
+    from benchmark.loading.sources import TINY_SHAPE
     from benchmark.perf.report import format_padding
 
     def tiny_trainer(train, evaluation, cfg):

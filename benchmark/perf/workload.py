@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from benchmark.data import load
-from benchmark.data.task import Task
+from benchmark.data.splits import Splits
 from benchmark.errors import HarnessError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ ENCODE_LINES = 180_000  # the size of THUCNews-10's train split
 # epoch sees (with the longest batch, which comes first, in the untimed warm-up step).
 TRAIN_STEPS = 17
 VOCAB_NOTE = (
-    "vocabulary: built from the characters of dev.txt (benchmark.model.sources.build_vocab); the real "
+    "vocabulary: built from the characters of dev.txt (benchmark.loading.sources.build_vocab); the real "
     "bert-base-chinese vocab.txt cannot be downloaded here, and every model has random weights"
 )
 
@@ -45,14 +45,14 @@ def check_data_dir(folder: Path) -> Path:
     return folder
 
 
-def load_task(folder: Path) -> Task:
-    return load.load_task(folder, "mini")
+def load_folder(folder: Path) -> Splits:
+    return load.load_folder(folder, "mini")
 
 
 def build_tokenizer(texts: list[str], folder: Path):
     from transformers import BertTokenizerFast
 
-    from benchmark.model.sources import build_vocab
+    from benchmark.loading.sources import build_vocab
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.txt").write_text("\n".join(build_vocab(texts)) + "\n", encoding="utf-8")
@@ -64,7 +64,7 @@ def make_model(shape: dict, num_labels: int, seed: int):
     import torch
     from transformers import BertConfig
 
-    from benchmark.model.classifier import create_classifier
+    from benchmark.loading.classifier import create_classifier
     from benchmark.registry import get_backbone
 
     torch.manual_seed(seed)  # before the encoder, so its weights too follow the seed

@@ -118,7 +118,7 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
     if not results_dir.is_dir():
         raise HarnessError(f"results folder {results_dir} does not exist; runs write their folders there.")
     if reported is None:
-        from benchmark.dataset_registry import list_datasets
+        from benchmark.registry import list_datasets
 
         reported = [(dataset.name, figure) for dataset in list_datasets() for figure in dataset.reported]
     skipped: list[str] = []

@@ -30,7 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from benchmark.errors import HarnessError
-from benchmark.model.classifier import TextClassifier
+from benchmark.loading.classifier import TextClassifier
 from benchmark.record import METRICS_FILE, RecordError, model_folder, read_record
 from benchmark.serve.predict import load_predictor
 
@@ -180,7 +180,7 @@ def teacher_logits(teacher: Path, texts: list[str], max_length: int | None = Non
     return logits
 
 
-def attach_teacher(config, backbone, model: TextClassifier, task, train_set, collator, log=print):
+def attach_teacher(config, backbone, model: TextClassifier, splits, train_set, collator, log=print):
     """Turn a student and its training split into a distillation run.
 
     Returns the model (a DistillingClassifier), the training split with teacher logits, the collator that
@@ -194,19 +194,19 @@ def attach_teacher(config, backbone, model: TextClassifier, task, train_set, col
     teacher = Path(config.teacher)
     record = teacher_record(teacher)
     labels = json.loads((model_folder(teacher) / "labels.json").read_text(encoding="utf-8"))["labels"]
-    if list(labels) != list(task.label_names):
+    if list(labels) != list(splits.label_names):
         raise HarnessError(
-            f"{teacher}: the teacher's labels {labels} differ from this task's {task.label_names}; "
+            f"{teacher}: the teacher's labels {labels} differ from this splits's {splits.label_names}; "
             f"the teacher must be trained on the same labels, in the same order"
         )
-    test_sha = (task.files.get("test") or {}).get("sha256")
+    test_sha = (splits.files.get("test") or {}).get("sha256")
     if record["test_sha256"] and test_sha and record["test_sha256"] != test_sha:
         log(
             f"warning: the teacher {record['run_id']} was scored on another test file; make sure it never "
             f"trained on this run's test texts"
         )
-    logits = teacher_logits(teacher, task.train.texts, record.pop("max_length"), log)
-    record["train_accuracy"] = float((logits.argmax(axis=1) == task.train.labels).mean())
+    logits = teacher_logits(teacher, splits.train.texts, record.pop("max_length"), log)
+    record["train_accuracy"] = float((logits.argmax(axis=1) == splits.train.labels).mean())
     distilled = DistillingClassifier(model, config.temperature, config.alpha)
     return (
         distilled,

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import RunConfig, config_fields
-from benchmark.data.task import Split, Task
+from benchmark.data.splits import Split, Splits
 from benchmark.errors import HarnessError
 from benchmark.metrics import cross_entropy
 from benchmark.record import METRICS_FILE, MODEL_FOLDER, RecordError, model_folder, read_record, read_test_examples
@@ -73,11 +73,11 @@ class ExportVariant(Method):
     def name(self) -> str:
         return f"{self.source.backbone.name}-{self.suffix}"
 
-    def read(self) -> Task:
+    def read(self) -> Splits:
         texts, gold = read_test_examples(self.run_dir, self.source.task.labels)
         none = Split([], np.zeros(0, dtype=np.int64), "")
         task = self.source.task
-        return Task(
+        return Splits(
             task.dataset,
             task.protocol,
             task.labels,

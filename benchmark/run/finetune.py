@@ -21,9 +21,9 @@ from benchmark.console import log
 from benchmark.data.coverage import tokenisation_report
 from benchmark.data.encode import encode_split
 from benchmark.errors import HarnessError
-from benchmark.model.adapters import merged, prepare_training
-from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import (
+from benchmark.loading.adapters import merged, prepare_training
+from benchmark.loading.checkpoint import LoadOptions
+from benchmark.loading.classifier import (
     balanced_weights,
     count_parameters,
     restore_saved,
@@ -31,8 +31,8 @@ from benchmark.model.classifier import (
     serving_settings,
     trainable_parameters,
 )
-from benchmark.model.sources import encoder_source
-from benchmark.model.tokenizer import normalisation
+from benchmark.loading.sources import encoder_source
+from benchmark.loading.tokenizer import normalisation
 from benchmark.phases import size_of
 from benchmark.record import BackboneRecord, TrainingRecord
 from benchmark.run.background import InBackground

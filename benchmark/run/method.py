@@ -71,10 +71,10 @@ class Method:
 
     def read(self):
         """The splits the settings name, read and validated (benchmark.data.load), summarised for the log."""
-        from benchmark.data.load import read_task
-        from benchmark.data.task import summarize
+        from benchmark.data.load import read_splits
+        from benchmark.data.splits import summarize
 
-        splits = read_task(self.config)
+        splits = read_splits(self.config)
         log(summarize(splits))
         return splits
 

@@ -20,11 +20,11 @@ from benchmark.console import log
 from benchmark.data.coverage import tokenisation_report
 from benchmark.data.encode import cache_key, encode_split
 from benchmark.errors import HarnessError
+from benchmark.loading.checkpoint import LoadOptions
+from benchmark.loading.classifier import count_parameters, create_classifier, save_classifier, serving_settings
+from benchmark.loading.sources import encoder_source
+from benchmark.loading.tokenizer import normalisation
 from benchmark.metrics import cross_entropy
-from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import count_parameters, create_classifier, save_classifier, serving_settings
-from benchmark.model.sources import encoder_source
-from benchmark.model.tokenizer import normalisation
 from benchmark.phases import size_of
 from benchmark.record import BackboneRecord, TrainingRecord
 from benchmark.run.method import Fitted, Method, Scored

@@ -162,18 +162,18 @@ def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record
 
 
 @contextmanager
-def claim_run_dir(config: RunConfig, backbone_name: str, task, state: PartialState, log=print):
+def claim_run_dir(config: RunConfig, backbone_name: str, splits, state: PartialState, log=print):
     """The run folder and where to resume from (or None), the same on every process.
 
     The main process picks them (see open_run_dir: an unfinished run of this same configuration is
     continued, else a new folder is made) and holds a lock on the folder until the run ends. A run that fails
     before it saved anything to continue from takes its folder with it, so no empty run folder is left behind.
     """
-    record = run_config_of(config.to_dict(), task.files, state.num_processes)
+    record = run_config_of(config.to_dict(), splits.files, state.num_processes)
     lock, picked = None, [None, None]
     if state.is_main_process:
         lock, folder, start = open_run_dir(
-            Path(config.results_dir), backbone_name, task.protocol, config.seed, record, config.resume, log
+            Path(config.results_dir), backbone_name, splits.protocol, config.seed, record, config.resume, log
         )
         picked = [str(folder), str(start) if start else None]
     run_dir = Path(picked[0]) if picked[0] else None

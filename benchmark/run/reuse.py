@@ -14,9 +14,9 @@ import copy
 
 import torch
 
-from benchmark.model.checkpoint import LoadOptions
-from benchmark.model.classifier import Classifier, create_classifier
-from benchmark.registry import Backbone
+from benchmark.backbone import Backbone
+from benchmark.loading.checkpoint import LoadOptions
+from benchmark.loading.classifier import Classifier, create_classifier
 
 _kept: tuple[tuple, Classifier] | None = None
 

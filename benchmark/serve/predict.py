@@ -199,11 +199,11 @@ def load_predictor(path: Path) -> Predictor:
     from benchmark.registry import get_backbone
 
     if (folder / ONNX_FILE).is_file():
-        from benchmark.model.checkpoint import load_tokenizer
+        from benchmark.loading.checkpoint import load_tokenizer
 
         tokenizer = load_tokenizer(get_backbone(backbone), folder)
         return OnnxPredictor(onnx_session(folder / ONNX_FILE), tokenizer, labels, backbone, max_length, truncation)
-    from benchmark.model.classifier import load_classifier
+    from benchmark.loading.classifier import load_classifier
 
     model, tokenizer, labels = load_classifier(folder)
     if (folder / QUANTIZATION_FILE).is_file():

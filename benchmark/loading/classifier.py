@@ -19,10 +19,11 @@ from torch.nn import functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from benchmark.atomic import replace_folder
+from benchmark.backbone import Backbone
 from benchmark.errors import HarnessError, first_line
-from benchmark.model import checkpoint
-from benchmark.model.tokenizer import load_tokenizer
-from benchmark.registry import Backbone, get_backbone
+from benchmark.loading import checkpoint
+from benchmark.loading.tokenizer import load_tokenizer
+from benchmark.registry import get_backbone
 
 WEIGHTS_FILE = "model.safetensors"
 LABELS_FILE = "labels.json"
@@ -98,7 +99,7 @@ def create_classifier(
     """The backbone's encoder with a new head of `num_labels` outputs.
 
     source: a hub id or a folder holding a pretrained checkpoint, loaded completely or refused
-    (benchmark.model.checkpoint) as `options` say, with its tokenizer. config: instead of a source, a randomly
+    (benchmark.loading.checkpoint) as `options` say, with its tokenizer. config: instead of a source, a randomly
     initialised encoder of that shape. seed: set before the head is made, so it starts the same in every
     process and run.
     """
@@ -153,7 +154,7 @@ def save_classifier(
     """
     from safetensors.torch import save_file
 
-    from benchmark.model.adapters import has_adapters, save_adapters
+    from benchmark.loading.adapters import has_adapters, save_adapters
 
     if mode not in MODES_SAVED_WHOLE and base is None:
         raise ValueError(f"a {mode} model is saved with the base checkpoint it was trained on")
@@ -233,7 +234,7 @@ def load_classifier(
     else:
         model = create_classifier(backbone, len(labels), source=str(saved.base), options=options).model
         if saved.mode == "lora":
-            from benchmark.model.adapters import merge_adapters
+            from benchmark.loading.adapters import merge_adapters
 
             model.encoder = merge_adapters(model.encoder, folder)
         _fit(model.head, checkpoint.read_tensors(folder / HEAD_FILE), folder / HEAD_FILE, f"{backbone.name} head")
@@ -249,7 +250,7 @@ def restore_saved(model: TextClassifier, folder: Path) -> None:
         return
     _fit(model.head, checkpoint.read_tensors(folder / HEAD_FILE), folder / HEAD_FILE, "head")
     if mode == "lora":
-        from benchmark.model.adapters import restore_adapters
+        from benchmark.loading.adapters import restore_adapters
 
         restore_adapters(model.encoder, folder)
 

@@ -1,4 +1,4 @@
-"""The dataset registry: each dataset is declared once, in its own module under `tasks/`.
+"""A dataset declaration: what a module in `tasks/` registers (benchmark.registry), declared once.
 
 A declaration is data: where its files come from and how each is verified, the labels and the source's codes
 for them, the protocols it offers (which file becomes which split), its default input length and truncation,
@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.errors import HarnessError
-from benchmark.plugins import Registry
 
-# The package of dataset declarations, found by name as the backbone package is (see benchmark.registry).
-DATASET_PACKAGE = "tasks"
 SCORES = ("accuracy", "macro_f1")
 TRUNCATIONS = ("head", "tail", "head+tail")
 
@@ -108,16 +105,3 @@ class Dataset:
 
     def file(self, name: str) -> SourceFile:
         return next(f for f in self.files if f.name == name)
-
-
-# The dataset declarations live in `tasks/`, one module each, found by name (benchmark.plugins).
-DATASETS = Registry("dataset", DATASET_PACKAGE)
-register = DATASETS.register
-
-
-def list_datasets() -> list[Dataset]:
-    return [DATASETS.get(name) for name in DATASETS.names()]
-
-
-def get_dataset(name: str) -> Dataset:
-    return DATASETS.get(name)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
+from benchmark.backbone import Backbone
 from benchmark.errors import HarnessError, first_line
-from benchmark.registry import Backbone
 from benchmark.utf8 import read_utf8
 
 # The files a vocabulary is read from, in the order the tokenizer classes prefer them: the fast tokenizer's own

@@ -1,4 +1,5 @@
-"""A task: the train, dev and test splits of a data folder under a protocol, validated and summarised."""
+"""The loaded splits: train, dev and test of a dataset under a protocol, labels checked, parts carved where the
+protocol has none, summarised for the log (the declarations they are read by are benchmark.dataset's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from benchmark.console import log
 from benchmark.data.folder import split_record
 from benchmark.data.read import BadRows, describe_file
 from benchmark.data.split import check_recorded
-from benchmark.dataset_registry import Protocol
+from benchmark.dataset import Protocol
 from benchmark.errors import HarnessError
 from benchmark.record import ABSENT, TaskRecord
 
@@ -21,12 +22,15 @@ SPLITS = ("train", "dev", "test")
 @dataclass
 class Split:
     texts: list[str]
-    labels: np.ndarray  # int64 label ids, indices into Task.label_names
+    labels: np.ndarray  # int64 label ids, indices into Splits.label_names
     source: str  # where the examples came from, for messages and the results file
 
 
 @dataclass
-class Task:
+class Splits:
+    """What a run reads: the three splits, the label names, the files they came from (what the record's `task`
+    section says)."""
+
     dataset: str
     protocol: str
     label_names: list[str]
@@ -146,7 +150,7 @@ def examples_sha256(split: Split) -> str:
     ).hexdigest()
 
 
-def build_task(
+def build_splits(
     name: str,
     protocol: Protocol,
     label_names: list[str],
@@ -160,7 +164,7 @@ def build_task(
     files: dict | None = None,
     bad: BadRows | None = None,
     **defaults,
-) -> Task:
+) -> Splits:
     """The task from raw splits ({name: (rows, where)}) under a protocol, labels checked; test, then dev, held out
     of train where the protocol (or the folder) has none, and train deduplicated against dev and test on request.
     A test split carved from one file is recorded beside it on the first load and checked on every later one."""
@@ -198,7 +202,7 @@ def build_task(
         )
     dropped, summary = (bad.counts(), bad.summary()) if bad else ({}, "")
     splits = (train, dev, test)
-    return Task(
+    return Splits(
         name,
         protocol.name,
         label_names,
@@ -211,7 +215,7 @@ def build_task(
     )
 
 
-def summarize(task: Task) -> str:
+def summarize(task: Splits) -> str:
     """Class balance per split and texts shared between splits, as a person reads them."""
     width = max(len(name) for name in task.label_names)
     lines = [f"{task.dataset} ({task.protocol} protocol), {len(task.label_names)} classes"]

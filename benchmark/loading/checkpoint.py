@@ -25,12 +25,12 @@ from pathlib import Path
 import torch
 from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+from benchmark.backbone import Backbone
 from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
-from benchmark.model.hub import WEIGHT_FILES, config_file, locate
-from benchmark.model.pickled import corrupt, read_pickled
-from benchmark.model.tokenizer import check_embedding_fits, load_tokenizer
-from benchmark.registry import Backbone
+from benchmark.loading.hub import WEIGHT_FILES, config_file, locate
+from benchmark.loading.pickled import corrupt, read_pickled
+from benchmark.loading.tokenizer import check_embedding_fits, load_tokenizer
 from benchmark.utf8 import read_utf8
 
 SAFETENSORS, SAFETENSORS_INDEX, PICKLED, PICKLED_INDEX = WEIGHT_FILES

@@ -15,13 +15,14 @@ import json
 from pathlib import Path
 
 from benchmark.atomic import publish_folder
+from benchmark.backbone import Backbone
 from benchmark.config import RunConfig
 from benchmark.data.encode import cache_root
 from benchmark.errors import HarnessError
-from benchmark.model import checkpoint
-from benchmark.model.tokenizer import load_tokenizer
+from benchmark.loading import checkpoint
+from benchmark.loading.tokenizer import load_tokenizer
 from benchmark.record import model_folder
-from benchmark.registry import Backbone, get_backbone
+from benchmark.registry import get_backbone
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TINY_SHAPE = {
@@ -127,7 +128,7 @@ def write_tiny_model(
 def write_student_from_teacher(backbone, teacher: Path, folder: Path) -> Path:
     """A student checkpoint cut from the teacher: its embeddings, its lowest `student_layers` layers, its pooler,
     and its tokenizer, saved like a pretrained checkpoint so the usual loading code reads it."""
-    from benchmark.model.classifier import create_classifier
+    from benchmark.loading.classifier import create_classifier
 
     source = model_folder(teacher)
     if not (source / "model.safetensors").is_file():

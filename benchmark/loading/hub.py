@@ -10,8 +10,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from benchmark.backbone import Backbone
 from benchmark.errors import HarnessError, first_line
-from benchmark.registry import Backbone
 
 CONFIG_FILES = ("config.json", "bert_config.json")
 WEIGHT_FILES = (
