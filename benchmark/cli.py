@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     # Run options carry no argparse default: only what was written comes back, to be layered over the defaults,
-    # the backbone's recommended settings and a preset (config.resolve_settings). The help shows the defaults.
+    # the dataset's, the backbone's recommended settings and a preset (benchmark.settings.resolve_settings). The
+    # help shows the defaults.
     run_options = parser.add_argument_group(
         "run options (defaults reproduce the reference setup)", argument_default=argparse.SUPPRESS
     )

@@ -250,7 +250,7 @@ class RunConfig:
 
 
 # Flags that say where and how files are written, not what is trained: a run resumed or compared with
-# different values of these is still the same run (results.identity, runs.settings_of).
+# different values of these is still the same run (benchmark.run.folder.identity, benchmark.report.runs.settings_of).
 OUTPUT_ONLY = frozenset(
     {
         "results_dir",

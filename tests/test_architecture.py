@@ -128,3 +128,37 @@ def test_modules_are_small_enough_to_read_in_one_sitting():
         if (length := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
     }
     assert not long, long
+
+
+def test_one_driver_short_enough_to_read_in_a_minute_that_never_asks_what_it_runs():
+    """Every kind of run goes through benchmark/run/driver.py; only `method_for` chooses, by the backbone's kind
+    and the training mode, and nothing else in the driver names a backbone or a method."""
+    from benchmark.registry import list_backbones
+
+    path = ROOT / "benchmark" / "run" / "driver.py"
+    source = path.read_text(encoding="utf-8")
+    assert len(source.splitlines()) < 100
+    tree = ast.parse(source)
+    chooser = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "method_for")
+    rest = "\n".join(ast.get_source_segment(source, n) or "" for n in tree.body if n is not chooser)
+    names = {b.name for b in list_backbones()} | {"FineTune", "LinearProbe", "ClassicBaseline", "ExportVariant"}
+    strings = {n.value for n in ast.walk(ast.parse(rest)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    identifiers = {n.id for n in ast.walk(ast.parse(rest)) if isinstance(n, ast.Name)}
+    assert not (strings | identifiers) & names, (strings | identifiers) & names
+
+
+def test_every_method_says_how_it_fits_and_scores_and_nothing_else_of_the_path():
+    """The methods fill the interface; none runs the path itself (writing results, assembling records)."""
+    from benchmark.run.classic import ClassicBaseline
+    from benchmark.run.export import ExportVariant
+    from benchmark.run.finetune import FineTune
+    from benchmark.run.method import Method
+    from benchmark.run.probe import LinearProbe
+
+    for method in (FineTune, LinearProbe, ClassicBaseline, ExportVariant):
+        assert issubclass(method, Method)
+        assert {"fit", "score", "predictor", "save"} <= set(vars(method)), method.__name__
+        assert "record" not in vars(method), f"{method.__name__} assembles its own record"
+    for name in ("finetune", "probe", "classic", "export"):
+        text = (ROOT / "benchmark" / "run" / f"{name}.py").read_text(encoding="utf-8")
+        assert "write_results" not in text and "RunRecord(" not in text, name

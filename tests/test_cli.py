@@ -1,4 +1,4 @@
-"""The command line's exit codes and messages, and the atomic writes and run folders of results.py."""
+"""The command line's exit codes and messages, and the atomic writes and run folders of the results."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def test_a_malformed_data_file_is_one_error_line_naming_file_and_line(tmp_path, 
     assert not (tmp_path / "results").exists()
 
 
-# --- results.py ---------------------------------------------------------------------------------------------
+# --- results files ---------------------------------------------------------------------------------------------
 
 
 def test_write_atomic_writes_the_text_and_leaves_no_temporary_file(tmp_path):

@@ -1,7 +1,8 @@
-"""A run: the pipeline from data to results folder, training with Trainer, the device, evaluation, resuming.
+"""A run: the one driver from settings to results folder, the methods it runs, and what fine-tuning needs.
 
-pipeline.py reads top to bottom as one run does; train.py configures Trainer (with sampling.py's batch order);
-device.py decides what differs between a GPU and a CPU; evaluate.py predicts in file order; folder.py and
-resume.py own the run folder; distill.py turns a run into a distillation run; baseline.py runs a
-scikit-learn baseline to the same results files.
+driver.py reads top to bottom as every run does, and method.py is the small interface it calls; finetune.py
+(Trainer, with LoRA and distillation as options), probe.py, classic.py and export.py are the methods. train.py
+configures Trainer (with sampling.py's batch order, checkpoints.py's best weights, writer.py's background
+checkpoints, progress.py's progress); device.py decides what differs between a GPU and a CPU; folder.py and
+resume.py own the run folder; queue.py runs several in a row.
 """

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmark.console import log
-from benchmark.environment import peak_memory_mb
 from benchmark.metrics import score
 from benchmark.phases import Phases, describe
-from benchmark.record import MetricsRecord, RunRecord, TimingRecord, write_results
+from benchmark.record import write_results
 from benchmark.registry import get_backbone
 from benchmark.run.method import Method
 from benchmark.settings import Settings, training_mode
@@ -66,43 +65,13 @@ def run_method(method: Method, skip_finished: bool = False) -> Path:
         if method.is_main:
             with phases("inference_cost"):
                 inference = method.inference_cost(splits.test.texts)
-            # A method that does not time its scoring (a probe's cached vectors) has the timed model's speed.
-            speed = scored.examples_per_second or 1e6 / inference["ms_per_1000_texts_batch_64"]
-            record = RunRecord(
-                run_id=run_dir.name,
-                smoke=config.smoke,
-                backbone=fitted.backbone,
-                task=splits.record(),
-                config=method.config_record(),
-                seed=config.seed,
-                environment=method.environment(),
-                timing=TimingRecord(
-                    wall_seconds=phases.wall(),
-                    train_seconds=fitted.train_seconds,
-                    train_examples_per_second=fitted.train_examples_per_second,
-                    eval_examples_per_second=speed,
-                    peak_memory_mb=peak_memory_mb(),
-                    inference=inference,
-                    **fitted.timing,
-                    **scored.timing,
-                ),
-                tokenization=method.tokenization,
-                training=fitted.training,
-                metrics=MetricsRecord(**metrics),
-                **fitted.sections,
-                **scored.sections,
-            )
+            record = method.record(run_dir, splits, fitted, scored, metrics, inference)
             header = f"{fitted.backbone.name}{method.title} on {splits.dataset} ({splits.protocol}), seed {config.seed}"
             header = f"{SMOKE_BANNER}\n{header}" if config.smoke else header
             with phases("results_write"):
+                texts, gold = splits.test.texts, splits.test.labels
                 write_results(
-                    run_dir,
-                    record,
-                    splits.test.texts,
-                    splits.test.labels,
-                    scored.logits,
-                    f"{header}, run {run_dir.name}",
-                    phases.complete_timing,
+                    run_dir, record, texts, gold, scored.logits, f"{header}, run {run_dir.name}", phases.complete_timing
                 )
             method.finish(run_dir)
             log(describe(record.timing.phases, record.timing.wall_seconds))

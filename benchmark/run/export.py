@@ -145,6 +145,9 @@ class ExportVariant(Method):
             timing={**figures, "latency_texts": measured["latency_texts"], "batch_size": BATCH_SIZE},
         )
 
+    def predictor(self):
+        return self.variant
+
     def inference_cost(self, texts: list[str]) -> dict:
         return self.measured["inference"]  # timed while scoring, on this machine's CPU
 

@@ -10,8 +10,8 @@ A method turns a backbone and the splits into a classifier and says what it did:
 | `ExportVariant` | export.py | quantising or converting a finished run's model, scored on its test texts |
 
 The driver calls, in order: `read`, `finished` (with --skip-finished), `prepare`, `folder`, `fit`, `score`,
-`inference_cost`, `record`, `save`, `finish`. Everything a method does not override is the plain single-process
-behaviour below, so a method is mostly its `fit` and `score`.
+`save`, `inference_cost`, `record` (which assembles every run's record alike), `finish`. Everything a method
+does not override is the plain single-process behaviour below, so a method is mostly its `fit` and `score`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,15 @@ import numpy as np
 from benchmark.atomic import write_json
 from benchmark.console import log
 from benchmark.phases import Phases
-from benchmark.record import ABSENT, METRICS_FILE, BackboneRecord, TrainingRecord
+from benchmark.record import (
+    ABSENT,
+    METRICS_FILE,
+    BackboneRecord,
+    MetricsRecord,
+    RunRecord,
+    TimingRecord,
+    TrainingRecord,
+)
 from benchmark.settings import Settings
 
 
@@ -142,6 +150,37 @@ class Method:
     def save(self, run_dir: Path) -> None:
         """Write model/; a write that fails says which folder and why."""
         raise NotImplementedError
+
+    def record(self, run_dir: Path, splits, fitted: Fitted, scored: Scored, metrics: dict, inference: dict):
+        """The run's record, assembled here for every kind of run from what fitting and scoring returned."""
+        from benchmark.environment import peak_memory_mb
+
+        # A method that does not time its scoring (a probe's cached vectors) has the timed model's speed.
+        speed = scored.examples_per_second or 1e6 / inference["ms_per_1000_texts_batch_64"]
+        return RunRecord(
+            run_id=run_dir.name,
+            smoke=self.config.smoke,
+            backbone=fitted.backbone,
+            task=splits.record(),
+            config=self.config_record(),
+            seed=self.config.seed,
+            environment=self.environment(),
+            timing=TimingRecord(
+                wall_seconds=self.phases.wall(),
+                train_seconds=fitted.train_seconds,
+                train_examples_per_second=fitted.train_examples_per_second,
+                eval_examples_per_second=speed,
+                peak_memory_mb=peak_memory_mb(),
+                inference=inference,
+                **fitted.timing,
+                **scored.timing,
+            ),
+            tokenization=self.tokenization,
+            training=fitted.training,
+            metrics=MetricsRecord(**metrics),
+            **fitted.sections,
+            **scored.sections,
+        )
 
     def finish(self, run_dir: Path) -> None:
         """After metrics.json: remove what only an unfinished run needed."""

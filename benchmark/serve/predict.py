@@ -4,7 +4,7 @@ A run folder's `model/` is loaded by what it holds, never by unpickling:
 
 | model/ holds | what it is | loaded as |
 |---|---|---|
-| `model.safetensors` | a fine-tuned transformer or TextCNN | `benchmark.modeling.load_classifier` |
+| `model.safetensors` | a fine-tuned transformer or TextCNN | `benchmark.loading.classifier.load_classifier` |
 | the same and `quantization.json` | an `--export --int8` variant | the fp32 weights, re-quantised (deterministic) |
 | `model.onnx` | an ONNX export | onnxruntime (`pip install -e ".[serve]"`) |
 | `tfidf.json`, `tfidf.safetensors` | the tfidf baseline | `benchmark.baselines.TfidfModel` |
