@@ -25,7 +25,6 @@ from benchmark.loading.adapters import merged, prepare_training
 from benchmark.loading.checkpoint import LoadOptions
 from benchmark.loading.classifier import (
     balanced_weights,
-    count_parameters,
     restore_saved,
     save_classifier,
     serving_settings,
@@ -34,7 +33,7 @@ from benchmark.loading.classifier import (
 from benchmark.loading.sources import encoder_source
 from benchmark.loading.tokenizer import normalisation
 from benchmark.phases import size_of
-from benchmark.record import BackboneRecord, TrainingRecord
+from benchmark.record import TrainingRecord
 from benchmark.run.background import InBackground
 from benchmark.run.device import cpu_processes
 from benchmark.run.distill import attach_teacher
@@ -202,16 +201,7 @@ class FineTune(Method):
         training = dict(training)
         seconds, speed = training.pop("train_seconds"), training.pop("train_examples_per_second")
         return Fitted(
-            backbone=BackboneRecord(
-                name=self.name,
-                hub_id=self.backbone.hub_id,
-                source=self.source_record,
-                architecture=self.backbone.architecture,
-                parameters=count_parameters(self.model),
-                trainable_parameters=trainable_parameters(self.model),
-                mode=training_mode(config),
-                weights=self.classifier.weights.record(),
-            ),
+            backbone=self.encoder_record(training_mode(config), trainable_parameters(self.model)),
             training=TrainingRecord(**training),
             # The main process's figures; a resumed run's training time covers only the steps it trained.
             train_seconds=seconds,

@@ -122,6 +122,20 @@ class Method:
     def fit(self, run_dir: Path) -> Fitted:
         raise NotImplementedError
 
+    def encoder_record(self, mode: str, trainable: int) -> BackboneRecord:
+        """What a run of a loaded encoder (`self.model`, from `self.classifier` and `self.source_record`) records of
+        it: fine-tuned, adapted or probed."""
+        return BackboneRecord(
+            name=self.name,
+            hub_id=self.backbone.hub_id,
+            source=self.source_record,
+            architecture=self.backbone.architecture,
+            parameters=sum(p.numel() for p in self.model.parameters()),
+            trainable_parameters=trainable,
+            mode=mode,
+            weights=self.classifier.weights.record(),
+        )
+
     def score(self, name: str) -> Scored:
         """Logits of the split `name` (test, or dev), in its file order, and the mean loss."""
         raise NotImplementedError

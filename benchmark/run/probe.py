@@ -21,12 +21,12 @@ from benchmark.data.coverage import tokenisation_report
 from benchmark.data.encode import cache_key, encode_split
 from benchmark.errors import HarnessError
 from benchmark.loading.checkpoint import LoadOptions
-from benchmark.loading.classifier import count_parameters, create_classifier, save_classifier, serving_settings
+from benchmark.loading.classifier import create_classifier, save_classifier, serving_settings
 from benchmark.loading.sources import encoder_source
 from benchmark.loading.tokenizer import normalisation
 from benchmark.metrics import cross_entropy
 from benchmark.phases import size_of
-from benchmark.record import BackboneRecord, TrainingRecord
+from benchmark.record import TrainingRecord
 from benchmark.run.method import Fitted, Method, Scored
 from benchmark.serve.predict import TorchPredictor
 
@@ -108,16 +108,8 @@ class LinearProbe(Method):
             self.model.head.bias.copy_(torch.from_numpy(self.bias))
         best = min(history, key=lambda h: (h["dev_loss"], h["step"]))
         return Fitted(
-            backbone=BackboneRecord(
-                name=self.name,
-                hub_id=self.backbone.hub_id,
-                source=self.source_record,
-                architecture=self.backbone.architecture,
-                parameters=count_parameters(self.model),
-                weights=self.classifier.weights.record(),
-                trainable_parameters=sum(p.numel() for p in self.model.head.parameters()),  # the regression alone
-                mode="probe",
-            ),
+            # Trained: the regression alone.
+            backbone=self.encoder_record("probe", sum(p.numel() for p in self.model.head.parameters())),
             training=TrainingRecord.of_grid(
                 history,
                 best,
