@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmark.config import config_fields, default_of, flag_name, value_type
-from benchmark.console import log, rank, report_error
+from benchmark.console import log, report_error
 from benchmark.errors import HarnessError, Terminated
 from benchmark.listing import print_backbones, print_datasets
 from benchmark.registry import get_backbone, list_backbones
@@ -232,7 +232,6 @@ def check_command(args, given: set[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(numbers_as_values(parser, sys.argv[1:] if argv is None else argv))
-    started = False  # until a run starts, every process fails alike and the main one speaks for all
     previous_handler = None
     try:
         given = {name: value for name, value in vars(args).items() if name in RUN_OPTIONS and name != "model"}
@@ -277,7 +276,6 @@ def main(argv: list[str] | None = None) -> int:
         from benchmark.run import queue as runs
         from benchmark.run.signals import end_like_an_error_on_sigterm
 
-        started = True
         previous_handler = end_like_an_error_on_sigterm()
         if len(queue) > 1:
             if queue[0].config.resume not in ("auto", "latest", "never"):
@@ -289,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         run(queue[0], skip_finished=args.skip_finished)
         return 0
     except HarnessError as error:
-        if started or rank() == 0:
-            report_error(str(error))
+        # Every process says its own: under torchrun a flag may be wrong for one process only, and that process's
+        # line (named by its rank) is the one the user needs.
+        report_error(str(error))
         return 2
     except KeyboardInterrupt:
         print(

@@ -224,3 +224,111 @@ def test_a_failing_rank_is_the_one_message_and_leaves_no_folder(tmp_path):
         "another process of this run failed" in line or "SIGTERM" in line for line in healthy
     ), per_rank[0]
     assert not results.exists() or not any(results.iterdir()), "no folder is left by a run that trained nothing"
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_losses_in_the_record_are_those_of_the_saved_weights_scored_in_one_process(runs):
+    """Trainer once took the classifier for a model dividing its loss by the items of all processes, and doubled
+    the dev and test losses of a two-process run; the record's losses are now what one process computes."""
+    from benchmark.metrics import cross_entropy
+
+    run_dir = only_folder(runs["folder"] / "whole")
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    model, tokenizer, labels = load_classifier(run_dir / "model")
+    index = {name: i for i, name in enumerate(labels)}
+    data = runs["folder"] / "data"
+
+    def one_process_loss(lines: list[str]) -> float:
+        texts = [line.rsplit("\t", 1)[0] for line in lines]
+        gold = np.array([int(line.rsplit("\t", 1)[1]) for line in lines])
+        dataset = encode_split(tokenizer, texts, gold, 32, cache_dir=None)
+        batch = PaddingCollator(tokenizer.pad_token_id)([dataset[i] for i in range(len(dataset))])
+        with torch.no_grad():
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])["logits"].numpy()
+        return cross_entropy(logits.astype(np.float64), gold)
+
+    assert index  # labels are ids here: the sample's class.txt names them in id order
+    test_lines = (data / "test.txt").read_text(encoding="utf-8").splitlines()
+    assert metrics["metrics"]["loss"] == pytest.approx(one_process_loss(test_lines), rel=1e-4)
+    best = metrics["training"]["best_step"]
+    dev_loss = next(h["dev_loss"] for h in metrics["training"]["history"] if h["step"] == best and "dev_loss" in h)
+    dev_lines = (data / "dev.txt").read_text(encoding="utf-8").splitlines()
+    assert dev_loss == pytest.approx(one_process_loss(dev_lines), rel=1e-4)
+
+
+@needs_gloo
+@pytest.mark.slow
+def test_two_processes_train_as_one_process_with_the_same_effective_batch(tmp_path):
+    """Batch 16 on each of two processes and batch 32 in one: the same examples in each optimiser step, so the
+    same training losses, dev losses and weights over two epochs, to float tolerance (dropout off: its draws
+    differ by process). With the loss taken as divided over all processes, the gradients were doubled and
+    clipping cut them otherwise."""
+    from tiny_runs import TEACHER_SHAPE
+
+    from benchmark.loading.sources import write_tiny_model
+    from benchmark.registry import get_backbone
+
+    texts = [line.split("\t")[0] for line in sample_lines("train") + sample_lines("dev")]
+    model = write_tiny_model(get_backbone("bert"), texts, tmp_path / "tiny", seed=1, shape=TEACHER_SHAPE)
+    # 224 training examples, 7 steps of 32 an epoch: no last batch short of the effective batch, which two
+    # processes would each fill up with examples from the start.
+    data = sample_copy(tmp_path / "data", train=sample_lines("train")[:224])
+    options = "--learning-rate 5e-3 --warmup 0.1 --max-steps 14 --eval-every 4 --dropout 0 --no-group-by-length"
+    flags = run_flags(model, data, options)
+    two = torchrun(tmp_path, RUN_PY, *flags, "--batch-size", "16", "--results-dir", str(tmp_path / "two"))
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *flags, "--batch-size", "32", "--results-dir", str(tmp_path / "one")],
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    runs = {name: only_folder(tmp_path / name) for name in ("one", "two")}
+    history = {
+        name: json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["training"]["history"]
+        for name, folder in runs.items()
+    }
+    assert [h["step"] for h in history["one"]] == [h["step"] for h in history["two"]]
+    for ours, theirs in zip(history["two"], history["one"], strict=True):
+        for key in ("train_loss", "dev_loss"):
+            if key in theirs:
+                assert ours[key] == pytest.approx(theirs[key], rel=1e-4), (key, ours, theirs)
+    expected = load_file(runs["one"] / "model" / "model.safetensors")
+    for name, tensor in load_file(runs["two"] / "model" / "model.safetensors").items():
+        torch.testing.assert_close(tensor, expected[name], rtol=1e-4, atol=1e-5, msg=name)
+
+
+# run.py, except that the process of rank 1 is given another learning rate, or a learning rate out of range.
+RANK_ONE_DIFFERS = """
+import os, sys
+from benchmark.cli import main
+
+if os.environ["RANK"] == "1":
+    sys.argv += ["--learning-rate", sys.argv.pop(1)]
+else:
+    sys.argv.pop(1)
+sys.exit(main())
+"""
+
+
+@needs_gloo
+@pytest.mark.slow
+@pytest.mark.parametrize("rate, expected", [("1e-4", "was started otherwise"), ("-1", "--learning-rate -1")])
+def test_a_process_started_otherwise_stops_every_process_in_one_line(rate, expected, tmp_path):
+    import time
+
+    results = tmp_path / "results"
+    smoke = [rate, "--model", "bert", "--smoke", "--max-steps", "4", "--results-dir", str(results)]
+    started = time.monotonic()
+    done = torchrun(tmp_path, RANK_ONE_DIFFERS, *smoke, logs=tmp_path / "logs")
+    assert done.returncode != 0 and time.monotonic() - started < 120
+    said = "".join(stderr_per_rank(tmp_path / "logs").values())
+    assert "Traceback" not in said, said
+    lines = [line for line in said.splitlines() if "error:" in line]
+    assert any(expected in line for line in lines), said
+    if rate == "1e-4":
+        assert any("--learning-rate 0.0001 there, 0.001 here" in line for line in lines), lines
+    assert not results.exists() or not any(results.iterdir())

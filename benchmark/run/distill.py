@@ -81,9 +81,7 @@ class DistillingClassifier(TextClassifier):
         self.num_labels, self.class_weights, self.pooling = student.num_labels, student.class_weights, student.pooling
         self.temperature, self.alpha = temperature, alpha
 
-    def forward(
-        self, input_ids, attention_mask=None, token_type_ids=None, labels=None, teacher_logits=None, **_
-    ) -> dict:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, labels=None, teacher_logits=None) -> dict:
         output = super().forward(input_ids, attention_mask, token_type_ids, labels=labels)
         if labels is not None and teacher_logits is not None:
             weights = self.class_weights.to(labels.device) if self.class_weights is not None else None

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from accelerate import PartialState
-from accelerate.utils import broadcast_object_list
+from accelerate.utils import broadcast_object_list, gather_object
 
 from benchmark.atomic import write_failure, write_json
 from benchmark.console import log
@@ -78,7 +78,32 @@ class FineTune(Method):
     def read(self):
         # The main process reads first: it alone downloads data files, and the others then read what it wrote.
         with self.state.main_process_first():
-            return super().read()
+            splits = super().read()
+        self.same_on_every_process(splits)
+        return splits
+
+    def same_on_every_process(self, splits) -> None:
+        """Every process of a run must train the same settings on the same data: each one's resolved settings
+        and data files are compared with the main process's, and any difference stops them all alike."""
+        if self.num_processes == 1:
+            return
+        mine = {"config": self.config.to_dict(), "data": {k: f["sha256"] for k, f in sorted(splits.files.items())}}
+        everyone = gather_object([mine])
+        found = [None]
+        if self.is_main:
+            main = everyone[0]
+            for rank, theirs in enumerate(everyone[1:], 1):
+                flags = [
+                    f"--{key.replace('_', '-')} {theirs['config'].get(key)!r} there, {main['config'].get(key)!r} here"
+                    for key in sorted(main["config"].keys() | theirs["config"].keys())
+                    if main["config"].get(key) != theirs["config"].get(key)
+                ] + (["other data files (sha256)"] if theirs["data"] != main["data"] else [])
+                if flags:
+                    found = [f"process {rank} was started otherwise than process 0: {'; '.join(flags)}"]
+                    break
+        broadcast_object_list(found)
+        if found[0]:
+            raise HarnessError(f"{found[0]}; every process of a run must be given the same flags and data")
 
     def finished(self, splits) -> Path | None:
         done = [None]

@@ -25,7 +25,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
-from benchmark.metrics import macro_f1
+from benchmark.metrics import cross_entropy, macro_f1
 from benchmark.run.cadence import CheckpointCadence
 from benchmark.run.checkpoints import BestInMemory
 from benchmark.run.device import cpu_processes, eval_batch_size, num_workers, on_gpu, pad_multiple, resolve_precision
@@ -175,6 +175,20 @@ class BenchmarkTrainer(BestInMemory, Trainer):
     def evaluate(self, *args, **kwargs):
         with self.timed("dev_evaluation"):
             return super().evaluate(*args, **kwargs)
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):  # fmt: skip
+        """The loss of the gathered logits, example by example. Trainer averages per-batch means, and with several
+        processes the last batch of each is filled up with examples from the start (they are dropped from the
+        gathered predictions, but not from that batch's mean): the dev and test losses drifted from those of the
+        same weights in one process."""
+        output = super().evaluation_loop(
+            dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix=metric_key_prefix
+        )
+        logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+        if logits is not None and output.label_ids is not None:
+            output.metrics[f"{metric_key_prefix}_loss"] = cross_entropy(logits.astype(np.float64), output.label_ids)
+        return output
 
     group_by_length = False  # set by build_trainer from --group-by-length
 
