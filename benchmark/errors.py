@@ -42,3 +42,26 @@ class Terminated(Exception):
                 f"the same command starts it again from the beginning"
             )
         return f"{stopped}, in {self.folder}; the same command resumes it from {self.resume_from}"
+
+
+class Diverged(Exception):
+    """The loss became NaN or infinite: the run failed, and its folder is kept, marked failed (failed.json)."""
+
+    def __init__(self, what: str, value: float, step: int, learning_rate: float | None):
+        self.what, self.value, self.step, self.learning_rate = what, value, step, learning_rate
+        self.folder: Path | None = None
+        rate = f" at learning rate {learning_rate:.3g}" if learning_rate is not None else ""
+        super().__init__(
+            f"the {what} became {value} at step {step}{rate}: the run diverged; try a lower --learning-rate or a "
+            f"longer --warmup, and check the data"
+        )
+
+    def record(self) -> dict:
+        return {
+            "reason": "diverged",
+            "what": self.what,
+            "value": str(self.value),
+            "step": self.step,
+            "learning_rate": self.learning_rate,
+            "message": str(self),
+        }

@@ -488,3 +488,38 @@ def test_an_existing_file_is_replaced_only_when_it_is_ours_or_with_force(tfidf, 
     assert predict_into(tfidf, texts, None) == 2
     assert one_error_line(capsys.readouterr().err).startswith(f"error: {beside} exists and is not a predictions file")
     assert not list(tmp_path.glob(".*.tmp")), "no temporary file is left beside it"
+
+
+def test_a_loss_that_becomes_nan_stops_the_run_in_one_line_and_marks_its_folder_failed(tmp_path, capsys):
+    """A learning rate far too high: the run stops where the loss stops being finite, says the step and the
+    learning rate, exits non-zero, keeps its folder marked failed for the leaderboard and never resumes it."""
+    from benchmark.run.resume import resumable
+
+    results = tmp_path / "results"
+    flags = ["--model", "bert", "--smoke", "--learning-rate", "1e4", "--eval-every", "2", "--results-dir", str(results)]
+    assert main(flags) == 1
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    what = "training loss" if "training loss" in line else "dev loss"  # whichever shows it first
+    assert line.startswith(f"error: the {what} became") and "at step" in line and "at learning rate" in line
+    assert "lower --learning-rate" in line and "is marked failed" in line
+    (folder,) = results.iterdir()
+    failed = json.loads((folder / "failed.json").read_text(encoding="utf-8"))
+    assert failed["reason"] == "diverged" and failed["what"] == what and failed["step"] >= 1
+    assert not (folder / "metrics.json").exists() and not (folder / "checkpoints").exists()
+    assert "it failed" in resumable(folder, {})[1]
+
+    assert main(["--leaderboard", "--results-dir", str(results)]) == 0
+    board = (results / "leaderboard.md").read_text(encoding="utf-8")
+    assert "## Failed runs" in board and f"`{folder.name}`: bert seed 1: the {what} became" in board
+
+
+def test_a_dev_loss_that_is_not_finite_stops_training_with_the_step_and_learning_rate():
+    from transformers import TrainerState
+
+    from benchmark.errors import Diverged
+    from benchmark.run.train import StopOnNonFinite
+
+    state = TrainerState(global_step=30, log_history=[{"learning_rate": 0.25, "step": 30}])
+    StopOnNonFinite().on_evaluate(None, state, None, metrics={"eval_loss": 0.7})
+    with pytest.raises(Diverged, match="the dev loss became inf at step 30 at learning rate 0.25"):
+        StopOnNonFinite().on_evaluate(None, state, None, metrics={"eval_loss": float("inf")})

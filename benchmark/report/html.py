@@ -157,11 +157,14 @@ def _apart(heading: str, anchor: str, text: str, table: Table) -> list[str]:
     ]
 
 
-def leaderboard_html(groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str]) -> str:
+def leaderboard_html(
+    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
+) -> str:
     unranked = [r for r in runs if r.unranked and not r.smoke]
     smoke = [r for r in runs if r.smoke]
     sections = [(g.slug, group_title(g)) for g in groups]
-    sections += [("not-ranked", "Not ranked")] * bool(unranked) + [("smoke", "Smoke runs")] * bool(smoke)
+    sections += [("not-ranked", "Not ranked")] * bool(unranked) + [("failed", "Failed runs")] * bool(failed)
+    sections += [("smoke", "Smoke runs")] * bool(smoke)
     sections += [("reported", "Reported, not measured here")] + [("skipped", "Skipped files")] * bool(skipped)
     body = [
         f"<h1>{_e(notes.TITLE)}</h1>",
@@ -185,6 +188,9 @@ def leaderboard_html(groups: Sequence[Group], runs: Sequence[Run], reported: Seq
         body += _group_html(group, reported)
     if unranked:
         body += _apart("Not ranked", "not-ranked", notes.UNRANKED, tables.runs_apart_table(unranked, why=True))
+    if failed:
+        body += ['<section id="failed" class="apart">', "<h2>Failed runs</h2>", f"<p>{_inline(notes.FAILED)}</p>"]
+        body += ["<ul>", *(f"<li>{_inline(line)}</li>" for line in failed), "</ul></section>"]
     if smoke:
         body += _apart(
             "Smoke runs (pipeline checks, not benchmarks)", "smoke", notes.SMOKE, tables.runs_apart_table(smoke)

@@ -36,7 +36,7 @@ from benchmark.report.format import plot_name, plural
 from benchmark.report.html import leaderboard_html
 from benchmark.report.markdown import errors_markdown, leaderboard_markdown
 from benchmark.report.ranking import Group, build_groups
-from benchmark.report.runs import load_runs
+from benchmark.report.runs import load_failed, load_runs
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         reported = [(dataset.name, figure) for dataset in list_datasets() for figure in dataset.reported]
     skipped: list[str] = []
     runs = load_runs(results_dir, skipped)
+    failed = load_failed(results_dir)
     groups = build_groups(runs, results_dir, skipped)
     font = plots.cjk_font()
     plots_dir = results_dir / "plots"
@@ -130,11 +131,11 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         written = [png for group in groups for png in _write_plots(group, plots_dir, font)]
         _remove_stale_plots(plots_dir, set(written))
         return [
-            _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped)),
+            _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped, failed)),
             _write_text(results_dir / "leaderboard.csv", leaderboard_csv(groups)),
             _write_text(results_dir / "leaderboard-pairs.csv", pairs_csv(groups)),
             _write_text(results_dir / "errors.md", errors_markdown(groups)),
-            _write_text(results_dir / "leaderboard.html", leaderboard_html(groups, runs, reported, skipped)),
+            _write_text(results_dir / "leaderboard.html", leaderboard_html(groups, runs, reported, skipped, failed)),
             *written,
         ]
     except OSError as error:

@@ -78,7 +78,7 @@ def _reported_markdown(reported: Sequence) -> list[str]:
 
 
 def leaderboard_markdown(
-    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str]
+    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
 ) -> str:
     lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups else notes.NO_RUNS)
     if len(groups) > 1:
@@ -88,6 +88,8 @@ def leaderboard_markdown(
     unranked = [r for r in runs if r.unranked and not r.smoke]
     if unranked:
         lines += _section("## Not ranked", notes.UNRANKED, runs_apart_table(unranked, why=True))
+    if failed:
+        lines += _section("## Failed runs", notes.FAILED) + [f"- {line}" for line in failed] + [""]
     smoke = [r for r in runs if r.smoke]
     if smoke:
         lines += _section("## Smoke runs (pipeline checks, not benchmarks)", notes.SMOKE, runs_apart_table(smoke))

@@ -38,6 +38,10 @@ UNRANKED = (
     "These runs finished, but their numbers do not measure the backbone they name; they are left out of every "
     "table, test, plot and the CSV above."
 )
+FAILED = (
+    "These runs stopped without a result, for a reason the same settings would meet again (a loss that became NaN "
+    "or infinite); their folders are marked failed (`failed.json`) and never resumed."
+)
 SMOKE = (
     "These runs used a tiny random model (`smoke: true`); they are left out of every table, test, plot and the "
     "CSV above."

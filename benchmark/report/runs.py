@@ -299,6 +299,21 @@ def load_runs(results_dir: Path, skipped: list[str]) -> list[Run]:
     return runs
 
 
+def load_failed(results_dir: Path) -> list[str]:
+    """One line per run folder marked failed (failed.json, with run_config.json beside it): what ran and why it
+    failed. Read as plain JSON; a file that cannot be read is named as such."""
+    lines = []
+    for path in sorted(results_dir.glob("*/failed.json")):
+        try:
+            failed = json.loads(path.read_text(encoding="utf-8"))
+            config = json.loads((path.parent / "run_config.json").read_text(encoding="utf-8")).get("config", {})
+            what = f"{config.get('model')} seed {config.get('seed')}"
+            lines.append(f"`{path.parent.name}`: {what}: {failed.get('message') or failed.get('reason')}")
+        except (OSError, ValueError, AttributeError) as error:
+            lines.append(f"`{path.parent.name}`: marked failed, but its files cannot be read ({error})")
+    return lines
+
+
 def skip(skipped: list[str], results_dir: Path, path: Path, reason: str) -> None:
     log.warning("leaderboard: skipped %s: %s", path, reason)
     skipped.append(f"`{path.relative_to(results_dir).as_posix()}`: {reason}")

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import time
 from pathlib import Path
 
+from benchmark.atomic import write_json
 from benchmark.config import OUTPUT_ONLY
 from benchmark.errors import HarnessError
 
 RUN_CONFIG = "run_config.json"
 LOCK_FILE = ".lock"
+FAILED_FILE = "failed.json"  # a run that failed for a reason its settings will meet again (a diverged loss)
+
+
+def mark_failed(folder: Path, error) -> None:
+    """Keep a failed run's folder with failed.json saying why: the leaderboard lists it as failed, a tuning sweep
+    counts it against the budget, and no resume picks it up. `error` has `record()` and gets `folder`."""
+    write_json(folder / FAILED_FILE, error.record())
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)  # nothing in them is worth resuming
+    error.folder = folder
 
 
 def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmark.config import OUTPUT_ONLY, RunConfig
 from benchmark.console import log, report_error
-from benchmark.errors import HarnessError, Terminated
+from benchmark.errors import Diverged, HarnessError, Terminated
 from benchmark.settings import Settings
 
 __all__ = ["Terminated"]  # raised here, defined with the other errors
@@ -45,11 +45,13 @@ def peer_failed(error: BaseException) -> bool:
 
 
 def foreseen(error: BaseException) -> bool:
-    return isinstance(error, HarnessError | Terminated) or peer_failed(error)
+    return isinstance(error, HarnessError | Terminated | Diverged) or peer_failed(error)
 
 
 def describe_failure(error: Exception) -> str:
     """One line for a failed run; a traceback only for a failure no message foresaw (a bug to report)."""
+    if isinstance(error, Diverged):
+        return f"{error}" + (f"; {error.folder} is marked failed" if error.folder else "")
     if isinstance(error, HarnessError | Terminated):
         return str(error)
     if peer_failed(error):

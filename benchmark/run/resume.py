@@ -18,13 +18,15 @@ from accelerate.utils import broadcast_object_list
 
 from benchmark.atomic import write_json
 from benchmark.config import RunConfig
-from benchmark.errors import HarnessError, Terminated, first_line
+from benchmark.errors import Diverged, HarnessError, Terminated, first_line
 from benchmark.record import METRICS_FILE
 from benchmark.run.folder import (
+    FAILED_FILE,
     LOCK_FILE,
     RUN_CONFIG,
     differences,
     lock_run_dir,
+    mark_failed,
     new_run_dir,
     read_run_config,
     run_config_of,
@@ -110,6 +112,8 @@ def resumable(folder: Path, record: dict, log=None) -> tuple[Path | None, str]:
     checkpoint; or None and the reason it cannot be continued."""
     if (folder / "metrics.json").exists():
         return None, "it is a finished run (it has metrics.json)"
+    if (folder / FAILED_FILE).exists():
+        return None, f"it failed ({FAILED_FILE}); the same settings would fail again"
     saved = read_run_config(folder)
     if saved is None:
         return None, f"it has no readable {RUN_CONFIG}, so it is not a run folder of this harness"
@@ -187,7 +191,9 @@ def claim_run_dir(config: RunConfig, backbone_name: str, splits, state: PartialS
             )
         yield run_dir, picked[1]
     except BaseException as error:
-        if lock is not None and not (run_dir / METRICS_FILE).exists():
+        if lock is not None and isinstance(error, Diverged):
+            mark_failed(run_dir, error)  # kept, so the leaderboard lists it as failed, and never resumed
+        elif lock is not None and not (run_dir / METRICS_FILE).exists():
             progress = progress_of(run_dir)
             if progress is None:
                 shutil.rmtree(run_dir, ignore_errors=True)

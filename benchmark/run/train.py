@@ -15,6 +15,7 @@ counted in those steps.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from benchmark.config import RunConfig
 from benchmark.data.encode import PaddingCollator
+from benchmark.errors import Diverged
 from benchmark.metrics import cross_entropy, macro_f1
 from benchmark.run.cadence import CheckpointCadence
 from benchmark.run.checkpoints import BestInMemory
@@ -131,6 +133,22 @@ class _BestRestoredHere(logging.Filter):
 
 
 logging.getLogger("transformers.trainer_callback").addFilter(_BestRestoredHere())
+
+
+class StopOnNonFinite(TrainerCallback):
+    """A NaN or infinite loss stops the run at the logging step or dev evaluation where it shows, instead of
+    training on to a result no one should rank."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise Diverged("training loss", loss, state.global_step, (logs or {}).get("learning_rate"))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        loss = (metrics or {}).get("eval_loss")
+        if loss is not None and not math.isfinite(loss):
+            rates = [entry["learning_rate"] for entry in state.log_history if "learning_rate" in entry]
+            raise Diverged("dev loss", loss, state.global_step, rates[-1] if rates else None)
 
 
 class StopOnSigterm(TrainerCallback):
@@ -250,6 +268,7 @@ def build_trainer(
                 cadence,
                 SamplerEpoch(),
                 stopwatch,
+                StopOnNonFinite(),
                 StopOnSigterm(),
             ],
         )
