@@ -8,53 +8,15 @@ steps, stop after 1000 steps without dev-loss improvement.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-SEED_LIMIT = 2**32  # numpy's seeds are unsigned 32-bit integers
+from benchmark.ranges import COUNT, FRACTION, POSITIVE, SEED, Range
+
 DEFAULT_DATASET = "thucnews"
 DATA_ROOT = "data"  # a registered dataset's files go to data/<name> unless --data-dir says otherwise
 DEFAULT_MAX_LENGTH = 32  # for a folder of your own; a registered dataset declares its own
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
-
-
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric flag accepts; an open end excludes its bound. `unset` is a value meaning "not given"."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    unset: object = None
-
-    def admits(self, value) -> bool:
-        if value is None or value == self.unset:
-            return True
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
-        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
-        return above and below
-
-    def describe(self) -> str:
-        def bound(value):
-            return f"{value:g}" if isinstance(value, float) else f"{value:,}".replace(",", "")
-
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'above' if self.low_open else 'at least'} {bound(self.low)}")
-        if self.high is not None:
-            parts.append(f"{'below' if self.high_open else 'at most'} {bound(self.high)}")
-        text = " and ".join(parts)
-        return text + (f" (or {self.unset} for unset)" if self.unset is not None else "")
-
-
-POSITIVE = Range(0, low_open=True)
-COUNT = Range(1)
-FRACTION = Range(0, 1, high_open=True)  # [0, 1)
-SEED = Range(0, SEED_LIMIT, high_open=True)
 
 
 def _flag(default, help: str, accepts: Range | None = None, **extra):
@@ -65,6 +27,12 @@ def _flag(default, help: str, accepts: Range | None = None, **extra):
 class RunConfig:
     model: str = _flag(None, "backbone name from the registry (see --list)")
     model_path: str | None = _flag(None, "load the backbone from this local folder instead of its hub id")
+    name: str | None = _flag(
+        None,
+        "run the checkpoint (--model-path, or the hub id) as one of its own, of --model's architecture, under this "
+        "name: a small or home-trained model whose layers, width or vocabulary differ from the published "
+        "backbone's. Its row carries this name and how it differs, and never pools with the published backbone",
+    )
     cache_dir: str | None = _flag(None, "Hugging Face cache folder for hub downloads (default: HF_HOME)")
     offline: bool = _flag(
         False, "never use the network: models from the hub cache or --model-path, datasets from their folder"
@@ -291,6 +259,7 @@ SKLEARN_OPTIONS = frozenset(
 # A linear probe reads those and what loads and encodes its frozen encoder; no optimiser option applies to it.
 PROBE_OPTIONS = SKLEARN_OPTIONS | {
     "model_path",
+    "name",
     "cache_dir",
     "allow_missing_weights",
     "allow_high_unk",

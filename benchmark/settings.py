@@ -4,6 +4,7 @@ with the layer that set it, and checked before any work."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass
 
 from benchmark.config import (
@@ -198,8 +199,29 @@ def training_mode(config: RunConfig) -> str:
     return "lora" if config.lora_r else "probe" if config.linear_probe else "finetune"
 
 
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+
+
 def check_mode(backbone, config: RunConfig) -> None:
-    """Refuse a training mode the backbone does not declare (a scikit-learn baseline has no adapters)."""
+    """Refuse a training mode the backbone does not declare (a scikit-learn baseline has no adapters), and a name
+    of its own (--name) where there is no checkpoint of the user's to run under it."""
+    if config.name is not None:
+        from benchmark.registry import BACKBONES
+
+        if backbone.kind != "pretrained" or config.smoke or config.teacher:
+            why = (
+                "--smoke and --teacher make their own" if backbone.kind == "pretrained" else f"{backbone.name} has none"
+            )
+            raise HarnessError(
+                f"--name {config.name}: names a checkpoint of the user's run as {backbone.name}'s architecture; {why}"
+            )
+        if not NAME.fullmatch(config.name):
+            raise HarnessError(f"--name {config.name!r}: expected letters, digits and _ . + - (it names run folders)")
+        if config.name in BACKBONES.names():
+            raise HarnessError(
+                f"--name {config.name}: that is a registered backbone's name, and the runs would pool with its; "
+                f"choose a name of this checkpoint's own"
+            )
     mode = training_mode(config)
     if config.gradient_checkpointing and not backbone.gradient_checkpointing:
         raise HarnessError(f"--gradient-checkpointing: {backbone.name}'s model cannot recompute its activations")

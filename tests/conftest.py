@@ -42,7 +42,7 @@ def private_cache(tmp_path_factory):
         os.environ["BENCHMARK_CACHE"] = previous
 
 
-def settings(name: str, **given):
+def settings(name: str, /, **given):
     """A run's settings as the command line would make them: defaults, the backbone's, a preset, then `given`."""
     from benchmark.registry import get_backbone
     from benchmark.settings import resolve_settings
@@ -140,9 +140,24 @@ def tiny_bert(folder: Path, covering: list[str] = ()) -> Path:
     return write_tiny_model(get_backbone("bert"), [*texts, *covering], folder, seed=0, word_pieces=bool(covering))
 
 
+TINY = "tiny-bert"  # a tiny checkpoint runs under a name of its own: it is not bert-base-chinese
+
+
 def run_flags(model: Path, data: Path, options: str) -> list[str]:
-    """Command-line flags for a run of `model` (bert) on `data`, offline, with `options` as typed on a command line."""
-    return ["--model", "bert", "--model-path", str(model), "--data-dir", str(data), "--offline", *options.split()]
+    """Command-line flags for a run of `model` (a tiny BERT, under the name tiny-bert) on `data`, offline, with
+    `options` as typed on a command line."""
+    return [
+        "--model",
+        "bert",
+        "--model-path",
+        str(model),
+        "--name",
+        TINY,
+        "--data-dir",
+        str(data),
+        "--offline",
+        *options.split(),
+    ]
 
 
 @pytest.fixture

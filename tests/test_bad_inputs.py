@@ -7,6 +7,7 @@ resuming past a damaged checkpoint in test_resume.py.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -146,7 +147,10 @@ def test_a_leaderboard_that_cannot_be_written(tmp_path, capsys):
 
 
 def sample_run(tmp_path: Path, *flags: str) -> list[str]:
+    """A short run on the sample of a tiny checkpoint in a published layout: a checkpoint of its own (--name)."""
     return [
+        "--name",
+        "tiny",
         "--data-dir",
         str(SAMPLE_DIR),
         "--results-dir",
@@ -517,9 +521,77 @@ def test_a_dev_loss_that_is_not_finite_stops_training_with_the_step_and_learning
     from transformers import TrainerState
 
     from benchmark.errors import Diverged
-    from benchmark.run.train import StopOnNonFinite
+    from benchmark.run.callbacks import StopOnNonFinite
 
     state = TrainerState(global_step=30, log_history=[{"learning_rate": 0.25, "step": 30}])
     StopOnNonFinite().on_evaluate(None, state, None, metrics={"eval_loss": 0.7})
     with pytest.raises(Diverged, match="the dev loss became inf at step 30 at learning rate 0.25"):
         StopOnNonFinite().on_evaluate(None, state, None, metrics={"eval_loss": float("inf")})
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+@pytest.mark.parametrize(
+    "name, backbone", [("ernie-course", "bert"), ("bert-course", "ernie"), ("bert-course", "bert")]
+)
+def test_a_checkpoint_run_as_a_backbone_it_is_not_stops_naming_both_shapes(name, backbone, tmp_path, capsys):
+    """A course ERNIE folder run as bert trained ERNIE under bert's name, and back; a tiny BERT ranked as
+    bert-base-chinese. The shape is compared with the declaration's published config before any weight is read."""
+    source, _, _ = build(layout(name), tmp_path)
+    flags = [flag for flag in sample_run(tmp_path) if flag not in ("--name", "tiny")]
+    assert main(["--model", backbone, "--model-path", source, *flags]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{source} is not {backbone}: its config has layers 2, hidden 16, vocabulary 1,120" in line, line
+    assert f"where {backbone}'s published config has layers 12, hidden 768" in line
+    assert "declare a backbone for this checkpoint in models/, or give --name NAME" in line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_checkpoint_of_its_own_runs_under_its_name_with_its_shape_and_never_pools(tmp_path, capsys):
+    source, _, _ = build(layout("bert-course"), tmp_path)
+    flags = [flag for flag in sample_run(tmp_path) if flag not in ("--name", "tiny")]
+    assert main(["--model", "bert", "--model-path", source, "--name", "my-tiny-bert", *flags]) == 0
+    (run_dir,) = (tmp_path / "results").iterdir()
+    assert run_dir.name.startswith("my-tiny-bert-")
+    backbone = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"]
+    assert backbone["name"] == "my-tiny-bert" and backbone["source"] == source
+    assert backbone["weights"]["custom"].startswith("local checkpoint: layers 2, hidden 16, vocabulary 1,120")
+    assert "(bert publishes layers 12, hidden 768, vocabulary 21,128)" in backbone["weights"]["custom"]
+    assert main(["--leaderboard", "--results-dir", str(tmp_path / "results")]) == 0
+    with open(tmp_path / "results" / "leaderboard.csv", encoding="utf-8") as handle:
+        assert {row["backbone"] for row in csv.DictReader(handle)} == {"my-tiny-bert"}
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--model", "bert", "--name", "bert"], ["--name bert: that is a registered backbone's name"]),
+        (["--model", "bert", "--name", "ernie"], ["registered backbone's name", "would pool"]),
+        (["--model", "bert", "--name", "my/model"], ["--name 'my/model': expected letters, digits"]),
+        (["--model", "bert", "--name", "x", "--smoke"], ["--name x", "--smoke and --teacher make their own"]),
+        (["--model", "tfidf", "--name", "x"], ["--name x", "tfidf has none"]),
+    ],
+)
+def test_a_name_of_its_own_is_refused_where_it_could_pool_or_names_nothing(flags, words, capsys, no_model_loading):
+    assert main(flags) == 2
+    line = one_error_line(capsys.readouterr().err)
+    for word in words:
+        assert word in line, line
+
+
+def test_the_shape_check_passes_a_checkpoint_further_trained_in_the_published_shape_and_names_its_twin():
+    """A domain-adapted bert-base-chinese keeps the published shape: it loads under the name. A checkpoint with
+    another registered backbone's shape is pointed at that backbone."""
+    from transformers import BertConfig
+
+    from benchmark.errors import HarnessError
+    from benchmark.loading.identity import custom_checkpoint
+    from benchmark.registry import get_backbone
+
+    bert = get_backbone("bert")
+    published = BertConfig(num_hidden_layers=12, hidden_size=768, vocab_size=21128)
+    assert custom_checkpoint(bert, published, Path("adapted"), None) is None
+    assert "of bert's shape" in custom_checkpoint(bert, published, Path("adapted"), "my-bert")
+    ernie_shaped = BertConfig(num_hidden_layers=12, hidden_size=768, vocab_size=18000)
+    with pytest.raises(HarnessError, match=r"vocabulary 18,000.*vocabulary 21,128; it has the shape of ernie: --model"):
+        custom_checkpoint(bert, ernie_shaped, Path("course-ernie"), None)

@@ -185,7 +185,9 @@ def test_rbt3_student_distilled_end_to_end(teacher, tmp_path):
     assert record["teacher"]["run_id"] == teacher.name
     assert record["teacher"]["metrics"]["accuracy"] == teacher_metrics["metrics"]["accuracy"]
     assert record["temperature"] == 3.0 and record["alpha"] == 0.6 and 0 <= record["teacher"]["train_accuracy"] <= 1
-    assert metrics["backbone"]["name"] == "rbt3_student-kd-bert" and run_dir.name.startswith("rbt3_student-kd-bert")
+    assert metrics["backbone"]["name"] == "rbt3_student-kd-tiny-bert" and run_dir.name.startswith(
+        "rbt3_student-kd-tiny-bert"
+    )
     assert "lower 3 layers of the teacher" in metrics["backbone"]["source"]
     assert metrics["config"]["teacher"] == str(teacher)
     predictor = predict.load_predictor(run_dir)  # saved as an ordinary rbt3_student classifier

@@ -37,7 +37,7 @@ def test_int8_variant_is_a_results_folder_of_the_same_task(source, int8):
     assert int8.name == f"{source.name}-int8" and int8.parent == source.parent
     original = json.loads((source / "metrics.json").read_text(encoding="utf-8"))
     metrics = json.loads((int8 / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["backbone"]["name"] == "bert-int8" and metrics["run_id"] == int8.name
+    assert metrics["backbone"]["name"] == "tiny-bert-int8" and metrics["run_id"] == int8.name
     assert metrics["task"] == original["task"] and metrics["seed"] == original["seed"]
     timing = metrics["timing"]
     assert timing["latency_ms_p95"] >= timing["latency_ms_p50"] > 0
@@ -87,7 +87,7 @@ def test_the_leaderboard_lists_the_variant(source, int8):
 
     write_leaderboard(source.parent)
     board = (source.parent / "leaderboard.md").read_text(encoding="utf-8")
-    assert "bert-int8" in board
+    assert "tiny-bert-int8" in board
 
 
 def test_onnx_variants_match_the_torch_model(source):
@@ -95,7 +95,7 @@ def test_onnx_variants_match_the_torch_model(source):
     pytest.importorskip("onnx", reason="ONNX export is the optional [serve] extra")
     [fp32_onnx] = export_run(source, int8=False, onnx=True, latency_texts=10, log=lambda _: None)
     metrics = json.loads((fp32_onnx / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics["backbone"]["name"] == "bert-onnx" and metrics["export"]["agreement_with_fp32"] == 1.0
+    assert metrics["backbone"]["name"] == "tiny-bert-onnx" and metrics["export"]["agreement_with_fp32"] == 1.0
     assert metrics["export"]["max_logit_difference_first_64"] < 1e-4
     onnx_predictor, torch_predictor = load_predictor(fp32_onnx), load_predictor(source)
     assert onnx_predictor.kind == "onnx" and (fp32_onnx / "model" / "model.onnx").is_file()

@@ -46,6 +46,7 @@ def tiny_bert_run(results: Path, steps: int = 100) -> Path:
     config = RunConfig(
         model="bert",
         model_path=str(init),
+        name="tiny-bert",  # a checkpoint of its own, not bert-base-chinese
         data_dir=str(SAMPLE_DIR),
         results_dir=str(results),
         batch_size=16,

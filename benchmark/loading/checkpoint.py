@@ -29,6 +29,7 @@ from benchmark.backbone import Backbone
 from benchmark.console import log
 from benchmark.errors import HarnessError, first_line
 from benchmark.loading.hub import WEIGHT_FILES, config_file, locate
+from benchmark.loading.identity import custom_checkpoint
 from benchmark.loading.pickled import corrupt, read_pickled
 from benchmark.loading.tokenizer import check_embedding_fits, load_tokenizer
 from benchmark.utf8 import read_utf8
@@ -60,6 +61,7 @@ class WeightsReport:
     missing: list[str] = field(default_factory=list)  # encoder tensors the file does not hold
     mismatched: list[str] = field(default_factory=list)  # "name: file (a, b), model (c, d)"
     unexpected: list[str] = field(default_factory=list)  # file tensors that match nothing
+    custom: str | None = None  # a checkpoint run under a name of its own (--name): how it differs from the backbone
 
     @property
     def complete(self) -> bool:
@@ -75,7 +77,7 @@ class WeightsReport:
             "mismatched": self.mismatched,
             "unexpected": self.unexpected,
             "complete": self.complete,
-        }
+        } | ({"custom": self.custom} if self.custom else {})
 
 
 # ---------------------------------------------------------------- the config
@@ -247,6 +249,10 @@ class LoadOptions:
     offline: bool = False
     allow_missing: bool = False
     max_length: int | None = None
+    # Check that the checkpoint is the backbone it is run as (a run's own source; not a checkpoint the harness
+    # generated, nor a saved model's base), unless it runs under a name of its own (--name).
+    check_identity: bool = False
+    name: str | None = None
 
 
 DEFAULT_LOADING = LoadOptions()
@@ -263,9 +269,11 @@ def load_pretrained(backbone: Backbone, source: str, options: LoadOptions = DEFA
             f"--max-length {max_length}: expected at most {limit}, the position limit of "
             f"{backbone.name} (max_position_embeddings in the config in {folder})"
         )
+    custom = custom_checkpoint(backbone, config, folder, options.name) if options.check_identity else None
     # The tokenizer first: it is cheap, and ids it would produce past the embedding stop the run before the weights.
     tokenizer = load_tokenizer(backbone, folder)
     if getattr(config, "vocab_size", None):
         check_embedding_fits(backbone, tokenizer, folder, config.vocab_size, config_file(folder))
     encoder, weights = load_encoder(backbone, folder, config, allow_missing=options.allow_missing, log=log)
+    weights.custom = custom
     return Pretrained(folder, encoder, tokenizer, weights)

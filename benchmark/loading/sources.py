@@ -186,6 +186,23 @@ def _generated(kind: str, parts: list) -> Path:
     return cache_root() / "checkpoints" / f"{kind}-{digest}"
 
 
+def generated(config: RunConfig, backbone: Backbone) -> bool:
+    """Whether the encoder starts from a checkpoint the harness writes itself (no user's checkpoint to check)."""
+    return bool(config.smoke or backbone.kind == "scratch" or (config.teacher and backbone.student_layers))
+
+
+def load_options(config: RunConfig, backbone: Backbone):
+    """How a run loads its encoder: the run's own checkpoint is checked to be the backbone it is run as."""
+    return checkpoint.LoadOptions(
+        config.cache_dir,
+        config.offline,
+        config.allow_missing_weights,
+        config.max_length,
+        check_identity=not generated(config, backbone),
+        name=config.name,
+    )
+
+
 def encoder_source(config: RunConfig, backbone: Backbone, task) -> tuple[str, str]:
     """Where the encoder's starting weights are loaded from, and how the results file describes that.
 

@@ -22,7 +22,6 @@ from benchmark.data.coverage import tokenisation_report
 from benchmark.data.encode import encode_split
 from benchmark.errors import HarnessError
 from benchmark.loading.adapters import merged, prepare_training
-from benchmark.loading.checkpoint import LoadOptions
 from benchmark.loading.classifier import (
     balanced_weights,
     restore_saved,
@@ -30,7 +29,7 @@ from benchmark.loading.classifier import (
     serving_settings,
     trainable_parameters,
 )
-from benchmark.loading.sources import encoder_source
+from benchmark.loading.sources import encoder_source, load_options
 from benchmark.loading.tokenizer import normalisation
 from benchmark.phases import size_of
 from benchmark.record import TrainingRecord
@@ -61,7 +60,8 @@ class FineTune(Method):
         self.state = PartialState(cpu=cpu_processes(), timeout=timedelta(seconds=1800))
         self.keep_model, self.show_progress = keep_model, show_progress
         self.distillation, self.model_writing, self.start = None, None, None
-        self.listed_name = backbone.name  # a distilled student is listed as <student>-kd-<teacher>
+        # A checkpoint of the user's own is listed under its --name; a distilled student as <student>-kd-<teacher>.
+        self.listed_name = settings.config.name or backbone.name
 
     @property
     def is_main(self) -> bool:
@@ -123,7 +123,7 @@ class FineTune(Method):
             # student). Every encoder tensor comes from the checkpoint, or the run stops here.
             self.source, self.source_record = encoder_source(config, backbone, splits)
             log(f"loading {backbone.name} ({backbone.architecture}) from {self.source_record}")
-            options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
+            options = load_options(config, backbone)
             with phases("model_load"):
                 self.classifier, reused = load_classifier_once(
                     backbone,

@@ -116,8 +116,8 @@ class Method:
 
     @property
     def name(self) -> str:
-        """The run's name in its folder and on the leaderboard."""
-        return self.backbone.name
+        """The run's name in its folder and on the leaderboard: a checkpoint of the user's own runs under its --name."""
+        return self.config.name or self.backbone.name
 
     def fit(self, run_dir: Path) -> Fitted:
         raise NotImplementedError

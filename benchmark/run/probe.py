@@ -20,9 +20,8 @@ from benchmark.console import log
 from benchmark.data.coverage import tokenisation_report
 from benchmark.data.encode import cache_key, encode_split
 from benchmark.errors import HarnessError
-from benchmark.loading.checkpoint import LoadOptions
 from benchmark.loading.classifier import create_classifier, save_classifier, serving_settings
-from benchmark.loading.sources import encoder_source
+from benchmark.loading.sources import encoder_source, load_options
 from benchmark.loading.tokenizer import normalisation
 from benchmark.metrics import cross_entropy
 from benchmark.phases import size_of
@@ -45,7 +44,7 @@ class LinearProbe(Method):
         self.splits = splits
         self.source, self.source_record = encoder_source(config, backbone, splits)
         log(f"loading {backbone.name} ({backbone.architecture}) from {self.source_record}, frozen for a linear probe")
-        options = LoadOptions(config.cache_dir, config.offline, config.allow_missing_weights, config.max_length)
+        options = load_options(config, backbone)
         with phases("model_load"):
             self.classifier = create_classifier(
                 backbone, len(splits.label_names), source=self.source, seed=config.seed, options=options
