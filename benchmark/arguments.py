@@ -68,6 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
         "(for a queue submitted again after pre-emption)",
     )
 
+    fanout = parser.add_argument_group(
+        'several runs at once, on Ray (pip install -e ".[ray]"; docs/cluster.md says when this beats torchrun)'
+    )
+    fanout.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run the queue on a local Ray instance, N runs at a time: each on its own GPU (see --gpus-per-run), or "
+        "on a share of the CPU threads where there is no GPU; each run's log goes to its folder's run.log",
+    )
+    fanout.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="join a running Ray cluster (auto, or HOST:PORT) instead of starting a local instance; its token "
+        "authentication stays on (RAY_AUTH_TOKEN); --results-dir must be on storage every node sees",
+    )
+    fanout.add_argument(
+        "--gpus-per-run",
+        type=float,
+        metavar="GPUS",
+        help="GPUs each run takes, on Ray: 1 by default; 0.5 puts two runs on one GPU, each doing its CPU work "
+        "while the other computes",
+    )
+
     serving = parser.add_argument_group("after fine-tuning")
     serving.add_argument(
         "--predict",

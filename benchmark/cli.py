@@ -57,6 +57,7 @@ def check_command(args, given: set[str]) -> None:
     for name in ("output", "force"):
         if getattr(args, name) and not args.predict_file:
             raise HarnessError(f"--{name} applies only with --predict RUN --predict-file FILE")
+    check_fanout(args, chosen)
     if chosen and chosen[0] in ACTIONS:
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
@@ -64,6 +65,28 @@ def check_command(args, given: set[str]) -> None:
                 f"{flag_name(chosen[0])} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
                 f"{'it' if len(ignored) == 1 else 'them'}"
             )
+
+
+def check_fanout(args, chosen: list[str]) -> None:
+    """--workers, --ray-address and --gpus-per-run: where and how many runs go at once."""
+    fanout = [name for name in ("workers", "ray_address", "gpus_per_run") if getattr(args, name) is not None]
+    if not fanout:
+        return
+    if chosen != ["model"]:
+        raise HarnessError(f"{flag_name(fanout[0])} applies to runs: give --model NAME [NAME ...]")
+    if args.workers is not None and args.workers < 1:
+        raise HarnessError(f"--workers {args.workers}: expected a whole number at least 1 (runs at a time)")
+    gpus = args.gpus_per_run
+    if gpus is not None and not (0 < gpus <= 1 or float(gpus).is_integer()):
+        raise HarnessError(
+            f"--gpus-per-run {gpus:g}: expected a fraction of one GPU (above 0, at most 1) or whole GPUs"
+        )
+    if args.workers is None and args.ray_address is None:
+        raise HarnessError("--gpus-per-run applies to runs on Ray: add --workers N (or --ray-address ADDRESS)")
+    from benchmark.run.queue import several_processes
+
+    if several_processes():
+        raise HarnessError(f"{flag_name(fanout[0])} starts runs through Ray; start it with python run.py, not torchrun")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
             set_cpu_threads()
             quiet_library_bars()
+        if args.workers is not None or args.ray_address is not None:
+            from benchmark.run.fanout import fan_out
+
+            return fan_out(queue, args.workers, args.ray_address, args.gpus_per_run, args.skip_finished)
         from benchmark.run import queue as runs
         from benchmark.run.signals import end_like_an_error_on_sigterm
 

@@ -36,21 +36,22 @@ def method_for(settings: Settings, keep_model: bool = False, show_progress: bool
     return FineTune(settings, backbone, keep_model=keep_model, show_progress=show_progress)
 
 
-def run(settings: Settings, skip_finished: bool = False, keep_model: bool = False, show_progress: bool = True) -> Path:
+def run(settings: Settings, skip_finished=False, keep_model=False, show_progress=True, splits=None) -> Path:
     """One run of these settings; returns its results folder. skip_finished: return a finished run of the same
     configuration already in the results folder instead (a queue submitted again). keep_model: a later run of
-    this process starts from the same backbone (another seed), so keep the loaded model for it."""
-    return run_method(method_for(settings, keep_model, show_progress), skip_finished)
+    this process starts from the same backbone (another seed), so keep the loaded model for it. splits: the data,
+    when already read."""
+    return run_method(method_for(settings, keep_model, show_progress), skip_finished, splits)
 
 
-def run_method(method: Method, skip_finished: bool = False) -> Path:
+def run_method(method: Method, skip_finished: bool = False, splits=None) -> Path:
     """Run `method` to a results folder and return it (see `run`)."""
     config = method.config
     method.phases = phases = Phases()  # from the process's start for the first run of a command
     if config.smoke:
         log(SMOKE_BANNER)
     with phases("data"):
-        splits = method.read()
+        splits = method.read(splits)
     done = method.finished(splits) if skip_finished else None
     if done is not None:
         log(f"already finished in {done}; skipped")

@@ -73,7 +73,7 @@ class ExportVariant(Method):
     def name(self) -> str:
         return f"{self.source.backbone.name}-{self.suffix}"
 
-    def read(self) -> Splits:
+    def read(self, splits=None) -> Splits:
         texts, gold = read_test_examples(self.run_dir, self.source.task.labels)
         none = Split([], np.zeros(0, dtype=np.int64), "")
         task = self.source.task

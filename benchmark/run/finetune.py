@@ -75,10 +75,10 @@ class FineTune(Method):
     def name(self) -> str:
         return self.listed_name
 
-    def read(self):
+    def read(self, splits=None):
         # The main process reads first: it alone downloads data files, and the others then read what it wrote.
         with self.state.main_process_first():
-            splits = super().read()
+            splits = super().read(splits)
         self.same_on_every_process(splits)
         return splits
 

@@ -77,12 +77,13 @@ class Method:
     is_main = True  # the process that writes files and speaks (one of torchrun's processes: the first)
     num_processes = 1
 
-    def read(self):
-        """The splits the settings name, read and validated (benchmark.data.load), summarised for the log."""
+    def read(self, splits=None):
+        """The splits the settings name, read and validated (benchmark.data.load), or those already read for it (a
+        fanned-out queue reads each dataset once); summarised for the log."""
         from benchmark.data.load import read_splits
         from benchmark.data.splits import summarize
 
-        splits = read_splits(self.config)
+        splits = read_splits(self.config) if splits is None else splits
         log(summarize(splits))
         return splits
 

@@ -148,14 +148,24 @@ def run_queue(queue: list[Settings], skip_finished: bool = False) -> int:
             outcomes.append((config, None, message))
             if several_processes():
                 break
+    return summarize(outcomes, [s.config for s in queue[len(outcomes) :]])
+
+
+def listed(config: RunConfig) -> str:
+    """A run's name in what the queue prints: a checkpoint of the user's own is named by its --name."""
+    return config.name or config.model
+
+
+def summarize(outcomes: list[tuple], not_run: list[RunConfig] = ()) -> int:
+    """Print each run's folder or error, then those not run; 0 when every run finished, else 1."""
     finished = sum(message is None for *_, message in outcomes)
-    lines = [f"\nqueue summary: {finished} of {len(queue)} runs finished"]
+    lines = [f"\nqueue summary: {finished} of {len(outcomes) + len(not_run)} runs finished"]
     for config, folder, message in outcomes:
         lines.append(
-            f"  ok      {config.model} seed {config.seed}: {folder}"
+            f"  ok      {listed(config)} seed {config.seed}: {folder}"
             if message is None
-            else f"  FAILED  {config.model} seed {config.seed}: {message}"
+            else f"  FAILED  {listed(config)} seed {config.seed}: {message}"
         )
-    lines += [f"  not run {s.config.model} seed {s.config.seed}" for s in queue[len(outcomes) :]]
+    lines += [f"  not run {listed(config)} seed {config.seed}" for config in not_run]
     log("\n".join(lines))
-    return 0 if finished == len(queue) else 1
+    return 0 if finished == len(outcomes) + len(not_run) else 1
