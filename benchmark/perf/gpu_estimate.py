@@ -157,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def measured_settings(args, before: dict, after: dict) -> int:
+    """What the estimate takes from the measurements: a checkpoint's bytes, this disk's speed, the positions per
+    headline (on `args`); returns how many checkpoints BEFORE wrote."""
+    written = phase(before, "checkpoint_write", "bytes")
+    saves = next((p.get("count") for p in before["phases"] if p["phase"] == "checkpoint_write"), None) or 1
+    args.checkpoint_bytes = written / saves
+    args.disk_mb_s = written / 1e6 / phase(before, "checkpoint_write")
+    tokens = after["runs"][0].get("train_mean_tokens") or before.get("train_mean_tokens") or 19.6
+    args.tokens = tokens * 1.03  # length grouping computes 3% more positions than tokens (docs/performance.md)
+    return saves
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     before_file, after = (json.loads(path.read_text(encoding="utf-8")) for path in (args.before, args.after))
@@ -164,12 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(after["runs"]) < 2:
         print("error: AFTER needs a queue of two seeds (benchmark.perf.wholerun --seeds 1 2)", file=sys.stderr)
         return 2
-    written = phase(before, "checkpoint_write", "bytes")
-    saves = next((p.get("count") for p in before["phases"] if p["phase"] == "checkpoint_write"), None) or 1
-    args.checkpoint_bytes = written / saves
-    args.disk_mb_s = disk_mb_s = written / 1e6 / phase(before, "checkpoint_write")
-    tokens = after["runs"][0].get("train_mean_tokens") or before.get("train_mean_tokens") or 19.6
-    args.tokens = tokens * 1.03  # length grouping computes 3% more positions than tokens (docs/performance.md)
+    saves = measured_settings(args, before, after)
+    disk_mb_s = args.disk_mb_s
     print(
         f"measured here: a full BERT-base checkpoint {args.checkpoint_bytes / 1e9:.2f} GB, written at "
         f"{disk_mb_s:,.0f} MB/s (this disk, {saves} checkpoints); {args.tokens:.1f} positions per headline; "

@@ -78,6 +78,8 @@ def run_command(model: Path, args, results: Path) -> list[str]:
         "bert",
         "--model-path",
         str(model),
+        "--name",  # random weights: a checkpoint of its own, whatever its shape
+        f"random-bert-{'quick' if args.quick else 'base'}",
         "--data-dir",
         str(args.data_dir),
         "--protocol",

@@ -3,10 +3,10 @@ CPU threads, on a local instance or on a cluster started with `ray start`.
 
 A leaderboard is many small independent runs: side by side, one per GPU, they finish in about queue / N rounds,
 where splitting each run over all GPUs (DDP) would shorten each by far less (docs/cluster.md). Each run is one
-Ray task running the ordinary driver in a fresh worker process (benchmark.run.task), so its results folder is
-the one it writes alone. Ray retries a task whose worker died, and the retried run resumes from its last
-checkpoint. The driver reads each dataset once and hands it to the runs; prints a line when a run starts and
-when it ends; and on Ctrl-C stops every task (the runs' checkpoints stay for the same command to resume).
+Ray task running the ordinary driver (benchmark.run.task), so its results folder is the one it writes alone.
+Ray retries a task whose worker died, and the retried run resumes from its last checkpoint. The driver reads
+each dataset once and hands it to the runs; prints a line when a run starts and when it ends; and on Ctrl-C
+stops every task (the runs' checkpoints stay for the same command to resume).
 """
 
 from __future__ import annotations
@@ -164,8 +164,11 @@ class Fanout:
         from benchmark.run.task import run_one
 
         self.ray, self.queue, self.capacity, self.book, self.skip = ray, queue, capacity, book, skip_finished
-        # A fresh worker process per run: its own CUDA memory, torch threads and module state.
-        self.remote = ray.remote(max_calls=1, max_retries=RETRIES)(run_one).options(**resources)
+        # On a GPU, a fresh worker process per run: CUDA binds a process to the GPUs it first saw, and Ray may hand a
+        # reused worker another GPU. On CPUs, a worker runs run after run, as a queue's process does, paying its
+        # imports once (each run sets the threads it was given).
+        calls = 1 if resources["num_gpus"] else 0
+        self.remote = ray.remote(max_calls=calls, max_retries=RETRIES)(run_one).options(**resources)
         self.pending, self.outcomes, self.announced, self.walls = {}, {}, {}, []
         self.data = {}  # each dataset read once here, handed to its runs through Ray's object store
 
@@ -175,7 +178,7 @@ class Fanout:
             while waiting or self.pending:
                 while waiting and len(self.pending) < self.capacity:
                     self.submit(*waiting.pop(0))
-                done, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=1.0)
+                done, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=0.25)
                 self.announce_starts(len(waiting))
                 for ref in done:
                     self.settle(ref, len(waiting))
