@@ -19,6 +19,7 @@ examples:
   python run.py --model macbert --seeds 1 2 3
   python run.py --model bert ernie macbert --seeds 1 2 3    # a queue; a failed run does not stop the others
   python run.py --model all
+  python run.py --model bert ernie macbert --seeds 1 2 3 --workers 4   # 4 runs at a time on Ray, one per GPU
   torchrun --nproc_per_node 4 run.py --model ernie --batch-size 32   # 4 GPUs: effective batch 4 x 32 = 128
   python run.py --leaderboard
 

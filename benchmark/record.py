@@ -149,6 +149,8 @@ class RunRecord:
     metrics: MetricsRecord
     distillation: dict = _some()  # the teacher, temperature and weight of a distilled student
     export: dict = _some()  # an export variant's source run, method and comparison with it
+    tuning: dict = _some()  # a tuning trial (--tune): its study, number, sampled settings and dev scores; or a
+    # run of the settings a study chose, with the budget it was chosen from (docs/results-format.md)
 
     def to_dict(self) -> dict:
         return _to_dict(self)

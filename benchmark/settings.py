@@ -121,6 +121,9 @@ class Settings:
 
     config: RunConfig
     origins: dict[str, str]
+    # A tuning sweep's run (benchmark.tune): its study, its trial or the trial chosen, the settings drawn; it goes
+    # into the run's identity and its record.
+    tuning: dict | None = None
 
     @property
     def given(self) -> set[str]:

@@ -61,12 +61,13 @@ def run_method(method: Method, skip_finished: bool = False, splits=None) -> Path
         fitted = method.fit(run_dir)
         with phases("test_scoring"):
             scored = method.score("test")
+            dev = method.score("dev") if method.selects_on_dev else None
         method.save(run_dir)
         metrics = {**score(splits.test.labels, scored.logits.argmax(axis=-1), splits.label_names), "loss": scored.loss}
         if method.is_main:
             with phases("inference_cost"):
                 inference = method.inference_cost(splits.test.texts)
-            record = method.record(run_dir, splits, fitted, scored, metrics, inference)
+            record = method.record(run_dir, splits, fitted, scored, metrics, inference, dev)
             header = f"{fitted.backbone.name}{method.title} on {splits.dataset} ({splits.protocol}), seed {config.seed}"
             header = f"{SMOKE_BANNER}\n{header}" if config.smoke else header
             with phases("results_write"):

@@ -174,7 +174,7 @@ class FineTune(Method):
     @contextlib.contextmanager
     def folder(self):
         """The run folder, the same on every process: an unfinished run of this configuration is continued."""
-        with claim_run_dir(self.config, self.name, self.splits, self.state, log) as (run_dir, self.start):
+        with claim_run_dir(self.settings, self.name, self.splits, self.state, log) as (run_dir, self.start):
             self.run_dir = run_dir
             log(f"run folder: {run_dir}" + (f" (resuming from {Path(self.start).name})" if self.start else ""))
             yield run_dir
@@ -246,7 +246,7 @@ class FineTune(Method):
                 except Exception as failure:  # the scoring failure is the one raised; this one is said too
                     log(f"also: {failure}")
             raise
-        return Scored(logits, loss, speed)
+        return Scored(logits, loss, speed, labels=self.encoded[name].labels)  # dev is in length order
 
     def save(self, run_dir: Path, background: bool = True) -> None:
         """Wait for model/ and trained.json to be written (only what scoring did not hide); a failed write names

@@ -42,14 +42,15 @@ def new_run_dir(results_dir: Path, model: str, protocol: str, seed: int) -> Path
     raise HarnessError(f"cannot create a new run folder in {results_dir}")
 
 
-def run_config_of(config: dict, data_files: dict, num_processes: int) -> dict:
+def run_config_of(config: dict, data_files: dict, num_processes: int, tuning: dict | None = None) -> dict:
     """What run_config.json holds: every flag, the data files' hashes, and the number of processes (with the
-    per-device batch it fixes the effective batch, and so the step count and learning-rate schedule)."""
+    per-device batch it fixes the effective batch, and so the step count and learning-rate schedule); for a run of
+    a tuning sweep, its place in its study, so that each trial is a run of its own."""
     return {
         "config": config,
         "data": {name: f["sha256"] for name, f in sorted(data_files.items())},
         "num_processes": num_processes,
-    }
+    } | ({"tuning": tuning} if tuning else {})
 
 
 def read_run_config(folder: Path) -> dict | None:
@@ -63,7 +64,12 @@ def read_run_config(folder: Path) -> dict | None:
 
 def identity(record: dict) -> dict:
     config = {k: v for k, v in record["config"].items() if k not in OUTPUT_ONLY}
-    return {"config": config, "data": record.get("data"), "num_processes": record.get("num_processes")}
+    return {
+        "config": config,
+        "data": record.get("data"),
+        "num_processes": record.get("num_processes"),
+        "tuning": record.get("tuning"),
+    }
 
 
 def differences(saved: dict, current: dict) -> list[str]:
@@ -78,6 +84,8 @@ def differences(saved: dict, current: dict) -> list[str]:
         found.append("the data files differ (sha256)")
     if a["num_processes"] != b["num_processes"]:
         found.append(f"{a['num_processes']} processes there, {b['num_processes']} here")
+    if a["tuning"] != b["tuning"]:
+        found.append("another tuning trial (or not one)")
     return found
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from benchmark.atomic import write_json
 from benchmark.console import log
+from benchmark.metrics import score
 from benchmark.phases import Phases
 from benchmark.record import (
     ABSENT,
@@ -59,6 +60,7 @@ class Scored:
     examples_per_second: float | None = None  # None: the timed model's speed (benchmark.serve.cost) is used
     sections: dict = field(default_factory=dict)  # record sections that need the scores (an export's comparison)
     timing: dict = field(default_factory=dict)
+    labels: np.ndarray | None = None  # the gold labels in the logits' order, where not the split's own order
 
 
 class Method:
@@ -92,7 +94,8 @@ class Method:
         from benchmark.run.folder import finished_run, run_config_of
 
         return finished_run(
-            Path(self.config.results_dir), run_config_of(self.config_record(), splits.files, self.num_processes)
+            Path(self.config.results_dir),
+            run_config_of(self.config_record(), splits.files, self.num_processes, self.settings.tuning),
         )
 
     def prepare(self, splits) -> None:
@@ -107,7 +110,8 @@ class Method:
         config, splits = self.config, self.splits
         run_dir = new_run_dir(Path(config.results_dir), self.name, splits.protocol, config.seed)
         try:
-            write_json(run_dir / RUN_CONFIG, run_config_of(self.config_record(), splits.files, self.num_processes))
+            record = run_config_of(self.config_record(), splits.files, self.num_processes, self.settings.tuning)
+            write_json(run_dir / RUN_CONFIG, record)
             log(f"run folder: {run_dir}")
             yield run_dir
         except BaseException:  # a run that did not finish leaves no folder behind: it holds nothing to resume
@@ -166,9 +170,21 @@ class Method:
         """Write model/; a write that fails says which folder and why."""
         raise NotImplementedError
 
-    def record(self, run_dir: Path, splits, fitted: Fitted, scored: Scored, metrics: dict, inference: dict):
+    @property
+    def selects_on_dev(self) -> bool:
+        """A tuning trial: its study selects by its dev scores, so the best weights are scored on dev too."""
+        return bool(self.settings.tuning and "trial" in self.settings.tuning)
+
+    def record(self, run_dir: Path, splits, fitted: Fitted, scored: Scored, metrics: dict, inference: dict, dev=None):
         """The run's record, assembled here for every kind of run from what fitting and scoring returned."""
         from benchmark.environment import peak_memory_mb
+
+        tuning = self.settings.tuning
+        if tuning and dev is not None:
+            labels = splits.dev.labels if dev.labels is None else dev.labels
+            dev_scores = score(labels, dev.logits.argmax(axis=-1), splits.label_names)
+            chosen = {"accuracy": dev_scores["accuracy"], "macro_f1": dev_scores["macro"]["f1"], "loss": dev.loss}
+            tuning = tuning | {"dev": chosen}
 
         # A method that does not time its scoring (a probe's cached vectors) has the timed model's speed.
         speed = scored.examples_per_second or 1e6 / inference["ms_per_1000_texts_batch_64"]
@@ -195,6 +211,7 @@ class Method:
             metrics=MetricsRecord(**metrics),
             **fitted.sections,
             **scored.sections,
+            **({"tuning": tuning} if tuning else {}),
         )
 
     def finish(self, run_dir: Path) -> None:

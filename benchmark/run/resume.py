@@ -17,7 +17,6 @@ from accelerate import PartialState
 from accelerate.utils import broadcast_object_list
 
 from benchmark.atomic import write_json
-from benchmark.config import RunConfig
 from benchmark.errors import Diverged, HarnessError, Terminated, first_line
 from benchmark.record import METRICS_FILE
 from benchmark.run.folder import (
@@ -166,14 +165,15 @@ def open_run_dir(results_dir: Path, model: str, protocol: str, seed: int, record
 
 
 @contextmanager
-def claim_run_dir(config: RunConfig, backbone_name: str, splits, state: PartialState, log=print):
+def claim_run_dir(settings, backbone_name: str, splits, state: PartialState, log=print):
     """The run folder and where to resume from (or None), the same on every process.
 
     The main process picks them (see open_run_dir: an unfinished run of this same configuration is
     continued, else a new folder is made) and holds a lock on the folder until the run ends. A run that fails
     before it saved anything to continue from takes its folder with it, so no empty run folder is left behind.
     """
-    record = run_config_of(config.to_dict(), splits.files, state.num_processes)
+    config = settings.config
+    record = run_config_of(config.to_dict(), splits.files, state.num_processes, settings.tuning)
     lock, picked = None, [None, None]
     if state.is_main_process:
         lock, folder, start = open_run_dir(
