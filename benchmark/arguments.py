@@ -93,6 +93,41 @@ def build_parser() -> argparse.ArgumentParser:
         "while the other computes",
     )
 
+    tuning = parser.add_argument_group(
+        'a fair tuning budget (pip install -e ".[tune]"; docs/leaderboard.md, Tuned)',
+    )
+    tuning.add_argument(
+        "--tune",
+        type=int,
+        metavar="N",
+        help="give every backbone of the command the same N trials, drawn from its search space and selected on "
+        "the dev set alone, then run the chosen settings once per --seeds (default 1 2 3)",
+    )
+    tuning.add_argument(
+        "--sampler",
+        choices=("tpe", "random", "grid"),
+        help="how Optuna draws the trials: tpe (default), random, or grid (every dimension a list of values)",
+    )
+    tuning.add_argument(
+        "--search",
+        nargs="+",
+        metavar="NAME=RANGE",
+        help="narrow or replace dimensions of each backbone's space: learning_rate=log:1e-5:5e-5, "
+        "batch_size=16,32, epochs=2:4, warmup=0:0.1, or one value",
+    )
+    tuning.add_argument(
+        "--search-space",
+        metavar="FILE",
+        help='replace the whole space: a JSON object {"learning_rate": "log:1e-5:1e-4"}',
+    )
+    tuning.add_argument(
+        "--tune-seed",
+        type=int,
+        metavar="SEED",
+        help="the seed of the trials' runs and of the sampler (default 0: apart from --seeds, so the chosen "
+        "settings are scored on seeds that did not choose them)",
+    )
+
     serving = parser.add_argument_group("after fine-tuning")
     serving.add_argument(
         "--predict",

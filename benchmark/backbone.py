@@ -102,6 +102,9 @@ class Backbone:
     # (benchmark/baselines/tfidf.py), once per value of `grid`; the C with the lowest dev loss is kept.
     estimator: Callable[[float], Any] | None = None
     grid: tuple[float, ...] = ()
+    # What a tuning sweep (--tune) draws for it: run option -> benchmark.space.Dimension. None: its kind's
+    # (benchmark.space.default_space: fine-tuning's learning rate, batch, epochs and warm-up for an encoder).
+    search_space: dict | None = None
     # How many more embedding rows (config vocab_size) than tokenizer tokens the checkpoint may have: decoders pad
     # the embedding to a round size. 0: one row per token, as every BERT-style checkpoint has.
     spare_embedding_rows: int = 0

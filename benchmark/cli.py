@@ -58,6 +58,7 @@ def check_command(args, given: set[str]) -> None:
         if getattr(args, name) and not args.predict_file:
             raise HarnessError(f"--{name} applies only with --predict RUN --predict-file FILE")
     check_fanout(args, chosen)
+    check_tuning(args, chosen)
     if chosen and chosen[0] in ACTIONS:
         ignored = sorted(given - {"results_dir"} if chosen[0] == "leaderboard" else given)
         if ignored:
@@ -65,6 +66,20 @@ def check_command(args, given: set[str]) -> None:
                 f"{flag_name(chosen[0])} does not use {', '.join(flag_name(n) for n in ignored)}; drop "
                 f"{'it' if len(ignored) == 1 else 'them'}"
             )
+
+
+def check_tuning(args, chosen: list[str]) -> None:
+    """--tune and the flags that shape a sweep."""
+    names = ("tune", "sampler", "search", "search_space", "tune_seed")
+    given = [name for name in names if getattr(args, name) is not None]
+    if not given:
+        return
+    if args.tune is None:
+        raise HarnessError(f"{flag_name(given[0])} shapes a tuning sweep: add --tune N")
+    if chosen != ["model"]:
+        raise HarnessError("--tune applies to runs: give --model NAME [NAME ...]")
+    if args.tune < 1:
+        raise HarnessError(f"--tune {args.tune}: expected a whole number at least 1 (trials per backbone)")
 
 
 def check_fanout(args, chosen: list[str]) -> None:
@@ -87,6 +102,31 @@ def check_fanout(args, chosen: list[str]) -> None:
 
     if several_processes():
         raise HarnessError(f"{flag_name(fanout[0])} starts runs through Ray; start it with python run.py, not torchrun")
+
+
+def tune_command(args, given: dict) -> int:
+    """--tune N: every backbone's trials, then its chosen settings per seed, one after another or on Ray."""
+    from benchmark.tune.sweep import Options, tune
+
+    options = Options(
+        budget=args.tune,
+        sampler=args.sampler or "tpe",
+        search=tuple(args.search or ()),
+        search_space=args.search_space,
+        seed=args.tune_seed or 0,
+        seeds=tuple(args.seeds or (1, 2, 3)),
+    )
+    names = backbone_names(args.model)
+    if args.workers is None and args.ray_address is None:
+        return tune(names, given, options)
+    from benchmark.run.fanout import fanned
+
+    results = Path(given.get("results_dir", default_of("results_dir")))
+    try:
+        with fanned(results, args.workers, args.ray_address, args.gpus_per_run, skip_finished=True) as fanout:
+            return tune(names, given, options, fanout)
+    except KeyboardInterrupt:
+        return 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
             set_cpu_threads()
             quiet_library_bars()
+        if args.tune is not None:
+            return tune_command(args, given)
         if args.workers is not None or args.ray_address is not None:
             from benchmark.run.fanout import fan_out
 

@@ -108,6 +108,12 @@ class RunConfig:
     epochs: float = _flag(3.0, "training epochs (--max-steps, when given, decides the length instead)", POSITIVE)
     max_steps: int = _flag(-1, "stop after this many optimiser steps (overrides --epochs when > 0)", Range(1, unset=-1))
     dropout: float = _flag(0.1, "dropout before the classification layer", FRACTION)
+    regularization: float | None = _flag(
+        None,
+        "inverse regularisation strength C of a classic baseline's or a linear probe's classifier (default: each "
+        "value of its grid tried, the one with the lowest dev loss kept)",
+        POSITIVE,
+    )
     eval_every: int = _flag(100, "evaluate on dev every N steps", COUNT)
     patience_steps: int = _flag(1000, "stop after this many steps without improvement of --select-by", COUNT)
     select_by: str = _flag(
@@ -253,6 +259,7 @@ SKLEARN_OPTIONS = frozenset(
         "results_dir",
         "seed",
         "smoke",
+        "regularization",
     }
 )
 

@@ -4,6 +4,7 @@ entry here. Their byte-level BPE needs no lower-casing and knows every character
 
 from benchmark.backbone import Backbone
 from benchmark.registry import register
+from benchmark.space import choice, integers, log, uniform
 from models._published import TINY_DECODER
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -21,6 +22,14 @@ COMMON = dict(
     spare_embedding_rows=512,
     lora_targets=PROJECTIONS,
     recommended=LORA,
+    # Adapters train with a higher learning rate than full fine-tuning, and their rank is a setting of their own.
+    search_space={
+        "learning_rate": log(5e-5, 5e-4),
+        "lora_r": choice(8, 16, 32),
+        "batch_size": choice(16, 32),
+        "epochs": integers(1, 3),
+        "warmup": uniform(0.0, 0.1),
+    },
 )
 
 register(

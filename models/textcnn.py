@@ -1,5 +1,6 @@
 from benchmark.backbone import Backbone
 from benchmark.registry import register
+from benchmark.space import log, uniform
 
 register(
     Backbone(
@@ -26,5 +27,7 @@ register(
             "weight_decay": 0.0,
             "group_by_length": False,
         },
+        # From scratch: the learning rate and dropout matter most (Zhang and Wallace, 2015).
+        search_space={"learning_rate": log(3e-4, 3e-3), "dropout": uniform(0.2, 0.6)},
     )
 )

@@ -3,6 +3,7 @@ features as tfidf, another linear classifier. This file is the whole of it."""
 
 from benchmark.backbone import Backbone
 from benchmark.registry import register
+from benchmark.space import log
 
 
 def logistic_regression(c: float):
@@ -23,6 +24,7 @@ register(
         estimator=logistic_regression,
         # Unit-length TF-IDF rows need weaker regularisation than an SVM's: C from 1 to 100.
         grid=(1.0, 10.0, 100.0),
+        search_space={"regularization": log(0.1, 1000.0)},
         note="A second classic baseline beside tfidf: the same features, a probabilistic linear classifier whose "
         "logits need almost no calibration.",
     )

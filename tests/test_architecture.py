@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Shared by every stage: errors, settings, the registry, the results record and its writers, metrics.
 FOUNDATION = "foundation"
 # A stage may import the foundation and the stages before it, never one after it.
-STAGES = ["data", "loading", "baselines", "serve", "run", "perf"]
+STAGES = ["data", "loading", "baselines", "serve", "run", "tune", "perf"]
 ALLOWED = {
     FOUNDATION: {FOUNDATION},
     **{stage: {FOUNDATION, *STAGES[: i + 1]} for i, stage in enumerate(STAGES)},

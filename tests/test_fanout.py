@@ -43,7 +43,7 @@ def test_a_fanned_out_queue_writes_what_the_queue_writes_one_after_another(tmp_p
     assert main([*flags, "--results-dir", str(tmp_path / "one-by-one")]) == 0
     assert main([*flags, "--results-dir", str(tmp_path / "fanned"), "--workers", "2"]) == 0
     out = capsys.readouterr().out
-    assert "plan: 2 runs, 2 at a time on 2 CPU threads, 1 each" in out
+    assert "fan-out: 2 runs at a time on 2 CPU threads, 1 each" in out
     assert out.count("started   tiny-bert seed") == 2 and out.count("finished  tiny-bert seed") == 2
     one_by_one, fanned = folders(tmp_path / "one-by-one"), folders(tmp_path / "fanned")
     assert set(one_by_one) == set(fanned) == {"tiny-bert 1", "tiny-bert 2"}

@@ -35,6 +35,11 @@ class ClassicBaseline(Method):
             )
         self.splits = splits
 
+    @property
+    def grid(self) -> tuple[float, ...]:
+        """The values of C tried: --regularization alone when given (a tuning sweep draws it), else the grid."""
+        return (self.config.regularization,) if self.config.regularization else self.backbone.grid
+
     def fit(self, run_dir: Path) -> Fitted:
         splits, backbone = self.splits, self.backbone
         with self.phases("model_load"):  # jieba reads its dictionary on first use: counted here, not as fitting
@@ -51,7 +56,7 @@ class ClassicBaseline(Method):
                 splits.dev.labels,
                 len(splits.label_names),
                 estimator=backbone.estimator,
-                grid=backbone.grid,
+                grid=self.grid,
                 log=log,
             )
         seconds = time.perf_counter() - started

@@ -11,6 +11,7 @@ stops every task (the runs' checkpoints stay for the same command to resume).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -30,17 +31,61 @@ RETRIES = 2  # a worker that dies (killed, out of memory) is started again this 
 
 def fan_out(queue: list[Settings], workers: int | None, address: str | None, gpus_per_run, skip_finished) -> int:
     """Run the queue on Ray; 0 when every run finished, 1 when one failed, 130 when interrupted."""
+    results = Path(queue[0].config.results_dir)
+    try:
+        with fanned(results, workers, address, gpus_per_run, skip_finished) as fanout:
+            return summarize(fanout.run(Waiting(queue)))
+    except KeyboardInterrupt:
+        return 130
+
+
+@contextlib.contextmanager
+def fanned(results: Path, workers: int | None, address: str | None, gpus_per_run, skip_finished):
+    """A Fanout on a started (or joined) Ray, its storage checked; Ray is shut down when the context ends. On
+    Ctrl-C the running tasks are stopped, said in one line, and KeyboardInterrupt goes on."""
     ray = start_ray(address)
     try:
         capacity, resources, where = plan(ray, workers, gpus_per_run)
-        results = Path(queue[0].config.results_dir).absolute()
+        results = results.absolute()
         book = results / f".fanout-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
         book.mkdir(parents=True)
         check_visible(ray, [Path.cwd(), results], book)
-        log(f"plan: {len(queue)} runs, {capacity} at a time on {where}; each run's log: run.log in its folder")
-        return Fanout(ray, queue, capacity, resources, book, skip_finished).run()
+        log(f"fan-out: {capacity} runs at a time on {where}; each run's log: run.log in its folder")
+        fanout = Fanout(ray, capacity, resources, book, skip_finished)
+        try:
+            yield fanout
+        except KeyboardInterrupt:
+            report_error(
+                f"interrupted: {fanout.stopped} running runs stopped, {fanout.waiting} not started; a stopped run's "
+                f"folder keeps its checkpoints, and the same command (with --skip-finished) resumes it"
+            )
+            raise
+        if not any(book.glob("*.log")):
+            shutil.rmtree(book, ignore_errors=True)
     finally:
         ray.shutdown()
+
+
+def described(settings: Settings) -> str:
+    """A run in a line: its name, and its seed or its tuning trial."""
+    tuning, config = settings.tuning or {}, settings.config
+    return f"{listed(config)} " + (f"trial {tuning['trial']}" if "trial" in tuning else f"seed {config.seed}")
+
+
+class Waiting:
+    """A fixed queue as a fan-out's source of runs."""
+
+    def __init__(self, queue: list[Settings]):
+        self.queue = list(queue)
+
+    def next_run(self) -> Settings | None:
+        return self.queue.pop(0) if self.queue else None
+
+    def left(self) -> int:
+        return len(self.queue)
+
+    def done(self, settings: Settings, outcome: dict) -> None:
+        pass
 
 
 def start_ray(address: str | None):
@@ -158,47 +203,47 @@ def missing_on_this_node(folders: list[str], marker: str, token: str) -> tuple[s
 
 
 class Fanout:
-    """The loop: keep `capacity` runs submitted, announce each start and end, collect the outcomes."""
+    """The loop: keep `capacity` runs submitted from a source (`next_run`, `left`, `done`), announce each start and
+    end, collect the outcomes."""
 
-    def __init__(self, ray, queue, capacity, resources, book, skip_finished):
+    def __init__(self, ray, capacity, resources, book, skip_finished):
         from benchmark.run.task import run_one
 
-        self.ray, self.queue, self.capacity, self.book, self.skip = ray, queue, capacity, book, skip_finished
+        self.ray, self.capacity, self.book, self.skip = ray, capacity, book, skip_finished
         # On a GPU, a fresh worker process per run: CUDA binds a process to the GPUs it first saw, and Ray may hand a
         # reused worker another GPU. On CPUs, a worker runs run after run, as a queue's process does, paying its
         # imports once (each run sets the threads it was given).
         calls = 1 if resources["num_gpus"] else 0
         self.remote = ray.remote(max_calls=calls, max_retries=RETRIES)(run_one).options(**resources)
-        self.pending, self.outcomes, self.announced, self.walls = {}, {}, {}, []
+        self.pending, self.outcomes, self.announced, self.walls = {}, [], {}, []
         self.data = {}  # each dataset read once here, handed to its runs through Ray's object store
+        self.submitted, self.stopped, self.waiting = 0, 0, 0
 
-    def run(self) -> int:
-        waiting = list(enumerate(self.queue))
+    def run(self, source) -> list[tuple]:
+        """Every run the source gives, `capacity` at a time; (config, folder or None, error or None) of each, in
+        the order they were submitted. On Ctrl-C every running task is stopped."""
         try:
-            while waiting or self.pending:
-                while waiting and len(self.pending) < self.capacity:
-                    self.submit(*waiting.pop(0))
+            while True:
+                while len(self.pending) < self.capacity and (settings := source.next_run()) is not None:
+                    self.submit(settings)
+                if not self.pending:
+                    break
                 done, _ = self.ray.wait(list(self.pending), num_returns=1, timeout=0.25)
-                self.announce_starts(len(waiting))
+                self.announce_starts(source.left())
                 for ref in done:
-                    self.settle(ref, len(waiting))
+                    self.settle(ref, source)
         except KeyboardInterrupt:
+            self.stopped, self.waiting = len(self.pending), source.left()
             for ref in self.pending:
                 self.ray.cancel(ref, force=True)
-            report_error(
-                f"interrupted: {len(self.pending)} running runs stopped, {len(waiting)} not started; a stopped run's "
-                f"folder keeps its checkpoints, and the same command (with --skip-finished) resumes it"
-            )
-            return 130
-        outcomes = [self.outcomes[index] for index in sorted(self.outcomes)]
-        if not any(self.book.glob("*.log")):
-            shutil.rmtree(self.book, ignore_errors=True)
-        return summarize(outcomes)
+            raise
+        return [outcome for _, outcome in sorted(self.outcomes, key=lambda item: item[0])]
 
-    def submit(self, index: int, settings: Settings) -> None:
+    def submit(self, settings: Settings) -> None:
         from benchmark.data.load import DATA_OPTIONS, read_splits
 
-        config = settings.config
+        config, index = settings.config, self.submitted
+        self.submitted += 1
         data = tuple(getattr(config, name) for name in DATA_OPTIONS)
         if data not in self.data:
             self.data[data] = self.ray.put(read_splits(config))
@@ -215,7 +260,7 @@ class Fanout:
                 continue
             for attempt in range(self.announced.get(key, 0), len(starts)):
                 worker = json.loads(starts[attempt])["worker"]
-                what = f"{listed(settings.config)} seed {settings.config.seed}"
+                what = described(settings)
                 log(
                     f"started   {what} on {worker} ({len(self.pending)} submitted, {waiting} waiting)"
                     if attempt == 0
@@ -223,17 +268,18 @@ class Fanout:
                 )
             self.announced[key] = len(starts)
 
-    def settle(self, ref, waiting: int) -> None:
+    def settle(self, ref, source) -> None:
         index, settings, key = self.pending.pop(ref)
         config = settings.config
         try:
             outcome = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:  # the worker died RETRIES + 1 times
             outcome = {"worker": "?", "error": f"its Ray worker died ({type(error).__name__}), {RETRIES} retries too"}
-        left = waiting + len(self.pending)
-        what = f"{listed(config)} seed {config.seed} on {outcome['worker']}"
+        source.done(settings, outcome)
+        left = source.left() + len(self.pending)
+        what = f"{described(settings)} on {outcome['worker']}"
         if "error" in outcome:
-            self.outcomes[index] = (config, None, f"{outcome['error']} (log: {outcome.get('log', '-')})")
+            self.outcomes.append((index, (config, None, f"{outcome['error']} (log: {outcome.get('log', '-')})")))
             report_error(f"{what}: {outcome['error']}; {left} left")
             return
         self.walls.append(outcome["seconds"])
@@ -242,4 +288,4 @@ class Fanout:
             f"finished  {what}: accuracy {outcome['accuracy']:.4f}, macro-F1 {outcome['macro_f1']:.4f} in "
             f"{duration(outcome['seconds'])}; {left} left" + (f", about {duration(eta)}" if left else "")
         )
-        self.outcomes[index] = (config, outcome["folder"], None)
+        self.outcomes.append((index, (config, outcome["folder"], None)))

@@ -99,6 +99,7 @@ class LinearProbe(Method):
                 self._vectors("dev"),
                 splits.dev.labels,
                 len(splits.label_names),
+                **({"c_grid": (self.config.regularization,)} if self.config.regularization else {}),
                 log=log,
             )
         seconds = time.perf_counter() - started
