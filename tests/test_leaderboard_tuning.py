@@ -6,8 +6,10 @@ import itertools
 import statistics
 
 import pytest
+from synthetic_runs import trial_section, write_run
 
 from benchmark.report import tuning
+from benchmark.report.leaderboard import write_leaderboard
 
 # ---------------------------------------------------------------- the formula
 
@@ -35,3 +37,15 @@ def test_one_trial_expects_the_mean_and_many_expect_the_best():
     curve = tuning.curve(values)
     assert len(curve) == len(values)
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(curve)), "more trials never expect less"
+
+
+# ---------------------------------------------------------------- reading a sweep
+
+
+def test_a_trial_without_its_dev_score_is_skipped_naming_the_field(tmp_path, no_plots):
+    section = trial_section("alpha-s", 0, 2, 0.8)
+    del section["dev"]
+    write_run(tmp_path, "alpha-trial0", backbone="alpha", seed=1, tuning=section)
+    write_leaderboard(tmp_path, reported=[])
+    skipped = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").split("## Skipped files")[1]
+    assert "`alpha-trial0/metrics.json`: a trial's field 'tuning.dev.accuracy'" in skipped

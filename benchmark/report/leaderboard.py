@@ -36,7 +36,8 @@ from benchmark.report.format import plot_name, plural
 from benchmark.report.html import leaderboard_html
 from benchmark.report.markdown import errors_markdown, leaderboard_markdown
 from benchmark.report.ranking import Group, build_groups
-from benchmark.report.runs import load_failed, load_runs
+from benchmark.report.runs import load_runs
+from benchmark.report.trials import load_failed
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         reported = [(dataset.name, figure) for dataset in list_datasets() for figure in dataset.reported]
     skipped: list[str] = []
     runs = load_runs(results_dir, skipped)
-    failed = load_failed(results_dir)
+    failed = [f.line for f in load_failed(results_dir)]
     groups = build_groups(runs, results_dir, skipped)
     font = plots.cjk_font()
     plots_dir = results_dir / "plots"

@@ -265,10 +265,11 @@ def _rank(entries: list[Entry], main_score: str = "accuracy") -> list[Entry]:
 
 
 def build_groups(runs: Sequence[Run], results_dir: Path, skipped: list[str]) -> list[Group]:
-    """One ranked group per (dataset, protocol, test sha256); smoke runs and unranked runs are left out."""
+    """One ranked group per (dataset, protocol, test sha256); smoke runs, unranked runs and tuning trials are left
+    out."""
     by_key: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
     for run in runs:
-        if not run.smoke and run.unranked is None:
+        if not run.smoke and run.unranked is None and not run.is_trial:
             by_key[(run.dataset, run.protocol, run.test_sha256)].append(run)
     groups, slugs = [], set()
     for dataset, protocol, sha256 in sorted(by_key):
