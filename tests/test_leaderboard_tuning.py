@@ -2,13 +2,16 @@
 expected validation performance of each study (Dodge et al. 2019), and the chosen settings against the recommended.
 Synthetic run folders written by hand, following docs/results-format.md."""
 
+import csv
 import itertools
+import re
 import statistics
+from types import SimpleNamespace
 
 import pytest
-from synthetic_runs import trial_section, write_run
+from synthetic_runs import RECOMMENDED, chosen_section, trial_section, write_failed_trial, write_run
 
-from benchmark.report import tuning
+from benchmark.report import leaderboard, tuning
 from benchmark.report.leaderboard import write_leaderboard
 
 # ---------------------------------------------------------------- the formula
@@ -39,7 +42,132 @@ def test_one_trial_expects_the_mean_and_many_expect_the_best():
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(curve)), "more trials never expect less"
 
 
-# ---------------------------------------------------------------- reading a sweep
+# ---------------------------------------------------------------- a sweep on the board
+
+ALPHA_DEV = [0.80, 0.86, 0.83, 0.90]  # four trials, the last chosen
+BETA_DEV = [0.84, 0.85, 0.845]  # and a fourth that failed
+GAMMA_DEV = [0.88, 0.89]  # a budget of two: fewer than the others
+ALPHA_CHOSEN = {"learning_rate": 3e-05, "batch_size": 32, "warmup": 0.06, "lr_scheduler_type": "cosine"}
+
+
+def _study(results, backbone, dev, budget, chosen_trial, chosen, wrong, failed=()):
+    study = f"{backbone}-mini-0123abcd"
+    for trial, score in enumerate(dev):
+        sampled = {"learning_rate": 1e-05 * (trial + 1), "batch_size": 32}
+        # Trials score every test example right: ranked, they would lead every table.
+        write_run(
+            results,
+            f"{backbone}-trial{trial}",
+            backbone=backbone,
+            seed=1,
+            config=sampled,
+            tuning=trial_section(study, trial, budget, score, sampled),
+        )
+    for trial in failed:
+        write_failed_trial(
+            results, f"{backbone}-trial{trial}", backbone=backbone, tuning=trial_section(study, trial, budget, None)
+        )
+    for seed in (1, 2, 3):
+        write_run(
+            results,
+            f"{backbone}-tuned-seed{seed}",
+            backbone=backbone,
+            seed=seed,
+            wrong=wrong,
+            config=chosen,
+            tuning=chosen_section(study, chosen_trial, budget, chosen),
+        )
+
+
+def build_sweep(results):
+    for backbone, wrong in (("alpha", range(20)), ("beta", range(25))):
+        for seed in (1, 2):
+            write_run(results, f"{backbone}-seed{seed}", backbone=backbone, seed=seed, wrong=wrong, config=RECOMMENDED)
+    _study(results, "alpha", ALPHA_DEV, 4, 3, ALPHA_CHOSEN, range(10))
+    _study(results, "beta", BETA_DEV, 4, 1, {"learning_rate": 2e-05, "batch_size": 32}, range(12), failed=[3])
+    _study(results, "gamma", GAMMA_DEV, 2, 1, {"learning_rate": 2e-05, "batch_size": 32}, range(8))
+    return results
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    results = build_sweep(tmp_path_factory.mktemp("results"))
+    with pytest.MonkeyPatch.context() as patch:  # the tables' own plots are covered elsewhere
+        patch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
+        written = write_leaderboard(results, reported=[])
+    return SimpleNamespace(
+        results=results,
+        written=written,
+        rows=list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8"))),
+        pairs=list(csv.DictReader((results / "leaderboard-pairs.csv").open(encoding="utf-8"))),
+        md=(results / "leaderboard.md").read_text(encoding="utf-8"),
+    )
+
+
+def _section(md: str, heading: str) -> str:
+    return md.split(heading + "\n")[1].split("\n## ")[0]
+
+
+def _ranked(section: str) -> list[str]:
+    return [line.split(" | ")[2] for line in section.split("### ")[0].splitlines() if re.match(r"\| \d+ \| ", line)]
+
+
+RECOMMENDED_TABLE = "## thucnews · mini · test file aaaaaaaa · recommended settings"
+TUNED_TABLE = "## thucnews · mini · test file aaaaaaaa · tuned, 4 trials each"
+FEWER_TABLE = "## thucnews · mini · test file aaaaaaaa · tuned, 2 trials — fewer than the 4 of the others"
+
+
+def test_tuned_and_recommended_settings_have_tables_of_their_own(board):
+    headings = [line for line in board.md.splitlines() if line.startswith("## ")]
+    assert headings[:3] == [RECOMMENDED_TABLE, TUNED_TABLE, FEWER_TABLE], "one test file: no table across"
+    assert _ranked(_section(board.md, RECOMMENDED_TABLE)) == ["alpha", "beta"]
+    assert _ranked(_section(board.md, TUNED_TABLE)) == ["alpha", "beta"]
+    assert "Tuned settings." in _section(board.md, TUNED_TABLE)
+    kinds = [(r["kind"], r["tuning_trials"], r["backbone"], r["seeds"]) for r in board.rows]
+    assert kinds == [
+        ("recommended", "", "alpha", "1 2"),
+        ("recommended", "", "beta", "1 2"),
+        ("tuned", "4", "alpha", "1 2 3"),
+        ("tuned", "4", "beta", "1 2 3"),
+        ("tuned", "2", "gamma", "1 2 3"),
+    ]
+    # Untuned rows hold the untuned runs only, tuned rows the chosen settings' runs only.
+    assert [float(r["accuracy_mean"]) for r in board.rows] == pytest.approx(
+        [100 / 120, 95 / 120, 110 / 120, 108 / 120, 112 / 120]
+    )
+    assert {(p["kind"], p["tuning_trials"], p["first"], p["second"]) for p in board.pairs} == {
+        ("recommended", "", "alpha", "beta"),
+        ("tuned", "4", "alpha", "beta"),
+    }
+
+
+def test_trials_are_never_ranked(board):
+    # Every trial scored 100% on test; no table, row or pair shows one.
+    assert all(float(r["accuracy_mean"]) < 1 for r in board.rows)
+    tables = [_section(board.md, heading) for heading in (RECOMMENDED_TABLE, TUNED_TABLE, FEWER_TABLE)]
+    assert not any("100.00" in table.split("### Per-class")[0] for table in tables)
+
+
+def test_a_backbone_with_fewer_trials_is_listed_apart(board):
+    fewer = _section(board.md, FEWER_TABLE)
+    assert _ranked(fewer) == ["gamma"]
+    assert "**Fewer trials.** gamma's study ran 2 trials, fewer than the 4 of the others" in fewer
+    assert "gamma" not in _section(board.md, TUNED_TABLE).split("### Per-class")[0]
+
+
+def test_the_table_across_datasets_keeps_tuned_and_recommended_columns_apart(tmp_path, no_plots):
+    write_run(tmp_path, "alpha-other", backbone="alpha", seed=1, wrong=range(30), dataset="other")
+    write_run(tmp_path, "alpha-untuned", backbone="alpha", seed=1, wrong=range(20))
+    chosen = {"learning_rate": 2e-05}
+    tuned = chosen_section("alpha-s", 1, 2, chosen)
+    write_run(tmp_path, "alpha-tuned", backbone="alpha", seed=1, wrong=range(10), config=chosen, tuning=tuned)
+    write_leaderboard(tmp_path, reported=[])
+    across = _section((tmp_path / "leaderboard.md").read_text(encoding="utf-8"), "## Across datasets")
+    assert (
+        "| backbone | other · mini | thucnews · mini · recommended settings | thucnews · mini · tuned, 2 trials each |"
+        in across
+    )
+    assert "| alpha | 75.00 | 83.33 | 91.67 |" in across
 
 
 def test_a_trial_without_its_dev_score_is_skipped_naming_the_field(tmp_path, no_plots):

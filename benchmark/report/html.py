@@ -122,6 +122,10 @@ def _group_html(group: Group, reported: Sequence) -> list[str]:
         "per-class F1 and error analysis.</p>",
         table_html(main_table(group), filterable=True, details=_entry_details(group)),
     ]
+    if group.budget is not None:
+        parts.append(f"<p>{_inline(notes.TUNED)}</p>")
+        if group.budget < group.most_trials:
+            parts.append(f"<p>{_inline(notes.fewer_trials(group, escape=str))}</p>")
     # The first paragraph explains every column and is the same in every group: folded, one click away.
     explained, *particular = notes.how_to_read(group, escape=str)  # the page escapes every text itself
     parts.append(f"<details><summary>How to read this table</summary><p>{_inline(explained)}</p></details>")
@@ -158,7 +162,11 @@ def _apart(heading: str, anchor: str, text: str, table: Table) -> list[str]:
 
 
 def leaderboard_html(
-    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
+    groups: Sequence[Group],
+    runs: Sequence[Run],
+    reported: Sequence,
+    skipped: Sequence[str],
+    failed: Sequence[str] = (),
 ) -> str:
     unranked = [r for r in runs if r.unranked and not r.smoke]
     smoke = [r for r in runs if r.smoke]
@@ -178,12 +186,9 @@ def leaderboard_html(
     ]
     if not groups:
         body.append(f"<p>{_inline(notes.NO_RUNS)}</p>")
-    if len(groups) > 1:
-        body += [
-            "<h2>Across datasets</h2>",
-            f"<p>{_inline(notes.ACROSS)}</p>",
-            table_html(tables.across_table(groups), filterable=True),
-        ]
+    across = tables.across_table(groups)
+    if across is not None:
+        body += ["<h2>Across datasets</h2>", f"<p>{_inline(notes.ACROSS)}</p>", table_html(across, filterable=True)]
     for group in groups:
         body += _group_html(group, reported)
     if unranked:

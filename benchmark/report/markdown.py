@@ -58,7 +58,10 @@ def _plot_links(group: Group) -> list[str]:
 
 
 def _group_markdown(group: Group, reported: Sequence) -> list[str]:
-    lines = _section(group_heading(group), notes.summary(group), main_table(group), *notes.how_to_read(group))
+    tuned = [notes.TUNED] if group.budget is not None else []
+    if group.budget is not None and group.budget < group.most_trials:
+        tuned.append(notes.fewer_trials(group))
+    lines = _section(group_heading(group), notes.summary(group), main_table(group), *tuned, *notes.how_to_read(group))
     if group.pairs:
         lines += _section(f"### {notes.PAIRS}", pairs_table(group))
     reproduction = reproduction_table(group, reported)
@@ -78,11 +81,16 @@ def _reported_markdown(reported: Sequence) -> list[str]:
 
 
 def leaderboard_markdown(
-    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
+    groups: Sequence[Group],
+    runs: Sequence[Run],
+    reported: Sequence,
+    skipped: Sequence[str],
+    failed: Sequence[str] = (),
 ) -> str:
     lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups else notes.NO_RUNS)
-    if len(groups) > 1:
-        lines += _section("## Across datasets", notes.ACROSS, across_table(groups))
+    across = across_table(groups)
+    if across is not None:
+        lines += _section("## Across datasets", notes.ACROSS, across)
     for group in groups:
         lines += _group_markdown(group, reported)
     unranked = [r for r in runs if r.unranked and not r.smoke]

@@ -42,6 +42,12 @@ FAILED = (
     "These runs stopped without a result, for a reason the same settings would meet again (a loss that became NaN "
     "or infinite); their folders are marked failed (`failed.json`) and never resumed."
 )
+TUNED = (
+    "**Tuned settings.** Each row runs the settings its backbone's tuning study chose, on the dev set's main score "
+    "alone, from the trials named in this table's title; every backbone was given the same budget. The trials are "
+    "never ranked, and these rows are never ranked with the recommended settings' runs, which had no budget to "
+    "spend: compare tuned rows with tuned rows, and the two tables side by side."
+)
 SMOKE = (
     "These runs used a tiny random model (`smoke: true`); they are left out of every table, test, plot and the "
     "CSV above."
@@ -103,3 +109,16 @@ def summary(group: Group) -> str:
     if any(e.settings for e in group.entries):
         backbones += f" ({len(group.entries)} rows)"
     return f"{plural(group.n_examples, 'test example')} · {backbones} · {plural(n_runs, 'run')}"
+
+
+def fewer_trials(group: Group, escape: Callable[[str], str] = cell) -> str:
+    """Why a tuned table stands apart from the others of its test file."""
+    backbones = sorted({e.backbone for e in group.entries})
+    whose = (
+        f"{escape(backbones[0])}'s study" if len(backbones) == 1 else f"The studies of {escape(', '.join(backbones))}"
+    )
+    return (
+        f"**Fewer trials.** {whose} ran {plural(group.budget, 'trial')}, fewer than the {group.most_trials} of the "
+        "others; a smaller budget finds worse settings on average (see the expected validation performance), so this "
+        "table stands apart from theirs."
+    )

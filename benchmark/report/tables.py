@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.report.format import cell, p_value, pct
+from benchmark.report.format import cell, p_value, pct, table_kind
 from benchmark.report.ranking import Entry, Group, main_value
 from benchmark.report.reproduction import reproduction_checks
 from benchmark.report.runs import Run
@@ -98,7 +98,8 @@ def pairs_table(group: Group) -> Table:
 
 
 def reproduction_table(group: Group, reported: Sequence) -> Table | None:
-    checks = reproduction_checks(group, reported)
+    """Published figures beside the recommended settings' rows; tuned rows had a budget the sources did not."""
+    checks = reproduction_checks(group, reported) if group.budget is None else []
     if not checks:
         return None
     table = Table(
@@ -126,10 +127,18 @@ def reproduction_table(group: Group, reported: Sequence) -> Table | None:
     return table
 
 
-def across_table(groups: Sequence[Group]) -> Table:
-    """One row per backbone, one column per dataset and protocol: its best row's main score, mean over seeds.
-    A backbone not run on a dataset has an empty cell, never an average over what it was run on."""
-    headers = [f"{g.dataset} · {g.protocol}" + (" (macro-F1)" if g.main_score == "macro_f1" else "") for g in groups]
+def across_table(groups: Sequence[Group]) -> Table | None:
+    """One row per backbone, one column per dataset and protocol (and tuned table): its best row's main score, mean
+    over seeds. A backbone not run on a dataset has an empty cell, never an average over what it was run on. None
+    where every group shares one test file: its tables are the whole story."""
+    if len({(g.dataset, g.protocol, g.test_sha256) for g in groups}) < 2:
+        return None
+    headers = [
+        f"{g.dataset} · {g.protocol}"
+        + (f" · {table_kind(g)}" if table_kind(g) else "")
+        + (" (macro-F1)" if g.main_score == "macro_f1" else "")
+        for g in groups
+    ]
     table = Table(("backbone", *headers))
     for backbone in sorted({e.backbone for g in groups for e in g.entries}):
         cells = []
