@@ -11,8 +11,12 @@ from types import SimpleNamespace
 import pytest
 from synthetic_runs import RECOMMENDED, chosen_section, trial_section, write_failed_trial, write_run
 
-from benchmark.report import leaderboard, tuning
+from benchmark.report import leaderboard, notes, tuning
+from benchmark.report.format import pct_std
 from benchmark.report.leaderboard import write_leaderboard
+from benchmark.report.runs import load_runs
+from benchmark.report.sweeps import Study, build_sweeps
+from benchmark.report.trials import load_failed
 
 # ---------------------------------------------------------------- the formula
 
@@ -92,7 +96,7 @@ def build_sweep(results):
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     results = build_sweep(tmp_path_factory.mktemp("results"))
-    with pytest.MonkeyPatch.context() as patch:  # the tables' own plots are covered elsewhere
+    with pytest.MonkeyPatch.context() as patch:  # the tables' own plots are covered elsewhere; the curves are drawn
         patch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
         written = write_leaderboard(results, reported=[])
     return SimpleNamespace(
@@ -101,6 +105,7 @@ def board(tmp_path_factory):
         rows=list(csv.DictReader((results / "leaderboard.csv").open(encoding="utf-8"))),
         pairs=list(csv.DictReader((results / "leaderboard-pairs.csv").open(encoding="utf-8"))),
         md=(results / "leaderboard.md").read_text(encoding="utf-8"),
+        html=(results / "leaderboard.html").read_text(encoding="utf-8"),
     )
 
 
@@ -115,11 +120,12 @@ def _ranked(section: str) -> list[str]:
 RECOMMENDED_TABLE = "## thucnews · mini · test file aaaaaaaa · recommended settings"
 TUNED_TABLE = "## thucnews · mini · test file aaaaaaaa · tuned, 4 trials each"
 FEWER_TABLE = "## thucnews · mini · test file aaaaaaaa · tuned, 2 trials — fewer than the 4 of the others"
+TUNING = "## thucnews · mini · test file aaaaaaaa · tuning"
 
 
 def test_tuned_and_recommended_settings_have_tables_of_their_own(board):
     headings = [line for line in board.md.splitlines() if line.startswith("## ")]
-    assert headings[:3] == [RECOMMENDED_TABLE, TUNED_TABLE, FEWER_TABLE], "one test file: no table across"
+    assert headings[:4] == [RECOMMENDED_TABLE, TUNED_TABLE, FEWER_TABLE, TUNING], "one test file: no table across"
     assert _ranked(_section(board.md, RECOMMENDED_TABLE)) == ["alpha", "beta"]
     assert _ranked(_section(board.md, TUNED_TABLE)) == ["alpha", "beta"]
     assert "Tuned settings." in _section(board.md, TUNED_TABLE)
@@ -155,6 +161,58 @@ def test_a_backbone_with_fewer_trials_is_listed_apart(board):
     assert "gamma" not in _section(board.md, TUNED_TABLE).split("### Per-class")[0]
 
 
+def test_the_curve_table_shows_each_study_at_selected_budgets(board):
+    tuning_section = _section(board.md, TUNING)
+    assert "| backbone | trials | best trial | k = 1 | k = 2 | k = 4 |" in tuning_section
+    alpha = tuning.curve(ALPHA_DEV)
+    assert f"| alpha | 4 | 90.00 | {pct_std(alpha[0])} | {pct_std(alpha[1])} | {pct_std(alpha[3])} |" in tuning_section
+    gamma = tuning.curve(GAMMA_DEV)
+    assert f"| gamma | 2 | 89.00 | {pct_std(gamma[0])} | {pct_std(gamma[1])} |  |" in tuning_section
+    assert "3 studies · 10 trials (1 failed) · selected on dev accuracy" in tuning_section
+
+
+def test_a_failed_trial_counts_against_the_budget_as_a_score_of_zero(board):
+    runs = load_runs(board.results, [])
+    (sweep,) = build_sweeps(runs, load_failed(board.results))
+    beta = next(s for s in sweep.studies if s.backbone == "beta")
+    assert beta.failed == {3} and len(beta.scores) == beta.budget == 4
+    assert beta.curve == tuning.curve([*BETA_DEV, 0.0])
+    assert "| beta | 4 (1 failed) | 85.00 |" in _section(board.md, TUNING)
+    # The failed folder is still listed among the failed runs.
+    assert "`beta-trial3`: beta seed 1: the training loss became nan" in board.md.split("## Failed runs")[1]
+
+
+def test_pair_sentences_say_who_is_ahead_at_which_budget(board):
+    sentences = [line for line in _section(board.md, TUNING).splitlines() if line.startswith("- ")]
+    assert sentences == [
+        "- alpha is ahead of beta at every budget up to 4 trials.",
+        "- gamma is ahead of alpha at every budget up to 2 trials (compared over the 2 trials gamma ran).",
+        "- gamma is ahead of beta at every budget up to 2 trials (compared over the 2 trials gamma ran).",
+    ]
+
+
+def test_curves_that_cross_say_where(tmp_path, no_plots):
+    # risky has one excellent trial among poor ones, steady is always good: steady leads small budgets, and risky
+    # overtakes it once enough trials make its best one likely.
+    for backbone, dev in (
+        ("risky", [0.60, 0.95, 0.65, 0.70, 0.62, 0.66]),
+        ("steady", [0.84, 0.85, 0.86, 0.85, 0.845, 0.855]),
+    ):
+        for trial, score in enumerate(dev):
+            section = trial_section(f"{backbone}-s", trial, 6, score)
+            write_run(tmp_path, f"{backbone}-{trial}", backbone=backbone, seed=1, tuning=section)
+    write_leaderboard(tmp_path, reported=[])
+    md = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "- risky is ahead of steady from 6 trials on; steady is ahead below." in md
+    assert "No runs yet" not in md and "| rank |" not in md, "trials alone make no ranked table"
+
+
+def test_level_curves_say_so():
+    same = {0: 0.8, 1: 0.9, 2: 0.85}
+    first, second = Study("a-s", "a", 3, dict(same), label="a"), Study("b-s", "b", 3, dict(same), label="b")
+    assert notes.pair_sentence(first, second) == "a and b are level at every budget up to 3 trials."
+
+
 def test_the_table_across_datasets_keeps_tuned_and_recommended_columns_apart(tmp_path, no_plots):
     write_run(tmp_path, "alpha-other", backbone="alpha", seed=1, wrong=range(30), dataset="other")
     write_run(tmp_path, "alpha-untuned", backbone="alpha", seed=1, wrong=range(20))
@@ -168,6 +226,32 @@ def test_the_table_across_datasets_keeps_tuned_and_recommended_columns_apart(tmp
         in across
     )
     assert "| alpha | 75.00 | 83.33 | 91.67 |" in across
+
+
+def test_the_chosen_settings_stand_beside_the_recommended(board):
+    chosen = _section(board.md, TUNING).split("### Chosen settings against the recommended ones")[1]
+    assert "| backbone | chosen trial | setting | chosen | recommended | chosen / recommended |" in chosen
+    for row in (
+        "| alpha | 3 of 4 | batch\\_size | 32 | 128 | 0.25x |",
+        "| alpha | 3 of 4 | learning\\_rate | 3e-05 | 5e-05 | 0.6x |",
+        "| alpha | 3 of 4 | lr\\_scheduler\\_type | cosine | linear | other |",
+        "| alpha | 3 of 4 | warmup | 0.06 | 0.05 | 1.2x |",
+        "| gamma | 1 of 2 | learning\\_rate | 2e-05 | 5e-05 | 0.4x |",
+    ):
+        assert row in chosen, row
+
+
+def test_the_page_has_the_same_sections_and_its_nav_lists_them(board):
+    text = re.sub(r"<[^>]+>", " ", board.html)
+    for title in (RECOMMENDED_TABLE, TUNED_TABLE, FEWER_TABLE, TUNING):
+        assert f'">{title.removeprefix("## ")}</a></li>' in board.html, title
+    for phrase in ("Expected validation performance", "Chosen settings against the recommended ones", "0.25x"):
+        assert phrase in text, phrase
+    assert "alpha is ahead of beta at every budget up to 4 trials." in text
+    plot = "plots/thucnews-mini-aaaaaaaa-tuning/expected-validation.png"
+    assert f'src="{plot}"' in board.html and f"]({plot})" in board.md
+    assert (board.results / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert board.results / plot in board.written
 
 
 def test_a_trial_without_its_dev_score_is_skipped_naming_the_field(tmp_path, no_plots):

@@ -7,14 +7,17 @@ from collections.abc import Sequence
 
 from benchmark.report import notes
 from benchmark.report.columns import main_table
-from benchmark.report.format import anchor, cell, group_heading, plot_name, plural
+from benchmark.report.format import anchor, cell, group_heading, place_title, plot_name, plural
 from benchmark.report.ranking import Group
 from benchmark.report.runs import Run
+from benchmark.report.sweeps import Sweep, curve_pairs, interleave
 from benchmark.report.tables import (
     Link,
     Table,
     across_table,
+    chosen_table,
     confusions_table,
+    expected_table,
     mistakes_table,
     pairs_table,
     per_class_table,
@@ -71,6 +74,24 @@ def _group_markdown(group: Group, reported: Sequence) -> list[str]:
     return lines + _plot_links(group)
 
 
+def _sweep_markdown(sweep: Sweep) -> list[str]:
+    lines = _section(f"## {cell(place_title(sweep))} · tuning", notes.sweep_summary(sweep))
+    if sweep.with_trials:
+        plot = f"plots/{sweep.slug}/{plot_name('expected-validation')}"
+        sentences = [f"- {cell(notes.pair_sentence(a, b))}" for a, b in curve_pairs(sweep)]
+        lines += _section(
+            "### Expected validation performance",
+            notes.EXPECTED,
+            f"![Expected best dev score after k trials]({plot})",
+            expected_table(sweep),
+            *([notes.AHEAD, sentences] if sentences else []),
+        )
+    chosen = chosen_table(sweep)
+    if chosen is not None:
+        lines += _section("### Chosen settings against the recommended ones", notes.CHOSEN, chosen)
+    return lines
+
+
 def _reported_markdown(reported: Sequence) -> list[str]:
     lines = _section("## Reported, not measured here", notes.REPORTED)
     if not reported:
@@ -86,13 +107,14 @@ def leaderboard_markdown(
     reported: Sequence,
     skipped: Sequence[str],
     failed: Sequence[str] = (),
+    sweeps: Sequence[Sweep] = (),
 ) -> str:
-    lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups else notes.NO_RUNS)
+    lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups or sweeps else notes.NO_RUNS)
     across = across_table(groups)
     if across is not None:
         lines += _section("## Across datasets", notes.ACROSS, across)
-    for group in groups:
-        lines += _group_markdown(group, reported)
+    for section in interleave(groups, sweeps):
+        lines += _group_markdown(section, reported) if isinstance(section, Group) else _sweep_markdown(section)
     unranked = [r for r in runs if r.unranked and not r.smoke]
     if unranked:
         lines += _section("## Not ranked", notes.UNRANKED, runs_apart_table(unranked, why=True))

@@ -6,15 +6,17 @@ so no table is assembled twice and the two files cannot disagree.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.report.format import cell, p_value, pct, table_kind
+from benchmark.report.format import cell, p_value, pct, pct_std, table_kind
 from benchmark.report.ranking import Entry, Group, main_value
 from benchmark.report.reproduction import reproduction_checks
 from benchmark.report.runs import Run
+from benchmark.report.sweeps import Sweep, chosen_distance
 
 ERROR_PAIRS = 5  # most-confused class pairs listed per row
 ERROR_EXAMPLES = 10  # misclassified texts listed per row
@@ -146,6 +148,66 @@ def across_table(groups: Sequence[Group]) -> Table | None:
             rows = [e for e in group.entries if e.backbone == backbone]
             cells.append(pct(main_value(rows[0], group.main_score)) if rows else "")
         table.rows.append((backbone, *cells))
+    return table
+
+
+# ---------------------------------------------------------------- per tuning sweep
+
+
+def budgets_shown(sweep: Sweep) -> list[int]:
+    """The budgets k a curve table shows: 1, 2, 4, … up to the most trials, and each study's own number."""
+    most = sweep.most_trials
+    powers = {2**i for i in range(most.bit_length()) if 2**i <= most}
+    return sorted(powers | {len(s.scores) for s in sweep.with_trials})
+
+
+def _trials(study) -> str:
+    n = len(study.scores)
+    text = str(n) if n >= study.budget else f"{n} of {study.budget}"
+    return text + (f" ({len(study.failed)} failed)" if study.failed else "")
+
+
+def expected_table(sweep: Sweep) -> Table:
+    """Per study: its trials, the best of them, and the expected best dev score ± std at selected budgets."""
+    ks = budgets_shown(sweep)
+    table = Table(("backbone", "trials", "best trial", *(f"k = {k}" for k in ks)))
+    table.sort_keys = []
+    for study in sweep.with_trials:
+        points = [study.curve[k - 1] if k <= len(study.curve) else None for k in ks]
+        table.rows.append(
+            (study.label, _trials(study), pct(max(study.values)), *("" if p is None else pct_std(p) for p in points))
+        )
+        table.sort_keys.append((None, len(study.scores), max(study.values), *(p and p[0] for p in points)))
+    return table
+
+
+def _setting(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, ".4g")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def chosen_table(sweep: Sweep) -> Table | None:
+    """Per study whose chosen settings ran: each setting chosen, the recommended value, and how far apart."""
+    chosen = [s for s in sweep.studies if s.chosen]
+    if not chosen:
+        return None
+    table = Table(("backbone", "chosen trial", "setting", "chosen", "recommended", "chosen / recommended"))
+    for study in chosen:
+        section = study.chosen
+        trial = f"{section.chosen_trial} of {section.trials_run}"
+        for name in sorted(section.sampled):
+            value = section.sampled[name]
+            if name in section.recommended:
+                recommended = section.recommended[name]
+                shown, distance = _setting(recommended), chosen_distance(value, recommended)
+            else:
+                shown = distance = "—"
+            table.rows.append((study.label, trial, name, _setting(value), shown, distance))
     return table
 
 
