@@ -166,3 +166,4 @@ def no_plots(monkeypatch):
     from benchmark.report import leaderboard
 
     monkeypatch.setattr(leaderboard, "_write_plots", lambda group, plots_dir, font: [])
+    monkeypatch.setattr(leaderboard, "_write_sweep_plot", lambda sweep, plots_dir, font: [])

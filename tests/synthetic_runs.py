@@ -42,8 +42,10 @@ def write_run(
     weights=None,
     main_score=None,
     tokenization=None,
+    tuning=None,
 ) -> Path:
-    """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config."""
+    """A run folder whose predictions are right except at the indices in `wrong`; `config` adds to its config;
+    `tuning` is its tuning section (`trial_section`, `chosen_section`)."""
     k = len(labels)
     predicted = gold.copy()
     predicted[list(wrong)] = (gold[list(wrong)] + 1) % k
@@ -117,6 +119,7 @@ def write_run(
             },
             "confusion_matrix": confusion.tolist(),
         },
+        **({"tuning": tuning} if tuning else {}),
     }
     run_dir = results / folder
     run_dir.mkdir(parents=True)
@@ -126,4 +129,57 @@ def write_run(
         writer.writerow(["index", "text", "gold", "predicted", "probability"])
         for i in range(len(gold)):
             writer.writerow([i, texts[i], labels[gold[i]], labels[predicted[i]], f"{probability[i]:.6f}"])
+    return run_dir
+
+
+SPACE = {"learning_rate": "log:1e-05:0.0001", "batch_size": "choice:16,32,64,128", "warmup": "float:0.0:0.1"}
+RECOMMENDED = {"learning_rate": 5e-05, "batch_size": 128, "warmup": 0.05, "lr_scheduler_type": "linear"}
+
+
+def trial_section(study: str, trial: int, budget: int, dev: float | None, sampled=None, main_score="accuracy") -> dict:
+    """A trial's tuning section, its dev main score `dev` (None: a failed trial, whose section records no dev)."""
+    section = {
+        "study": study,
+        "trial": trial,
+        "budget": budget,
+        "sampler": "tpe",
+        "seed": 0,
+        "space": SPACE,
+        "sampled": sampled or {"learning_rate": 3e-05, "batch_size": 32, "warmup": 0.06},
+        "main_score": main_score,
+    }
+    other = "macro_f1" if main_score == "accuracy" else "accuracy"
+    return section if dev is None else {**section, "dev": {main_score: dev, other: dev - 0.001, "loss": 0.3}}
+
+
+def chosen_section(study: str, chosen_trial: int, budget: int, sampled: dict, trials=None) -> dict:
+    """The tuning section of a run of the settings a study chose."""
+    return {
+        "study": study,
+        "budget": budget,
+        "trials": budget if trials is None else trials,
+        "chosen_trial": chosen_trial,
+        "sampler": "tpe",
+        "seed": 0,
+        "space": SPACE,
+        "sampled": sampled,
+        "recommended": RECOMMENDED,
+        "main_score": "accuracy",
+    }
+
+
+def write_failed_trial(results: Path, folder: str, *, backbone: str, tuning: dict, seed: int = 1) -> Path:
+    """A trial whose loss diverged: failed.json and run_config.json, as a failed run leaves them."""
+    run_dir = results / folder
+    run_dir.mkdir(parents=True)
+    message = "the training loss became nan at step 40 at learning rate 0.0001: the run diverged"
+    failed = {"reason": "diverged", "what": "training loss", "value": "nan", "step": 40, "message": message}
+    run_config = {
+        "config": {"model": backbone, "seed": seed, **tuning["sampled"]},
+        "data": {"test": MINI_SHA},
+        "num_processes": 1,
+        "tuning": tuning,
+    }
+    (run_dir / "failed.json").write_text(json.dumps(failed), encoding="utf-8")
+    (run_dir / "run_config.json").write_text(json.dumps(run_config), encoding="utf-8")
     return run_dir

@@ -619,6 +619,8 @@ def test_the_columns_of_both_tables_are_pinned(board):
         "protocol",
         "test_sha256",
         "test_examples",
+        "kind",
+        "tuning_trials",
         "rank",
         "rank_low",
         "rank_high",

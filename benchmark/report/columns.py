@@ -80,6 +80,8 @@ COLUMNS = [
             ("protocol", lambda r: r.group.protocol),
             ("test_sha256", lambda r: r.group.test_sha256),
             ("test_examples", lambda r: r.group.n_examples),
+            ("kind", lambda r: table_of(r.group)),
+            ("tuning_trials", lambda r: r.group.budget),
         )
     ),
     Column("rank", lambda r: str(r.entry.rank), (("rank", lambda r: r.entry.rank),)),
@@ -190,6 +192,11 @@ COLUMNS = [
 ]
 
 
+def table_of(group: Group) -> str:
+    """Which settings a row ran: recommended (untuned) or tuned, for programs telling the tables apart."""
+    return "recommended" if group.budget is None else "tuned"
+
+
 def rows(group: Group) -> list[Row]:
     return [Row(group, entry, n == 0) for n, entry in enumerate(group.entries)]
 
@@ -236,6 +243,8 @@ def leaderboard_csv(groups: Sequence[Group], columns: Sequence[Column] = COLUMNS
 
 PAIR_COLUMNS = (
     "group",
+    "kind",
+    "tuning_trials",
     "first",
     "second",
     "paired_seeds",
@@ -257,6 +266,8 @@ def pairs_csv(groups: Sequence[Group]) -> str:
         for pair in group.pairs:
             values = (
                 group.slug,
+                table_of(group),
+                group.budget,
                 pair.first.label,
                 pair.second.label,
                 " ".join(map(str, pair.seeds)),

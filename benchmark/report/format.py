@@ -53,13 +53,30 @@ def p_value(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def table_kind(group) -> str:
+    """Which settings a group's runs ran with, where its test file has a tuned table: "" where it has none."""
+    if group.most_trials is None:
+        return ""
+    if group.budget is None:
+        return "recommended settings"
+    if group.budget < group.most_trials:
+        return f"tuned, {plural(group.budget, 'trial')} — fewer than the {group.most_trials} of the others"
+    return f"tuned, {plural(group.budget, 'trial')} each"
+
+
+def place_title(place) -> str:
+    """A dataset, protocol and test file, as every heading names them."""
+    return f"{place.dataset} · {place.protocol} · test file {place.test_sha256[:8]}"
+
+
 def group_title(group) -> str:
-    return f"{group.dataset} · {group.protocol} · test file {group.test_sha256[:8]}"
+    kind = table_kind(group)
+    return place_title(group) + (f" · {kind}" if kind else "")
 
 
 def group_heading(group) -> str:
     """The group's Markdown heading."""
-    return f"## {cell(group.dataset)} · {cell(group.protocol)} · test file {group.test_sha256[:8]}"
+    return f"## {cell(group_title(group))}"
 
 
 def anchor(group, entry) -> str:

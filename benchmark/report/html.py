@@ -12,10 +12,11 @@ from html import escape
 
 from benchmark.report import notes, tables
 from benchmark.report.columns import main_table
-from benchmark.report.format import group_title, plot_name, plural
+from benchmark.report.format import group_title, place_title, plot_name, plural
 from benchmark.report.page_assets import SCRIPT, STYLE
 from benchmark.report.ranking import Entry, Group
 from benchmark.report.runs import Run
+from benchmark.report.sweeps import Sweep, curve_pairs, interleave
 from benchmark.report.tables import Cell, Link, Strong, Table
 
 
@@ -122,6 +123,10 @@ def _group_html(group: Group, reported: Sequence) -> list[str]:
         "per-class F1 and error analysis.</p>",
         table_html(main_table(group), filterable=True, details=_entry_details(group)),
     ]
+    if group.budget is not None:
+        parts.append(f"<p>{_inline(notes.TUNED)}</p>")
+        if group.budget < group.most_trials:
+            parts.append(f"<p>{_inline(notes.fewer_trials(group, escape=str))}</p>")
     # The first paragraph explains every column and is the same in every group: folded, one click away.
     explained, *particular = notes.how_to_read(group, escape=str)  # the page escapes every text itself
     parts.append(f"<details><summary>How to read this table</summary><p>{_inline(explained)}</p></details>")
@@ -147,6 +152,38 @@ def _group_html(group: Group, reported: Sequence) -> list[str]:
     return parts
 
 
+def _sweep_title(sweep: Sweep) -> str:
+    return f"{place_title(sweep)} · tuning"
+
+
+def _sweep_html(sweep: Sweep) -> list[str]:
+    parts = [
+        f'<section id="{_e(sweep.slug)}">',
+        f"<h2>{_e(_sweep_title(sweep))}</h2>",
+        f'<p class="muted">{_e(notes.sweep_summary(sweep))}</p>',
+    ]
+    if sweep.with_trials:
+        parts += [
+            "<h3>Expected validation performance</h3>",
+            f"<p>{_inline(notes.EXPECTED)}</p>",
+            '<div class="plots">',
+            _figure(f"plots/{sweep.slug}/{plot_name('expected-validation')}", "Expected best dev score after k trials"),
+            "</div>",
+            table_html(tables.expected_table(sweep), filterable=True),
+        ]
+        sentences = [notes.pair_sentence(a, b) for a, b in curve_pairs(sweep)]
+        if sentences:
+            parts += [f"<p>{_e(notes.AHEAD)}</p>", "<ul>", *(f"<li>{_e(text)}</li>" for text in sentences), "</ul>"]
+    chosen = tables.chosen_table(sweep)
+    if chosen is not None:
+        parts += [
+            "<h3>Chosen settings against the recommended ones</h3>",
+            f"<p>{_inline(notes.CHOSEN)}</p>",
+            table_html(chosen, filterable=True),
+        ]
+    return parts + ["</section>"]
+
+
 def _apart(heading: str, anchor: str, text: str, table: Table) -> list[str]:
     return [
         f'<section id="{anchor}">',
@@ -158,11 +195,17 @@ def _apart(heading: str, anchor: str, text: str, table: Table) -> list[str]:
 
 
 def leaderboard_html(
-    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
+    groups: Sequence[Group],
+    runs: Sequence[Run],
+    reported: Sequence,
+    skipped: Sequence[str],
+    failed: Sequence[str] = (),
+    sweeps: Sequence[Sweep] = (),
 ) -> str:
     unranked = [r for r in runs if r.unranked and not r.smoke]
     smoke = [r for r in runs if r.smoke]
-    sections = [(g.slug, group_title(g)) for g in groups]
+    placed = interleave(groups, sweeps)
+    sections = [(s.slug, group_title(s) if isinstance(s, Group) else _sweep_title(s)) for s in placed]
     sections += [("not-ranked", "Not ranked")] * bool(unranked) + [("failed", "Failed runs")] * bool(failed)
     sections += [("smoke", "Smoke runs")] * bool(smoke)
     sections += [("reported", "Reported, not measured here")] + [("skipped", "Skipped files")] * bool(skipped)
@@ -176,16 +219,13 @@ def leaderboard_html(
         'placeholder="backbone or setting, e.g. bert"></label></div>',
         "<nav><ul>" + "".join(f'<li><a href="#{_e(a)}">{_e(t)}</a></li>' for a, t in sections) + "</ul></nav>",
     ]
-    if not groups:
+    if not groups and not sweeps:
         body.append(f"<p>{_inline(notes.NO_RUNS)}</p>")
-    if len(groups) > 1:
-        body += [
-            "<h2>Across datasets</h2>",
-            f"<p>{_inline(notes.ACROSS)}</p>",
-            table_html(tables.across_table(groups), filterable=True),
-        ]
-    for group in groups:
-        body += _group_html(group, reported)
+    across = tables.across_table(groups)
+    if across is not None:
+        body += ["<h2>Across datasets</h2>", f"<p>{_inline(notes.ACROSS)}</p>", table_html(across, filterable=True)]
+    for section in placed:
+        body += _group_html(section, reported) if isinstance(section, Group) else _sweep_html(section)
     if unranked:
         body += _apart("Not ranked", "not-ranked", notes.UNRANKED, tables.runs_apart_table(unranked, why=True))
     if failed:

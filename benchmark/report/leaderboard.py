@@ -4,7 +4,8 @@
 beside it (format: docs/results-format.md), groups comparable runs, and writes
 `leaderboard.md`, `leaderboard.html` (the same on one page that sorts and opens rows),
 `leaderboard.csv`, `leaderboard-pairs.csv` (every pairwise test with its raw counts), `errors.md`
-and `plots/<group>/*.png`. Unusable files
+and `plots/<group>/*.png`; runs of a tuning sweep add the tables of tuned settings and, per sweep, the expected
+validation performance of each study. Unusable files
 are skipped with a logged warning naming them; the output holds no timestamps and every
 ordering has a tie-break, so the same runs always give the same bytes.
 
@@ -12,6 +13,8 @@ The work is split by job:
 
 - `benchmark.report.runs`: reading and validating run folders, and each run's settings;
 - `benchmark.report.ranking`: groups, one row per backbone and settings, statistics and ranks;
+- `benchmark.report.trials`, `benchmark.report.sweeps`, `benchmark.report.tuning`: tuning sections and failed
+  folders, each sweep's studies, and the expected validation performance of a study's trials;
 - `benchmark.report.columns`: the table's columns, once for the Markdown table and the CSV;
 - `benchmark.report.tables`, `benchmark.report.notes`: every table as data and every paragraph, once;
 - `benchmark.report.markdown`, `benchmark.report.html`: the Markdown files and the HTML page, with
@@ -32,11 +35,13 @@ from benchmark.atomic import write_atomic
 from benchmark.errors import HarnessError
 from benchmark.report import plots
 from benchmark.report.columns import leaderboard_csv, pairs_csv
-from benchmark.report.format import plot_name, plural
+from benchmark.report.format import place_title, plot_name, plural
 from benchmark.report.html import leaderboard_html
 from benchmark.report.markdown import errors_markdown, leaderboard_markdown
 from benchmark.report.ranking import Group, build_groups
-from benchmark.report.runs import load_failed, load_runs
+from benchmark.report.runs import load_runs
+from benchmark.report.sweeps import Sweep, build_sweeps
+from benchmark.report.trials import load_failed
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +96,22 @@ def _write_plots(group: Group, plots_dir: Path, font: str | None) -> list[Path]:
     return written
 
 
+def _write_sweep_plot(sweep: Sweep, plots_dir: Path, font: str | None) -> list[Path]:
+    score = "macro-F1" if sweep.main_score == "macro_f1" else "accuracy"
+    curves = {s.label: (s.curve, min(s.values), max(s.values)) for s in sweep.with_trials}
+    if not curves:
+        return []
+    return [
+        plots.expected_validation(
+            plots_dir / sweep.slug / plot_name("expected-validation"),
+            curves,
+            f"expected best dev {score} (%), ±1 std within the trials' range",
+            f"{place_title(sweep)}: expected validation performance",
+            font,
+        )
+    ]
+
+
 def _write_text(path: Path, text: str) -> Path:
     return write_atomic(path, text.encode("utf-8"))
 
@@ -123,19 +144,26 @@ def write_leaderboard(results_dir: Path, *, reported: Sequence | None = None) ->
         reported = [(dataset.name, figure) for dataset in list_datasets() for figure in dataset.reported]
     skipped: list[str] = []
     runs = load_runs(results_dir, skipped)
-    failed = load_failed(results_dir)
+    failed_runs = load_failed(results_dir)
+    failed = [f.line for f in failed_runs]
     groups = build_groups(runs, results_dir, skipped)
+    sweeps = build_sweeps(runs, failed_runs)
     font = plots.cjk_font()
     plots_dir = results_dir / "plots"
     try:
         written = [png for group in groups for png in _write_plots(group, plots_dir, font)]
+        written += [png for sweep in sweeps for png in _write_sweep_plot(sweep, plots_dir, font)]
         _remove_stale_plots(plots_dir, set(written))
         return [
-            _write_text(results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped, failed)),
+            _write_text(
+                results_dir / "leaderboard.md", leaderboard_markdown(groups, runs, reported, skipped, failed, sweeps)
+            ),
             _write_text(results_dir / "leaderboard.csv", leaderboard_csv(groups)),
             _write_text(results_dir / "leaderboard-pairs.csv", pairs_csv(groups)),
             _write_text(results_dir / "errors.md", errors_markdown(groups)),
-            _write_text(results_dir / "leaderboard.html", leaderboard_html(groups, runs, reported, skipped, failed)),
+            _write_text(
+                results_dir / "leaderboard.html", leaderboard_html(groups, runs, reported, skipped, failed, sweeps)
+            ),
             *written,
         ]
     except OSError as error:

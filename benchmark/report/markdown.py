@@ -7,14 +7,17 @@ from collections.abc import Sequence
 
 from benchmark.report import notes
 from benchmark.report.columns import main_table
-from benchmark.report.format import anchor, cell, group_heading, plot_name, plural
+from benchmark.report.format import anchor, cell, group_heading, place_title, plot_name, plural
 from benchmark.report.ranking import Group
 from benchmark.report.runs import Run
+from benchmark.report.sweeps import Sweep, curve_pairs, interleave
 from benchmark.report.tables import (
     Link,
     Table,
     across_table,
+    chosen_table,
     confusions_table,
+    expected_table,
     mistakes_table,
     pairs_table,
     per_class_table,
@@ -58,7 +61,10 @@ def _plot_links(group: Group) -> list[str]:
 
 
 def _group_markdown(group: Group, reported: Sequence) -> list[str]:
-    lines = _section(group_heading(group), notes.summary(group), main_table(group), *notes.how_to_read(group))
+    tuned = [notes.TUNED] if group.budget is not None else []
+    if group.budget is not None and group.budget < group.most_trials:
+        tuned.append(notes.fewer_trials(group))
+    lines = _section(group_heading(group), notes.summary(group), main_table(group), *tuned, *notes.how_to_read(group))
     if group.pairs:
         lines += _section(f"### {notes.PAIRS}", pairs_table(group))
     reproduction = reproduction_table(group, reported)
@@ -66,6 +72,24 @@ def _group_markdown(group: Group, reported: Sequence) -> list[str]:
         lines += _section("### Reproduction check against published figures", notes.REPRODUCTION, reproduction)
     lines += _section("### Per-class F1 (%), mean over runs", per_class_table(group))
     return lines + _plot_links(group)
+
+
+def _sweep_markdown(sweep: Sweep) -> list[str]:
+    lines = _section(f"## {cell(place_title(sweep))} · tuning", notes.sweep_summary(sweep))
+    if sweep.with_trials:
+        plot = f"plots/{sweep.slug}/{plot_name('expected-validation')}"
+        sentences = [f"- {cell(notes.pair_sentence(a, b))}" for a, b in curve_pairs(sweep)]
+        lines += _section(
+            "### Expected validation performance",
+            notes.EXPECTED,
+            f"![Expected best dev score after k trials]({plot})",
+            expected_table(sweep),
+            *([notes.AHEAD, sentences] if sentences else []),
+        )
+    chosen = chosen_table(sweep)
+    if chosen is not None:
+        lines += _section("### Chosen settings against the recommended ones", notes.CHOSEN, chosen)
+    return lines
 
 
 def _reported_markdown(reported: Sequence) -> list[str]:
@@ -78,13 +102,19 @@ def _reported_markdown(reported: Sequence) -> list[str]:
 
 
 def leaderboard_markdown(
-    groups: Sequence[Group], runs: Sequence[Run], reported: Sequence, skipped: Sequence[str], failed: Sequence[str] = ()
+    groups: Sequence[Group],
+    runs: Sequence[Run],
+    reported: Sequence,
+    skipped: Sequence[str],
+    failed: Sequence[str] = (),
+    sweeps: Sequence[Sweep] = (),
 ) -> str:
-    lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups else notes.NO_RUNS)
-    if len(groups) > 1:
-        lines += _section("## Across datasets", notes.ACROSS, across_table(groups))
-    for group in groups:
-        lines += _group_markdown(group, reported)
+    lines = _section(f"# {notes.TITLE}", notes.INTRO, None if groups or sweeps else notes.NO_RUNS)
+    across = across_table(groups)
+    if across is not None:
+        lines += _section("## Across datasets", notes.ACROSS, across)
+    for section in interleave(groups, sweeps):
+        lines += _group_markdown(section, reported) if isinstance(section, Group) else _sweep_markdown(section)
     unranked = [r for r in runs if r.unranked and not r.smoke]
     if unranked:
         lines += _section("## Not ranked", notes.UNRANKED, runs_apart_table(unranked, why=True))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from benchmark.report import stats
 from benchmark.report.format import cell, pct, plural
 from benchmark.report.ranking import ALPHA, Group
+from benchmark.report.sweeps import Study, Sweep, ahead
 
 TITLE = "Leaderboard"
 INTRO = (
@@ -41,6 +42,25 @@ UNRANKED = (
 FAILED = (
     "These runs stopped without a result, for a reason the same settings would meet again (a loss that became NaN "
     "or infinite); their folders are marked failed (`failed.json`) and never resumed."
+)
+TUNED = (
+    "**Tuned settings.** Each row runs the settings its backbone's tuning study chose, on the dev set's main score "
+    "alone, from the trials named in this table's title; every backbone was given the same budget. The trials are "
+    "never ranked, and these rows are never ranked with the recommended settings' runs, which had no budget to "
+    "spend: compare tuned rows with tuned rows, and the two tables side by side."
+)
+EXPECTED = (
+    "The best dev score to expect from a budget of k trials (Dodge et al., EMNLP 2019): with a study's N dev scores "
+    "sorted v(1) ≤ … ≤ v(N), E[max of k] = Σ v(i) · ((i/N)^k − ((i−1)/N)^k), the exact expectation over k draws "
+    "with replacement from the observed scores, not a resampled estimate; ± is the standard deviation of that best "
+    "score, from E[max²] with the same weights: how much luck a budget of k trials still leaves. k = 1 is the mean "
+    "of the trials, and the curve rises to the best of them. A failed trial counts against the budget with a dev "
+    "score of 0, the lowest there is."
+)
+AHEAD = "Which study's mean curve is ahead, budget by budget, over the budgets both studies reached:"
+CHOSEN = (
+    "What each study chose, beside what the backbone runs with untuned; chosen / recommended is their ratio for "
+    "numbers, same or other for the rest."
 )
 SMOKE = (
     "These runs used a tiny random model (`smoke: true`); they are left out of every table, test, plot and the "
@@ -103,3 +123,59 @@ def summary(group: Group) -> str:
     if any(e.settings for e in group.entries):
         backbones += f" ({len(group.entries)} rows)"
     return f"{plural(group.n_examples, 'test example')} · {backbones} · {plural(n_runs, 'run')}"
+
+
+def fewer_trials(group: Group, escape: Callable[[str], str] = cell) -> str:
+    """Why a tuned table stands apart from the others of its test file."""
+    backbones = sorted({e.backbone for e in group.entries})
+    whose = (
+        f"{escape(backbones[0])}'s study" if len(backbones) == 1 else f"The studies of {escape(', '.join(backbones))}"
+    )
+    return (
+        f"**Fewer trials.** {whose} ran {plural(group.budget, 'trial')}, fewer than the {group.most_trials} of the "
+        "others; a smaller budget finds worse settings on average (see the expected validation performance), so this "
+        "table stands apart from theirs."
+    )
+
+
+def _span(low: int, high: int) -> str:
+    return f"at {plural(low, 'trial')}" if low == high else f"at {low}–{high} trials"
+
+
+def pair_sentence(first: Study, second: Study) -> str:
+    """From which budget on one study's mean curve is ahead of the other's, over the budgets both reached."""
+    spans = ahead(first, second)
+    reached = spans[-1][2]
+    other = {first: second, second: first}
+    if len(spans) == 1:
+        leader = spans[0][0]
+        if leader is None:
+            text = f"{first.label} and {second.label} are level at every budget"
+        else:
+            text = f"{leader.label} is ahead of {other[leader].label} at every budget"
+        text += f" up to {plural(reached, 'trial')}"
+    elif len(spans) == 2 and spans[1][0] is not None:
+        (before, _, _), (leader, start, _) = spans
+        below = "they are level below" if before is None else f"{before.label} is ahead below"
+        text = f"{leader.label} is ahead of {other[leader].label} from {start} trials on; {below}"
+    elif len(spans) == 2:
+        (leader, _, end), _ = spans
+        text = f"{leader.label} is ahead of {other[leader].label} up to {plural(end, 'trial')}; level from {end + 1} on"
+    else:
+        parts = [f"{'level' if who is None else who.label + ' ahead'} {_span(low, high)}" for who, low, high in spans]
+        text = f"The curves of {first.label} and {second.label} cross: " + ", ".join(parts)
+    if len(first.scores) != len(second.scores):
+        fewer = first if len(first.scores) < len(second.scores) else second
+        text += f" (compared over the {plural(reached, 'trial')} {fewer.label} ran)"
+    return text + "."
+
+
+def sweep_summary(sweep: Sweep) -> str:
+    studies = sweep.with_trials
+    trials = sum(len(s.scores) for s in studies)
+    failed = sum(len(s.failed) for s in studies)
+    return (
+        f"{len(sweep.studies)} {'study' if len(sweep.studies) == 1 else 'studies'} · {plural(trials, 'trial')}"
+        + (f" ({failed} failed)" if failed else "")
+        + f" · selected on dev {'macro-F1' if sweep.main_score == 'macro_f1' else 'accuracy'}"
+    )

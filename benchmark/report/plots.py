@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib import font_manager, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from benchmark.atomic import write_atomic
 
@@ -257,3 +258,31 @@ def accuracy_vs_cost(path: Path, points: Sequence[tuple[str, float, float]], tit
         ax.set_title(title)
 
     return _draw(path, font, (8, 5.5), draw)
+
+
+def expected_validation(
+    path: Path, curves: dict[str, tuple[Sequence[tuple[float, float]], float, float]], ylabel: str, title: str, font
+) -> Path:
+    """Expected best dev score (%) against the number of trials k, one curve per study with a ±1 std band. Each
+    curve comes with its lowest and highest trial score: the best of k trials lies between them, and so does its
+    band."""
+
+    def draw(figure: Figure) -> None:
+        ax = figure.add_subplot()
+        for n, (name, (points, lowest, highest)) in enumerate(curves.items()):
+            trials = np.arange(1, len(points) + 1)
+            mean = 100 * np.array([m for m, _ in points])
+            std = 100 * np.array([s for _, s in points])
+            band = np.clip(mean - std, 100 * lowest, None), np.clip(mean + std, None, 100 * highest)
+            colour = _SEED_COLOURS[n % len(_SEED_COLOURS)]
+            ax.plot(trials, mean, color=colour, marker=_MARKERS[n % len(_MARKERS)], markersize=4, label=name)
+            ax.fill_between(trials, *band, color=colour, alpha=0.15, linewidth=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("trials k (the tuning budget)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.set_title(title)
+        if curves:
+            ax.legend(loc="lower right")
+
+    return _draw(path, font, (8, 5), draw)

@@ -137,6 +137,11 @@ class Group:
     entries: list[Entry]
     main_score: str = "accuracy"  # what the rows are ranked by; the other score breaks ties
     pairs: list[Pair] = field(default_factory=list)  # every two rows with a seed in common, in rank order
+    # Runs of tuned settings: the trials their studies ran; None for the recommended settings. Tuned runs had a
+    # budget untuned runs did not, and fewer trials find worse settings, so each budget is a table of its own.
+    budget: int | None = None
+    # The most trials behind any tuned table of this dataset, protocol and test file; None where none was tuned.
+    most_trials: int | None = None
 
     @property
     def n_examples(self) -> int:
@@ -264,24 +269,36 @@ def _rank(entries: list[Entry], main_score: str = "accuracy") -> list[Entry]:
     return entries
 
 
+def _table(run: Run) -> int | None:
+    """Which table of its test file a run belongs to: the trials behind its tuned settings, None when untuned."""
+    return run.tuning.trials_run if run.tuning else None
+
+
 def build_groups(runs: Sequence[Run], results_dir: Path, skipped: list[str]) -> list[Group]:
-    """One ranked group per (dataset, protocol, test sha256); smoke runs and unranked runs are left out."""
-    by_key: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    """One ranked group per (dataset, protocol, test sha256) and tuning budget: the recommended settings first, then
+    the tuned, most trials first. Smoke runs, unranked runs and tuning trials are left out."""
+    by_key: dict[tuple[str, str, str, int | None], list[Run]] = defaultdict(list)
     for run in runs:
-        if not run.smoke and run.unranked is None:
-            by_key[(run.dataset, run.protocol, run.test_sha256)].append(run)
+        if not run.smoke and run.unranked is None and not run.is_trial:
+            by_key[(run.dataset, run.protocol, run.test_sha256, _table(run))].append(run)
+    most: dict[tuple[str, str, str], int] = {}
+    for dataset, protocol, sha256, budget in by_key:
+        if budget is not None:
+            most[(dataset, protocol, sha256)] = max(budget, most.get((dataset, protocol, sha256), 0))
     groups, slugs = [], set()
-    for dataset, protocol, sha256 in sorted(by_key):
-        members = _consistent(by_key[(dataset, protocol, sha256)], results_dir, skipped)
+    for dataset, protocol, sha256, budget in sorted(by_key, key=lambda k: (*k[:3], k[3] is not None, -(k[3] or 0))):
+        members = _consistent(by_key[(dataset, protocol, sha256, budget)], results_dir, skipped)
         labels = members[0].labels
         main_score = Counter(run.main_score for run in members).most_common(1)[0][0]
         entries = _rank(_entries(members, len(labels)), main_score)
         pairs = _compare_all(entries)
-        name = base = slug(f"{dataset}-{protocol}-{sha256[:8]}")
+        name = base = slug(f"{dataset}-{protocol}-{sha256[:8]}" + (f"-tuned-{budget}" if budget is not None else ""))
         suffix = 1
         while name in slugs:  # names that only differ in characters the slug drops
             suffix += 1
             name = f"{base}-{suffix}"
         slugs.add(name)
-        groups.append(Group(dataset, protocol, sha256, labels, name, entries, main_score, pairs))
+        group = Group(dataset, protocol, sha256, labels, name, entries, main_score, pairs, budget)
+        group.most_trials = most.get((dataset, protocol, sha256))
+        groups.append(group)
     return groups

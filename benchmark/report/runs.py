@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.config import OUTPUT_ONLY
-from benchmark.record import RecordError, RunRecord, parse_record
+from benchmark.record import ABSENT, RecordError, RunRecord, parse_record
 from benchmark.report.predictions import read_predictions
+from benchmark.report.trials import Tuning, parse_tuning
 
 # The leaderboard's warnings keep one logger name whichever of its modules reports them.
 log = logging.getLogger("benchmark.report.leaderboard")
@@ -76,6 +77,9 @@ class Run:
     # Why the run is listed but never ranked (incomplete pretrained weights, mostly [UNK], nothing trained); None
     # when it is.
     unranked: str | None = None
+    # A tuning sweep's trial (never ranked: its dev score feeds the expected validation performance) or a run of the
+    # settings a study chose (ranked apart from untuned runs); None for an untuned run.
+    tuning: Tuning | None = None
     # Per test example, in test-file order; None for smoke runs, which are not compared.
     texts: tuple[str, ...] | None = None
     gold: np.ndarray | None = None  # label ids
@@ -86,6 +90,10 @@ class Run:
     def result_fingerprint(self) -> bytes:
         """Equal exactly when two runs gave the same answer and probability on every test example."""
         return hashlib.sha256(self.predicted.tobytes() + self.probability.tobytes()).digest()
+
+    @property
+    def is_trial(self) -> bool:
+        return self.tuning is not None and self.tuning.is_trial
 
     @property
     def settings_key(self) -> str:
@@ -224,6 +232,7 @@ def parse_metrics(data: object, folder: str) -> Run:
         ms_per_1000_batch_1=_inference(record, "ms_per_1000_texts_batch_1"),
         ms_per_1000_batch_64=_inference(record, "ms_per_1000_texts_batch_64"),
         main_score=record.task.main_score if record.task.main_score in ("accuracy", "macro_f1") else "accuracy",
+        tuning=None if record.tuning is ABSENT else parse_tuning(record.tuning),
     )
 
 
@@ -289,7 +298,7 @@ def load_runs(results_dir: Path, skipped: list[str]) -> list[Run]:
             except (OSError, UnicodeDecodeError, ValueError) as error:
                 raise Unusable(f"not readable JSON ({error})") from None
             run = parse_metrics(data, folder)
-            if not run.smoke and run.unranked is None:
+            if not run.smoke and run.unranked is None and not run.is_trial:
                 current = metrics_path.with_name("predictions.csv")
                 run = read_predictions(current, run)
         except Unusable as reason:
@@ -297,21 +306,6 @@ def load_runs(results_dir: Path, skipped: list[str]) -> list[Run]:
             continue
         runs.append(run)
     return runs
-
-
-def load_failed(results_dir: Path) -> list[str]:
-    """One line per run folder marked failed (failed.json, with run_config.json beside it): what ran and why it
-    failed. Read as plain JSON; a file that cannot be read is named as such."""
-    lines = []
-    for path in sorted(results_dir.glob("*/failed.json")):
-        try:
-            failed = json.loads(path.read_text(encoding="utf-8"))
-            config = json.loads((path.parent / "run_config.json").read_text(encoding="utf-8")).get("config", {})
-            what = f"{config.get('model')} seed {config.get('seed')}"
-            lines.append(f"`{path.parent.name}`: {what}: {failed.get('message') or failed.get('reason')}")
-        except (OSError, ValueError, AttributeError) as error:
-            lines.append(f"`{path.parent.name}`: marked failed, but its files cannot be read ({error})")
-    return lines
 
 
 def skip(skipped: list[str], results_dir: Path, path: Path, reason: str) -> None:

@@ -6,15 +6,17 @@ so no table is assembled twice and the two files cannot disagree.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmark.report.format import cell, p_value, pct
+from benchmark.report.format import cell, p_value, pct, pct_std, table_kind
 from benchmark.report.ranking import Entry, Group, main_value
 from benchmark.report.reproduction import reproduction_checks
 from benchmark.report.runs import Run
+from benchmark.report.sweeps import Sweep, chosen_distance
 
 ERROR_PAIRS = 5  # most-confused class pairs listed per row
 ERROR_EXAMPLES = 10  # misclassified texts listed per row
@@ -98,7 +100,8 @@ def pairs_table(group: Group) -> Table:
 
 
 def reproduction_table(group: Group, reported: Sequence) -> Table | None:
-    checks = reproduction_checks(group, reported)
+    """Published figures beside the recommended settings' rows; tuned rows had a budget the sources did not."""
+    checks = reproduction_checks(group, reported) if group.budget is None else []
     if not checks:
         return None
     table = Table(
@@ -126,10 +129,18 @@ def reproduction_table(group: Group, reported: Sequence) -> Table | None:
     return table
 
 
-def across_table(groups: Sequence[Group]) -> Table:
-    """One row per backbone, one column per dataset and protocol: its best row's main score, mean over seeds.
-    A backbone not run on a dataset has an empty cell, never an average over what it was run on."""
-    headers = [f"{g.dataset} · {g.protocol}" + (" (macro-F1)" if g.main_score == "macro_f1" else "") for g in groups]
+def across_table(groups: Sequence[Group]) -> Table | None:
+    """One row per backbone, one column per dataset and protocol (and tuned table): its best row's main score, mean
+    over seeds. A backbone not run on a dataset has an empty cell, never an average over what it was run on. None
+    where every group shares one test file: its tables are the whole story."""
+    if len({(g.dataset, g.protocol, g.test_sha256) for g in groups}) < 2:
+        return None
+    headers = [
+        f"{g.dataset} · {g.protocol}"
+        + (f" · {table_kind(g)}" if table_kind(g) else "")
+        + (" (macro-F1)" if g.main_score == "macro_f1" else "")
+        for g in groups
+    ]
     table = Table(("backbone", *headers))
     for backbone in sorted({e.backbone for g in groups for e in g.entries}):
         cells = []
@@ -137,6 +148,66 @@ def across_table(groups: Sequence[Group]) -> Table:
             rows = [e for e in group.entries if e.backbone == backbone]
             cells.append(pct(main_value(rows[0], group.main_score)) if rows else "")
         table.rows.append((backbone, *cells))
+    return table
+
+
+# ---------------------------------------------------------------- per tuning sweep
+
+
+def budgets_shown(sweep: Sweep) -> list[int]:
+    """The budgets k a curve table shows: 1, 2, 4, … up to the most trials, and each study's own number."""
+    most = sweep.most_trials
+    powers = {2**i for i in range(most.bit_length()) if 2**i <= most}
+    return sorted(powers | {len(s.scores) for s in sweep.with_trials})
+
+
+def _trials(study) -> str:
+    n = len(study.scores)
+    text = str(n) if n >= study.budget else f"{n} of {study.budget}"
+    return text + (f" ({len(study.failed)} failed)" if study.failed else "")
+
+
+def expected_table(sweep: Sweep) -> Table:
+    """Per study: its trials, the best of them, and the expected best dev score ± std at selected budgets."""
+    ks = budgets_shown(sweep)
+    table = Table(("backbone", "trials", "best trial", *(f"k = {k}" for k in ks)))
+    table.sort_keys = []
+    for study in sweep.with_trials:
+        points = [study.curve[k - 1] if k <= len(study.curve) else None for k in ks]
+        table.rows.append(
+            (study.label, _trials(study), pct(max(study.values)), *("" if p is None else pct_std(p) for p in points))
+        )
+        table.sort_keys.append((None, len(study.scores), max(study.values), *(p and p[0] for p in points)))
+    return table
+
+
+def _setting(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, ".4g")
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def chosen_table(sweep: Sweep) -> Table | None:
+    """Per study whose chosen settings ran: each setting chosen, the recommended value, and how far apart."""
+    chosen = [s for s in sweep.studies if s.chosen]
+    if not chosen:
+        return None
+    table = Table(("backbone", "chosen trial", "setting", "chosen", "recommended", "chosen / recommended"))
+    for study in chosen:
+        section = study.chosen
+        trial = f"{section.chosen_trial} of {section.trials_run}"
+        for name in sorted(section.sampled):
+            value = section.sampled[name]
+            if name in section.recommended:
+                recommended = section.recommended[name]
+                shown, distance = _setting(recommended), chosen_distance(value, recommended)
+            else:
+                shown = distance = "—"
+            table.rows.append((study.label, trial, name, _setting(value), shown, distance))
     return table
 
 
