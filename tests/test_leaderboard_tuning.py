@@ -232,13 +232,23 @@ def test_the_chosen_settings_stand_beside_the_recommended(board):
     chosen = _section(board.md, TUNING).split("### Chosen settings against the recommended ones")[1]
     assert "| backbone | chosen trial | setting | chosen | recommended | chosen / recommended |" in chosen
     for row in (
-        "| alpha | 3 of 4 | batch\\_size | 32 | 128 | 0.25x |",
-        "| alpha | 3 of 4 | learning\\_rate | 3e-05 | 5e-05 | 0.6x |",
-        "| alpha | 3 of 4 | lr\\_scheduler\\_type | cosine | linear | other |",
-        "| alpha | 3 of 4 | warmup | 0.06 | 0.05 | 1.2x |",
-        "| gamma | 1 of 2 | learning\\_rate | 2e-05 | 5e-05 | 0.4x |",
+        "| alpha | no. 3 of 4 | batch\\_size | 32 | 128 | 0.25x |",
+        "| alpha | no. 3 of 4 | learning\\_rate | 3e-05 | 5e-05 | 0.6x |",
+        "| alpha | no. 3 of 4 | lr\\_scheduler\\_type | cosine | linear | other |",
+        "| alpha | no. 3 of 4 | warmup | 0.06 | 0.05 | 1.2x |",
+        "| gamma | no. 1 of 2 | learning\\_rate | 2e-05 | 5e-05 | 0.4x |",
     ):
         assert row in chosen, row
+
+
+def test_a_setting_left_to_the_method_shows_as_default_with_no_ratio(tmp_path, no_plots):
+    """A classic baseline untuned tries its grid of C on dev: there is no single recommended value to divide by."""
+    chosen = {"regularization": 0.44}
+    section = chosen_section("tfidf-s", 0, 4, chosen) | {"recommended": {"regularization": None}}
+    write_run(tmp_path, "tfidf-tuned", backbone="tfidf", seed=1, wrong=range(10), config=chosen, tuning=section)
+    write_leaderboard(tmp_path, reported=[])
+    text = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| tfidf | no. 0 of 4 | regularization | 0.44 | default | — |" in text
 
 
 def test_the_page_has_the_same_sections_and_its_nav_lists_them(board):

@@ -60,7 +60,8 @@ EXPECTED = (
 AHEAD = "Which study's mean curve is ahead, budget by budget, over the budgets both studies reached:"
 CHOSEN = (
     "What each study chose, beside what the backbone runs with untuned; chosen / recommended is their ratio for "
-    "numbers, same or other for the rest."
+    "numbers, same or other for the rest. A recommended value of default is a flag left unset: a classic baseline "
+    "or a linear probe then tries each C of its grid and keeps the one with the lowest dev loss."
 )
 SMOKE = (
     "These runs used a tiny random model (`smoke: true`); they are left out of every table, test, plot and the "

@@ -127,6 +127,8 @@ def ahead(first: Study, second: Study) -> list[tuple[Study | None, int, int]]:
 
 def chosen_distance(chosen: object, recommended: object) -> str:
     """How far a chosen setting lies from the recommended one: their ratio for numbers, else same or other."""
+    if recommended is None:  # the flag left unset: the method decides (a classic baseline tries its grid on dev)
+        return "—"
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (chosen, recommended))
     if not numbers or not recommended:
         return "same" if chosen == recommended else "other"

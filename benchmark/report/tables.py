@@ -183,7 +183,7 @@ def expected_table(sweep: Sweep) -> Table:
 
 def _setting(value: object) -> str:
     if value is None:
-        return "unset"
+        return "default"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -199,7 +199,8 @@ def chosen_table(sweep: Sweep) -> Table | None:
     table = Table(("backbone", "chosen trial", "setting", "chosen", "recommended", "chosen / recommended"))
     for study in chosen:
         section = study.chosen
-        trial = f"{section.chosen_trial} of {section.trials_run}"
+        # Optuna numbers trials from 0: "no. 0" is the first
+        trial = f"no. {section.chosen_trial} of {section.trials_run}"
         for name in sorted(section.sampled):
             value = section.sampled[name]
             if name in section.recommended:
