@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     tuning = parser.add_argument_group(
-        'a fair tuning budget (pip install -e ".[tune]"; docs/leaderboard.md, Tuned)',
+        'a fair tuning budget (pip install -e ".[tune]"; docs/leaderboard.md, "Tuned settings")',
     )
     tuning.add_argument(
         "--tune",
