@@ -20,12 +20,14 @@ examples:
   python run.py --model bert ernie macbert --seeds 1 2 3    # a queue; a failed run does not stop the others
   python run.py --model all
   python run.py --model bert ernie macbert --seeds 1 2 3 --workers 4   # 4 runs at a time on Ray, one per GPU
+  python run.py --model bert macbert --tune 12 --workers 4   # the same 12 tuning trials each, chosen on dev
   torchrun --nproc_per_node 4 run.py --model ernie --batch-size 32   # 4 GPUs: effective batch 4 x 32 = 128
   python run.py --leaderboard
 
 A killed run resumes by itself when the same command is run again (see --resume); docs/cluster.md has
 multi-GPU, multi-node and Slurm examples. Exit status: 0 when every run finished, 1 when a run of a queue
-failed (the summary at the end says which), 2 for a usage or input error.
+failed (the summary at the end says which) or a backbone's --tune sweep chose nothing, 2 for a usage or input
+error, 130 when stopped by Ctrl-C.
 """
 
 
@@ -66,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-finished",
         action="store_true",
         help="skip a run when a finished run of the same configuration is already in --results-dir "
-        "(for a queue submitted again after pre-emption)",
+        "(for a queue submitted again after pre-emption; always on with --tune)",
     )
 
     fanout = parser.add_argument_group(

@@ -80,6 +80,13 @@ def check_tuning(args, chosen: list[str]) -> None:
         raise HarnessError("--tune applies to runs: give --model NAME [NAME ...]")
     if args.tune < 1:
         raise HarnessError(f"--tune {args.tune}: expected a whole number at least 1 (trials per backbone)")
+    from benchmark.run.queue import several_processes
+
+    if several_processes():  # each process would ask the study for a trial of its own
+        raise HarnessError(
+            "--tune runs its trials itself; start it with python run.py (--workers N for one trial per GPU), "
+            "not torchrun"
+        )
 
 
 def check_fanout(args, chosen: list[str]) -> None:
@@ -173,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
 
             set_cpu_threads()
             quiet_library_bars()
+        if queue[0].config.resume not in ("auto", "latest", "never") and (
+            len(queue) > 1 or args.tune is not None or args.workers is not None or args.ray_address is not None
+        ):
+            raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed, no --tune or Ray")
         if args.tune is not None:
             return tune_command(args, given)
         if args.workers is not None or args.ray_address is not None:
@@ -184,8 +195,6 @@ def main(argv: list[str] | None = None) -> int:
 
         previous_handler = end_like_an_error_on_sigterm()
         if len(queue) > 1:
-            if queue[0].config.resume not in ("auto", "latest", "never"):
-                raise HarnessError("--resume RUN_FOLDER continues one run; give one --model and one seed")
             return runs.run_queue(queue, args.skip_finished)
         from benchmark.run.driver import run
 

@@ -129,11 +129,13 @@ FINE_TUNING = {
 LINEAR = {"regularization": log(1e-3, 1e2)}
 
 
-def default_space(backbone, mode: str) -> dict[str, Dimension]:
-    """A backbone's own space where it declares one for this mode, else its kind's."""
+def default_space(backbone, mode: str, declared_mode: str) -> dict[str, Dimension]:
+    """A backbone's own space when it runs in the mode it declares its space for (the mode of its recommended
+    settings: LoRA for a decoder), else the kind's space for the mode asked (full fine-tuning of a decoder given
+    --lora-r 0 draws no adapter rank)."""
     if mode == "probe":
         return dict(LINEAR)
-    if backbone.search_space:
+    if backbone.search_space and mode == declared_mode:
         return dict(backbone.search_space)
     return dict(LINEAR) if backbone.kind == "sklearn" else dict(FINE_TUNING)
 

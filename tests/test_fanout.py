@@ -69,12 +69,24 @@ def test_a_failing_run_is_its_own_line_and_the_others_finish(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "queue summary: 1 of 2 runs finished" in captured.out
     (failed,) = [line for line in captured.err.splitlines() if line.startswith("error: bert seed 1 on ")]
-    assert "the run diverged" in failed and "1 left" in failed or "0 left" in failed
+    assert "the run diverged" in failed and ("1 left" in failed or "0 left" in failed)
     summary = [line for line in captured.out.splitlines() if line.startswith("  FAILED  bert seed 1: ")]
     assert summary and "run.log" in summary[0], "the summary says where the failed run's log is"
     (diverged,) = [p for p in results.iterdir() if (p / "failed.json").is_file()]
     assert "the run diverged" in (diverged / "run.log").read_text(encoding="utf-8")
     assert [p for p in results.iterdir() if (p / "metrics.json").is_file()][0].name.startswith("tfidf-")
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("optuna") is None, reason="Optuna: the [tune] extra")
+def test_a_sweep_fanned_out_sums_up_its_chosen_runs_only(tmp_path, capsys):
+    results = tmp_path / "results"
+    flags = ["--model", "tfidf", "--data-dir", str(SAMPLE_DIR), "--results-dir", str(results)]
+    assert main([*flags, "--tune", "3", "--seeds", "1", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "trial 3/3 of tfidf:" in out
+    assert "queue summary: 1 of 1 runs finished" in out, "the trials are not the chosen settings' summary"
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*/metrics.json")]
+    assert sorted(r["tuning"].get("trial", -1) for r in records) == [-1, 0, 1, 2]
 
 
 # The command in a child process, so the test can kill the Ray worker that runs it.
@@ -125,7 +137,55 @@ def test_a_results_folder_a_worker_cannot_see_is_refused_naming_the_worker(tmp_p
     finally:
         ray.shutdown()
     # The same path on another node, on storage of its own: it holds no marker written here.
-    assert fanout.missing_on_this_node([str(tmp_path)], str(tmp_path / "marker"), "x")[1].startswith("the ")
+    missing = fanout.missing_on_this_node([str(tmp_path)], str(tmp_path / "marker"), "x")[1]
+    assert missing == f"the {tmp_path} written here (it has a folder of its own there)"
+
+
+class Cluster:
+    """What plan() asks of Ray: the cluster's resources and its nodes'."""
+
+    def __init__(self, cpus: int, gpus_per_node: list[float]):
+        self.cpus, self.gpus_per_node = cpus, gpus_per_node
+
+    def cluster_resources(self) -> dict:
+        return {"CPU": self.cpus, "GPU": sum(self.gpus_per_node)}
+
+    def nodes(self) -> list[dict]:
+        return [{"Alive": True, "Resources": {"GPU": gpus}} for gpus in self.gpus_per_node]
+
+
+@pytest.mark.parametrize(
+    "cpus, gpus, workers, share, expected",
+    [
+        (64, [8, 8], None, None, (16, {"num_gpus": 1.0, "num_cpus": 4})),  # one run per GPU
+        (64, [8, 8], None, 0.5, (32, {"num_gpus": 0.5, "num_cpus": 2})),  # two on each
+        (64, [8, 8], 4, None, (4, {"num_gpus": 1.0, "num_cpus": 16})),
+        (16, [4], None, 2, (2, {"num_gpus": 2, "num_cpus": 8})),  # a run on two GPUs of one node
+        (8, [], 2, None, (2, {"num_gpus": 0, "num_cpus": 4})),  # no GPU: the CPU threads shared
+    ],
+)
+def test_the_plan_follows_the_cluster(cpus, gpus, workers, share, expected):
+    from benchmark.run import fanout
+
+    capacity, resources, _ = fanout.plan(Cluster(cpus, gpus), workers, share)
+    assert (capacity, resources) == expected
+
+
+@pytest.mark.parametrize(
+    "gpus, workers, share, words",
+    [
+        ([1, 1], None, 2, "--gpus-per-run 2: no node has that many GPUs (the most on one is 1)"),
+        ([], 2, 0.5, "--gpus-per-run 0.5: Ray sees no GPU here"),
+        ([], None, None, "the cluster has no GPU; give --workers N"),
+    ],
+)
+def test_a_plan_ray_could_never_place_is_refused(gpus, workers, share, words):
+    from benchmark.errors import HarnessError
+    from benchmark.run import fanout
+
+    with pytest.raises(HarnessError) as refused:
+        fanout.plan(Cluster(8, gpus), workers, share)
+    assert words in str(refused.value)
 
 
 def test_a_local_instance_listens_on_the_loopback_address_only():

@@ -122,9 +122,13 @@ def test_an_unknown_name_stops_the_queue_before_anything_runs(tmp_path, monkeypa
     assert not (tmp_path / "results").exists()
 
 
-def test_a_run_folder_to_resume_needs_a_single_run(capsys):
-    assert main(["--model", "bert", "ernie", "--resume", "results/some-run"]) == 2
+@pytest.mark.parametrize(
+    "flags", [["--model", "bert", "ernie"], ["--model", "tfidf", "--tune", "2"], ["--model", "tfidf", "--workers", "2"]]
+)
+def test_a_run_folder_to_resume_needs_a_single_run(flags, capsys, tmp_path):
+    assert main([*flags, "--resume", "results/some-run", "--results-dir", str(tmp_path / "results")]) == 2
     assert "--resume RUN_FOLDER continues one run" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
 
 
 def test_the_plan_comes_first_with_the_time_earlier_runs_with_these_settings_took(tmp_path, monkeypatch, capsys):

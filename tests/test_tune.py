@@ -159,6 +159,100 @@ def test_a_trial_lost_when_the_sweep_died_is_run_again_with_its_settings_and_cou
     assert found[lost_trial["trial"]]["run_id"] == lost[0].name, "the lost trial's own folder was finished"
 
 
+def failing_second_trial(monkeypatch, error: Exception) -> list:
+    """driver.run raising `error` for trial 1 of tfidf, once; the calls it saw."""
+    from benchmark.run import driver
+
+    real, seen = driver.run, []
+
+    def run(settings, **options):
+        tuning = settings.tuning or {}
+        seen.append((settings.config.model, tuning.get("trial"), tuning.get("chosen_trial")))
+        if settings.config.model == "tfidf" and tuning.get("trial") == 1 and seen.count(seen[-1]) == 1:
+            raise error
+        return real(settings, **options)
+
+    monkeypatch.setattr(driver, "run", run)
+    return seen
+
+
+def test_a_trial_whose_settings_diverge_counts_against_the_budget(tmp_path, monkeypatch, capsys):
+    from benchmark.errors import Diverged
+
+    results = tmp_path / "results"
+    failing_second_trial(monkeypatch, Diverged("training loss", float("nan"), 3, 1.0))
+    assert main([*classic(results), "--tune", "3", "--seeds", "1"]) == 0
+    assert sorted(trials(results, "tfidf")) == [0, 2], "trial 1 failed, and no fourth trial took its place"
+    (run,) = chosen(results, "tfidf")
+    assert run["tuning"]["chosen_trial"] in (0, 2) and run["tuning"]["trials"] == 3
+    assert "tfidf trial 1: the training loss became nan" in capsys.readouterr().err
+
+
+def test_a_failure_that_is_not_the_settings_doing_stops_the_study_and_the_same_command_retries_it(
+    tmp_path, monkeypatch, capsys
+):
+    from benchmark.errors import HarnessError
+
+    results = tmp_path / "results"
+    flags = [*classic(results), "--tune", "3", "--seeds", "1"]
+    seen = failing_second_trial(monkeypatch, HarnessError("the data folder went away"))
+    assert main(flags) == 1, "a study that chose nothing fails the command"
+    err = capsys.readouterr().err
+    assert "tfidf trial 1: the data folder went away" in err and "does not count" in err
+    assert sorted(trials(results, "tfidf")) == [0] and not chosen(results, "tfidf")
+    assert sorted(trials(results, "tfidf_lr")) == [0, 1, 2] and chosen(results, "tfidf_lr"), "the other went on"
+    before = len(seen)
+    assert main(flags) == 0
+    found = trials(results, "tfidf")
+    assert len(found) == 3 and 1 in found, "trial 1 asked again under its number, each trial once"
+    assert seen.count(("tfidf", 1, None)) == 2, "the same trial ran again"
+    assert not [key for key in seen[before:] if key[0] == "tfidf_lr" and key[1] is not None], "tfidf_lr was done"
+
+
+def test_a_second_copy_of_a_running_sweep_is_refused(tmp_path, capsys):
+    """It would take the first's running trials for lost ones and run them again."""
+    from benchmark.tune import study as studies
+
+    results = tmp_path / "results"
+    flags = ["--model", "tfidf", "--data-dir", str(SAMPLE_DIR), "--results-dir", str(results), "--tune", "1"]
+    assert main([*flags, "--seeds", "1"]) == 0
+    (journal,) = (results / "studies").glob("*.journal")
+    lock = studies.hold(results / "studies", journal.stem)  # the first copy, still running
+    try:
+        assert main([*flags, "--seeds", "2"]) == 2
+        line = one_error_line(capsys.readouterr().err)
+        assert f"study {journal.stem} is being run by another command" in line
+    finally:
+        lock.close()
+    assert main([*flags, "--seeds", "2"]) == 0, "free again once the first copy ends"
+
+
+def test_an_interrupted_sweep_draws_what_an_uninterrupted_one_draws():
+    """Random sampling, one trial at a time: a trial lost to a dead sweep and its retry take one seed, not two."""
+    import optuna
+
+    from benchmark.space import log
+    from benchmark.tune import study as studies
+
+    space = {"learning_rate": log(1e-5, 1e-4)}
+
+    def draws(interrupt: bool) -> list[float]:
+        storage = optuna.storages.InMemoryStorage()
+        study = optuna.create_study(storage=storage, direction="maximize")
+        found = []
+        for number in range(4):
+            trial = studies.ask(study, "random", 0, space)
+            found.append(trial.params["learning_rate"])
+            if interrupt and number == 2:  # the sweep dies while trial 2 runs; started again, it asks it again
+                studies.ask_again_what_was_lost(study)
+                trial = studies.ask(study, "random", 0, space)
+                assert trial.params["learning_rate"] == found[-1]
+            studies.tell(study, trial, 0.5)
+        return found
+
+    assert draws(interrupt=True) == draws(interrupt=False)
+
+
 @pytest.mark.parametrize(
     "flags, words",
     [
@@ -169,6 +263,8 @@ def test_a_trial_lost_when_the_sweep_died_is_run_again_with_its_settings_and_cou
         (["--tune", "2", "--search", "dropout=0:1.5"], ["--search dropout=0:1.5", "1.5 is not a value of --dropout"]),
         (["--tune", "2", "--sampler", "grid"], ["--sampler grid", "learning_rate is the range", "a list of values"]),
         (["--tune", "9", "--sampler", "grid", "--search-space", "SPACE"], ["--tune 9", "grid holds fewer settings"]),
+        (["--tune", "2", "--search", "batch_size=log:16:128"], ["--search batch_size", "takes whole numbers"]),
+        (["--tune", "2", "--search", "batch_size=16,32.5"], ["--search batch_size", "takes whole numbers"]),
     ],
 )
 def test_a_space_or_budget_out_of_place_is_one_line(flags, words, tmp_path, capsys):
@@ -180,6 +276,27 @@ def test_a_space_or_budget_out_of_place_is_one_line(flags, words, tmp_path, caps
     for word in words:
         assert word in line, line
     assert not list((tmp_path / "results").glob("*/metrics.json"))
+
+
+def test_a_sweep_under_torchrun_is_refused_before_any_trial(tmp_path, capsys, monkeypatch):
+    """Each process would ask the study for a trial of its own."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code = main(["--model", "tfidf", "--tune", "2", "--results-dir", str(tmp_path / "results")])
+    assert code == 2
+    assert "not torchrun" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "results" / "studies").exists()
+
+
+def test_a_decoder_declares_its_space_for_lora_and_full_fine_tuning_draws_no_rank():
+    from benchmark.registry import get_backbone
+    from benchmark.settings import resolve_settings
+    from benchmark.tune.sweep import Options, space_for
+
+    qwen = get_backbone("qwen2_5_0_5b")
+    lora = space_for(qwen, resolve_settings(qwen, {}).config, Options(budget=1))
+    assert "lora_r" in lora and lora["learning_rate"].high == 5e-4
+    full = space_for(qwen, resolve_settings(qwen, {"lora_r": 0}).config, Options(budget=1))
+    assert set(full) == {"learning_rate", "batch_size", "epochs", "warmup"} and full["learning_rate"].high == 1e-4
 
 
 def test_a_space_file_replaces_the_space_and_search_narrows_it(tmp_path):

@@ -155,9 +155,14 @@ def plan(ray, workers: int | None, gpus_per_run) -> tuple[int, dict, str]:
     cpus, gpus = int(total.get("CPU", 1)), total.get("GPU", 0)
     if gpus:
         share = gpus_per_run or 1.0
+        most = max(node.get("Resources", {}).get("GPU", 0) for node in ray.nodes() if node.get("Alive"))
+        if share > most:  # Ray would wait for such a node forever
+            raise HarnessError(f"--gpus-per-run {share:g}: no node has that many GPUs (the most on one is {most:g})")
         capacity = workers or max(1, int(gpus / share))
         resources = {"num_gpus": share, "num_cpus": max(1, cpus // capacity)}
         return capacity, resources, f"{gpus:g} GPUs, {share:g} each"
+    if gpus_per_run:
+        raise HarnessError(f"--gpus-per-run {gpus_per_run:g}: Ray sees no GPU here; leave it out to run on CPUs")
     if workers is None:
         raise HarnessError("--ray-address: the cluster has no GPU; give --workers N, the runs to make at a time")
     resources = {"num_gpus": 0, "num_cpus": max(1, cpus // workers)}
@@ -222,6 +227,7 @@ class Fanout:
     def run(self, source) -> list[tuple]:
         """Every run the source gives, `capacity` at a time; (config, folder or None, error or None) of each, in
         the order they were submitted. On Ctrl-C every running task is stopped."""
+        self.outcomes, self.walls = [], []  # this source's alone: a sweep runs its trials, then its chosen settings
         try:
             while True:
                 while len(self.pending) < self.capacity and (settings := source.next_run()) is not None:
@@ -255,11 +261,11 @@ class Fanout:
         """A line for each run a worker has started (or started again, after its worker died)."""
         for _, settings, key in self.pending.values():
             try:
-                starts = (self.book / f"{key}.started").read_text(encoding="utf-8").splitlines()
-            except OSError:
+                starts = [json.loads(line) for line in (self.book / f"{key}.started").read_text("utf-8").splitlines()]
+            except (OSError, ValueError):  # not there yet, or a line half written (shared storage): the next poll
                 continue
             for attempt in range(self.announced.get(key, 0), len(starts)):
-                worker = json.loads(starts[attempt])["worker"]
+                worker = starts[attempt]["worker"]
                 what = described(settings)
                 log(
                     f"started   {what} on {worker} ({len(self.pending)} submitted, {waiting} waiting)"

@@ -18,8 +18,6 @@ from benchmark.console import log, report_error
 from benchmark.errors import Diverged, HarnessError, Terminated
 from benchmark.settings import Settings
 
-__all__ = ["Terminated"]  # raised here, defined with the other errors
-
 
 def several_processes() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
@@ -46,6 +44,12 @@ def peer_failed(error: BaseException) -> bool:
 
 def foreseen(error: BaseException) -> bool:
     return isinstance(error, HarnessError | Terminated | Diverged) or peer_failed(error)
+
+
+def failed_by_settings(error: BaseException) -> bool:
+    """A failure its settings caused (a loss that diverged, memory run out): a tuning trial that counts as failed.
+    Any other failure (a missing file, an unreachable hub, a dead worker) says nothing about the settings."""
+    return isinstance(error, Diverged) or type(error).__name__ == "OutOfMemoryError"
 
 
 def describe_failure(error: Exception) -> str:

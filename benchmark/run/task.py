@@ -17,10 +17,9 @@ import shutil
 import socket
 import sys
 import time
-import traceback
 from pathlib import Path
 
-from benchmark.errors import Diverged, Terminated
+from benchmark.errors import Diverged
 from benchmark.record import METRICS_FILE
 from benchmark.settings import Settings
 
@@ -60,7 +59,7 @@ def run_one(settings: Settings, splits, cwd: str, bookkeeping: str, key: str, sk
     """Run `settings` here; returns {"folder", "accuracy", "macro_f1", "seconds", "worker"} or {"error", ...}."""
     from benchmark.registry import get_backbone
     from benchmark.run.driver import run
-    from benchmark.run.queue import describe_failure, foreseen
+    from benchmark.run.queue import describe_failure, failed_by_settings
 
     os.chdir(cwd)  # the same relative paths as the command's: its records are those of a run started alone
     started, worker = time.time(), where_am_i()
@@ -76,11 +75,10 @@ def run_one(settings: Settings, splits, cwd: str, bookkeeping: str, key: str, sk
             folder = run(settings, skip_finished=skip_finished, splits=splits)
             outcome |= scores(folder)
         except Exception as error:  # one line for the summary; the log keeps the rest
-            if not foreseen(error):
-                traceback.print_exc()
-            outcome["error"] = describe_failure(error) if foreseen(error) else f"{type(error).__name__}: {error}"
+            outcome["error"] = describe_failure(error)  # with a traceback where no message foresaw the failure
+            outcome["failed_by_settings"] = failed_by_settings(error)
             print(f"error: {outcome['error']}", file=sys.stderr)
-            folder = error.folder if isinstance(error, Diverged | Terminated) else None
+            folder = error.folder if isinstance(error, Diverged) else None
     outcome["seconds"] = time.time() - started
     if folder is not None and Path(folder).is_dir():
         with contextlib.suppress(OSError):
@@ -104,5 +102,4 @@ def scores(folder) -> dict:
         "folder": str(folder),
         "accuracy": metrics["metrics"]["accuracy"],
         "macro_f1": metrics["metrics"]["macro"]["f1"],
-        "wall": metrics["timing"]["wall_seconds"],
     }

@@ -4,7 +4,8 @@ The study is kept in the results folder as Optuna's journal file (`studies/<name
 storage), so a sweep killed and started again continues: finished trials are kept, and a trial that was running
 when the sweep died is asked again with the same settings (its run resumes from its checkpoint), the lost one
 marked as such and not counted. Samplers are seeded per trial from the study's seed and the number of trials
-before it, so a sweep run one trial at a time draws the same settings whether or not it was interrupted.
+before it (a lost one and its retry once), so a sweep run one trial at a time draws the same settings whether or
+not it was interrupted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from benchmark.errors import HarnessError
 from benchmark.space import Dimension
 
 RETRY_OF = "retry_of"  # a trial asked again because the sweep died while it ran: the lost trial's number
+DISCARDED = "discarded"  # settings drawn that the run refused (a space at odds with the backbone): never counted
 
 
 def optuna():
@@ -59,6 +61,26 @@ def sampler(kind: str, seed: int, space: dict[str, Dimension]):
     return samplers.TPESampler(seed=seed)
 
 
+def hold(folder: Path, name: str):
+    """The study's lock, held while this command runs it: a second copy of the command would take the first's
+    running trials for lost ones and run them again. Released when the process ends, however it ends."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = open(folder / f"{name}.lock", "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        import fcntl
+
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # no POSIX locks on this system: one copy at a time is the user's to keep
+        return lock
+    except OSError:
+        lock.close()
+        raise HarnessError(
+            f"study {name} is being run by another command on {folder} (its lock {name}.lock is held); wait for "
+            f"it to finish, or give this one other --results-dir"
+        ) from None
+    return lock
+
+
 def open_study(folder: Path, name: str):
     """The study `name` in `folder` (its journal file), created on first use."""
     from optuna.storages import JournalStorage
@@ -69,33 +91,45 @@ def open_study(folder: Path, name: str):
     return optuna().create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
 
 
+def replaced(trial, trials: list) -> bool:
+    """A trial lost to a dead sweep (asked again later, under its number), or one whose settings were refused."""
+    if trial.user_attrs.get(DISCARDED):
+        return True
+    return trial.state == optuna().trial.TrialState.FAIL and any(
+        later.number > trial.number and later.user_attrs.get(RETRY_OF) == trial_number(trial) for later in trials
+    )
+
+
 def counted(study) -> list:
-    """The trials that count against the budget, in order: finished or failed, but not lost to a dead sweep (a
-    lost trial is failed and asked again later, under its number)."""
+    """The trials that count against the budget, in order: finished or failed, but not lost or discarded."""
     states = optuna().trial.TrialState
     trials = study.get_trials(deepcopy=False)
+    return [t for t in trials if t.state in (states.COMPLETE, states.FAIL) and not replaced(t, trials)]
 
-    def lost(trial) -> bool:
-        return trial.state == states.FAIL and any(
-            later.number > trial.number and later.user_attrs.get(RETRY_OF) == trial_number(trial) for later in trials
-        )
 
-    return [trial for trial in trials if trial.state in (states.COMPLETE, states.FAIL) and not lost(trial)]
+def discard(study, trial) -> None:
+    """A trial asked whose settings the run refused: closed, and never counted."""
+    trial.set_user_attr(DISCARDED, True)
+    study.tell(trial, state=optuna().trial.TrialState.FAIL)
 
 
 def ask_again_what_was_lost(study) -> None:
     """Trials left running by a sweep that died: asked again with the same settings, the retry keeping the lost
     trial's number for its run (which then resumes from its checkpoint); the lost ones are failed."""
     states = optuna().trial.TrialState
+    waiting = {t.user_attrs.get(RETRY_OF) for t in study.get_trials(deepcopy=False, states=(states.WAITING,))}
     for trial in study.get_trials(deepcopy=False, states=(states.RUNNING,)):
-        study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial_number(trial)})
+        if trial_number(trial) not in waiting:  # not already, by a sweep that died between these two steps
+            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial_number(trial)})
         study.tell(trial.number, state=states.FAIL)
 
 
 def ask(study, kind: str, seed: int, space: dict[str, Dimension]):
-    """The next trial. The sampler is made again for each, seeded by the trials before it: the same draws whether
-    or not the sweep was interrupted (when trials run one at a time)."""
-    study.sampler = sampler(kind, seed + len(study.trials), space)
+    """The next trial. The sampler is made again for each, seeded by the trials before it, not counting one lost
+    and asked again twice: the same draws whether or not the sweep was interrupted (when trials run one at a
+    time)."""
+    trials = study.get_trials(deepcopy=False)
+    study.sampler = sampler(kind, seed + sum(not replaced(t, trials) for t in trials), space)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a grid's "re-evaluating a configuration" once it is done
         return study.ask(distributions(space))
