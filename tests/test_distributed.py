@@ -236,7 +236,6 @@ def test_losses_in_the_record_are_those_of_the_saved_weights_scored_in_one_proce
     run_dir = only_folder(runs["folder"] / "whole")
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     model, tokenizer, labels = load_classifier(run_dir / "model")
-    index = {name: i for i, name in enumerate(labels)}
     data = runs["folder"] / "data"
 
     def one_process_loss(lines: list[str]) -> float:
@@ -248,7 +247,8 @@ def test_losses_in_the_record_are_those_of_the_saved_weights_scored_in_one_proce
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])["logits"].numpy()
         return cross_entropy(logits.astype(np.float64), gold)
 
-    assert index  # labels are ids here: the sample's class.txt names them in id order
+    # The files hold ids; the model's labels must be class.txt's names in id order for the ids to index its logits.
+    assert list(labels) == (data / "class.txt").read_text(encoding="utf-8").split()
     test_lines = (data / "test.txt").read_text(encoding="utf-8").splitlines()
     assert metrics["metrics"]["loss"] == pytest.approx(one_process_loss(test_lines), rel=1e-4)
     best = metrics["training"]["best_step"]
@@ -318,13 +318,10 @@ sys.exit(main())
 @pytest.mark.slow
 @pytest.mark.parametrize("rate, expected", [("1e-4", "was started otherwise"), ("-1", "--learning-rate -1")])
 def test_a_process_started_otherwise_stops_every_process_in_one_line(rate, expected, tmp_path):
-    import time
-
     results = tmp_path / "results"
     smoke = [rate, "--model", "bert", "--smoke", "--max-steps", "4", "--results-dir", str(results)]
-    started = time.monotonic()
-    done = torchrun(tmp_path, RANK_ONE_DIFFERS, *smoke, logs=tmp_path / "logs")
-    assert done.returncode != 0 and time.monotonic() - started < 120
+    done = torchrun(tmp_path, RANK_ONE_DIFFERS, *smoke, logs=tmp_path / "logs")  # no process left waiting: it ends
+    assert done.returncode != 0
     said = "".join(stderr_per_rank(tmp_path / "logs").values())
     assert "Traceback" not in said, said
     lines = [line for line in said.splitlines() if "error:" in line]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -47,6 +48,27 @@ def test_int8_variant_is_a_results_folder_of_the_same_task(source, int8):
     assert export["agreement_with_fp32"] >= 0.9
     assert abs(export["accuracy_change_points"]) <= 10
     assert [r["gold"] for r in rows(int8)] == [r["gold"] for r in rows(source)]
+
+
+def test_a_variant_of_a_tuning_trial_stays_that_trial(source, tmp_path):
+    """Its tuning section goes with it, so the leaderboard never ranks a trial's test score through a variant."""
+    trial = tmp_path / source.name
+    shutil.copytree(source, trial)
+    record = json.loads((trial / "metrics.json").read_text(encoding="utf-8"))
+    record["tuning"] = {
+        "study": "tiny-bert-mini-0123abcd",
+        "trial": 2,
+        "budget": 4,
+        "sampler": "tpe",
+        "seed": 0,
+        "space": {"learning_rate": "log:1e-05:0.0001"},
+        "sampled": {"learning_rate": 3e-05},
+        "dev": {"accuracy": 0.5, "macro_f1": 0.4, "loss": 1.2},
+        "main_score": "accuracy",
+    }
+    (trial / "metrics.json").write_text(json.dumps(record), encoding="utf-8")
+    [folder] = export_run(trial, int8=True, onnx=False, latency_texts=5, log=lambda _: None)
+    assert json.loads((folder / "metrics.json").read_text(encoding="utf-8"))["tuning"] == record["tuning"]
 
 
 def test_int8_model_is_stored_without_pickle_and_reloads_to_the_same_predictions(int8):

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
-from synthetic_runs import FULL_SHA, GOLD, LABELS, REPORTED, N, write_run
+from synthetic_runs import FULL_SHA, GOLD, LABELS, MINI_SHA, REPORTED, N, write_run
 
 from benchmark import atomic
 from benchmark.config import config_fields
@@ -688,3 +688,12 @@ def test_an_imbalanced_dataset_is_ranked_by_macro_f1_and_a_table_reads_across_da
     across = board.split("## Across datasets")[1].split("\n## ")[0]
     assert "| backbone | reviews · full (macro-F1) | thucnews · mini |" in across
     assert "| balanced | " in across and "| majority | 45.45 |  |" in across, "no run on thucnews: an empty cell"
+
+
+def test_two_test_files_of_one_protocol_are_told_apart_across(tmp_path, no_plots):
+    write_run(tmp_path, "a", backbone="alpha", seed=1, wrong=range(10))
+    write_run(tmp_path, "b", backbone="alpha", seed=1, wrong=range(20), sha="b" * 64)
+    write_leaderboard(tmp_path, reported=[])
+    across = (tmp_path / "leaderboard.md").read_text(encoding="utf-8").split("## Across datasets")[1]
+    header = across.split("\n## ")[0].splitlines()
+    assert f"| backbone | thucnews · mini · test file {MINI_SHA[:8]} | thucnews · mini · test file bbbbbbbb |" in header

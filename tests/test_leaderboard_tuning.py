@@ -168,7 +168,7 @@ def test_the_curve_table_shows_each_study_at_selected_budgets(board):
     assert f"| alpha | 4 | 90.00 | {pct_std(alpha[0])} | {pct_std(alpha[1])} | {pct_std(alpha[3])} |" in tuning_section
     gamma = tuning.curve(GAMMA_DEV)
     assert f"| gamma | 2 | 89.00 | {pct_std(gamma[0])} | {pct_std(gamma[1])} |  |" in tuning_section
-    assert "3 studies · 10 trials (1 failed) · selected on dev accuracy" in tuning_section
+    assert "3 studies · 10 trials (1 failed) · drawn by tpe · selected on dev accuracy" in tuning_section
 
 
 def test_a_failed_trial_counts_against_the_budget_as_a_score_of_zero(board):
@@ -239,6 +239,21 @@ def test_the_chosen_settings_stand_beside_the_recommended(board):
         "| gamma | no. 1 of 2 | learning\\_rate | 2e-05 | 5e-05 | 0.4x |",
     ):
         assert row in chosen, row
+
+
+def test_a_trial_whose_score_does_not_measure_the_backbone_is_left_out_of_the_curves_and_named(tmp_path, no_plots):
+    study = "alpha-mini-0123abcd"
+    for trial, score in enumerate([0.80, 0.86, 0.99]):
+        weights = {"complete": False, "missing": ["encoder.layer.0"], "mismatched": []} if trial == 2 else None
+        write_run(tmp_path, f"alpha-t{trial}", backbone="alpha", seed=0, wrong=range(30),
+                  tuning=trial_section(study, trial, 3, score), weights=weights)  # fmt: skip
+    write_leaderboard(tmp_path, reported=[])
+    section = _section((tmp_path / "leaderboard.md").read_text(encoding="utf-8"), TUNING)
+    assert section.strip().startswith(
+        "1 study · 2 trials · drawn by tpe · selected on dev accuracy. Left out of the curves, their scores not "
+        "measuring the backbone: alpha trial 2: incomplete pretrained weights"
+    )
+    assert "| alpha | 2 of 3 (1 left out) | 86.00 | 83.00 ± 3.00 |" in section, "0.99 is in no curve"
 
 
 def test_a_setting_left_to_the_method_shows_as_default_with_no_ratio(tmp_path, no_plots):

@@ -45,7 +45,7 @@ FAILED = (
 )
 TUNED = (
     "**Tuned settings.** Each row runs the settings its backbone's tuning study chose, on the dev set's main score "
-    "alone, from the trials named in this table's title; every backbone was given the same budget. The trials are "
+    "alone, from the trials named in this table's title; every backbone in the table ran that many. The trials are "
     "never ranked, and these rows are never ranked with the recommended settings' runs, which had no budget to "
     "spend: compare tuned rows with tuned rows, and the two tables side by side."
 )
@@ -55,7 +55,9 @@ EXPECTED = (
     "with replacement from the observed scores, not a resampled estimate; ± is the standard deviation of that best "
     "score, from E[max²] with the same weights: how much luck a budget of k trials still leaves. k = 1 is the mean "
     "of the trials, and the curve rises to the best of them. A failed trial counts against the budget with a dev "
-    "score of 0, the lowest there is."
+    "score of 0, the lowest there is. The formula takes the trials for independent draws from one distribution, "
+    "which random search makes them (`--sampler random`); TPE draws later trials near the earlier good ones, so "
+    "under tpe the curve summarises the trials run, not what a fresh TPE search of k trials would find."
 )
 AHEAD = "Which study's mean curve is ahead, budget by budget, over the budgets both studies reached:"
 CHOSEN = (
@@ -175,8 +177,14 @@ def sweep_summary(sweep: Sweep) -> str:
     studies = sweep.with_trials
     trials = sum(len(s.scores) for s in studies)
     failed = sum(len(s.failed) for s in studies)
+    samplers = sorted({sampler for s in sweep.studies for sampler in s.samplers if sampler})
+    left_out = "; ".join(
+        f"{s.label} trial {number}: {why}" for s in sweep.studies for number, why in sorted(s.left_out.items())
+    )
     return (
         f"{len(sweep.studies)} {'study' if len(sweep.studies) == 1 else 'studies'} · {plural(trials, 'trial')}"
         + (f" ({failed} failed)" if failed else "")
+        + (f" · drawn by {', '.join(samplers)}" if samplers else "")
         + f" · selected on dev {'macro-F1' if sweep.main_score == 'macro_f1' else 'accuracy'}"
+        + (f". Left out of the curves, their scores not measuring the backbone: {left_out}" if left_out else "")
     )

@@ -3,7 +3,9 @@ expected validation performance (benchmark.report.tuning), and the settings it c
 
 A study is one backbone's search (`tuning.study`). Its trials are the runs whose `tuning` names a trial, finished
 or failed; a failed trial counts against the budget with a dev score of 0, the lowest accuracy or macro-F1 there
-is, since the study spent a trial on it and got nothing. Trials are never ranked: they feed the curves only.
+is, since the study spent a trial on it and got nothing. A trial that is not ranked for a reason of its own
+(incomplete weights, too many unknown characters) is left out of the curves and named. Trials are never ranked:
+they feed the curves only.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Study:
     scores: dict[int, float] = field(default_factory=dict)  # dev main score per trial number
     failed: set[int] = field(default_factory=set)  # the trials that failed, scored FAILED_SCORE
     chosen: Tuning | None = None  # the section of a run of the chosen settings, where one is here
+    samplers: set[str] = field(default_factory=set)  # how its trials were drawn (tpe, random, grid)
+    left_out: dict[int, str] = field(default_factory=dict)  # trials whose score does not measure the backbone: why
     label: str = ""  # its name on the page: the backbone, and the study where the backbone has several
 
     @property
@@ -88,7 +92,10 @@ def build_sweeps(runs: Sequence[Run], failed: Sequence[Failed]) -> list[Sweep]:
     for run in tuned:  # a finished trial outweighs a failed folder of the same number; the newest run wins
         study, section = studies[run.tuning.study], run.tuning
         study.budget = section.budget
-        if section.is_trial:
+        study.samplers.add(section.sampler)
+        if section.is_trial and run.unranked:  # its dev score may be wrong as much as its test score
+            study.left_out[section.trial] = run.unranked
+        elif section.is_trial:
             study.scores[section.trial] = section.dev_score
             study.failed.discard(section.trial)
             main_scores[places[study.name]][section.main_score] += 1

@@ -7,6 +7,7 @@ so no table is assembled twice and the two files cannot disagree.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -135,8 +136,11 @@ def across_table(groups: Sequence[Group]) -> Table | None:
     where every group shares one test file: its tables are the whole story."""
     if len({(g.dataset, g.protocol, g.test_sha256) for g in groups}) < 2:
         return None
+    places = {(g.dataset, g.protocol, g.test_sha256) for g in groups}
+    files = Counter((dataset, protocol) for dataset, protocol, _ in places)
     headers = [
         f"{g.dataset} · {g.protocol}"
+        + (f" · test file {g.test_sha256[:8]}" if files[(g.dataset, g.protocol)] > 1 else "")
         + (f" · {table_kind(g)}" if table_kind(g) else "")
         + (" (macro-F1)" if g.main_score == "macro_f1" else "")
         for g in groups
@@ -164,7 +168,10 @@ def budgets_shown(sweep: Sweep) -> list[int]:
 def _trials(study) -> str:
     n = len(study.scores)
     text = str(n) if n >= study.budget else f"{n} of {study.budget}"
-    return text + (f" ({len(study.failed)} failed)" if study.failed else "")
+    notes = [f"{len(study.failed)} failed"] * bool(study.failed) + [f"{len(study.left_out)} left out"] * bool(
+        study.left_out
+    )
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def expected_table(sweep: Sweep) -> Table:

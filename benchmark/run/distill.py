@@ -194,7 +194,7 @@ def attach_teacher(config, backbone, model: TextClassifier, splits, train_set, c
     labels = json.loads((model_folder(teacher) / "labels.json").read_text(encoding="utf-8"))["labels"]
     if list(labels) != list(splits.label_names):
         raise HarnessError(
-            f"{teacher}: the teacher's labels {labels} differ from this splits's {splits.label_names}; "
+            f"{teacher}: the teacher's labels {labels} differ from this data's {splits.label_names}; "
             f"the teacher must be trained on the same labels, in the same order"
         )
     test_sha = (splits.files.get("test") or {}).get("sha256")

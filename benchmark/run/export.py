@@ -63,7 +63,8 @@ class ExportVariant(Method):
     ):
         known = {spec.name for spec in config_fields()}
         config = RunConfig(**{k: v for k, v in source.config.items() if k in known})
-        super().__init__(Settings(config, {}), backbone=None)
+        # A variant of a tuning trial stays a trial (never ranked), one of chosen settings stays tuned.
+        super().__init__(Settings(config, {}, tuning=source.tuning or None), backbone=None)
         self.run_dir, self.source, self.suffix, self.description = run_dir, source, suffix, description
         self.variant, self.reference, self.fill_model, self.extra = predictor, reference, fill_model, extra
         self.latency_texts, self.log = latency_texts, log
@@ -72,6 +73,10 @@ class ExportVariant(Method):
     @property
     def name(self) -> str:
         return f"{self.source.backbone.name}-{self.suffix}"
+
+    @property
+    def selects_on_dev(self) -> bool:
+        return False  # a variant is scored on the test texts alone; a trial's dev scores are its source's
 
     def read(self, splits=None) -> Splits:
         texts, gold = read_test_examples(self.run_dir, self.source.task.labels)

@@ -72,7 +72,7 @@ def training_options(config: RunConfig, output_dir: str, run_name: str | None = 
         # Early stopping on --select-by (dev loss by default). Each new best's weights are copied in memory and
         # restored when training ends (BestInMemory); CheckpointCadence writes a resumable checkpoint every
         # --save-every-minutes (or --save-every steps), keeping the two newest (the one before the newest in case
-        # it is damaged later); the pipeline removes them once the results are written.
+        # it is damaged later); the driver removes them once the results are written.
         eval_strategy="steps",
         eval_steps=config.eval_every,
         save_strategy="steps",
