@@ -56,8 +56,8 @@ EXPECTED = (
     "score, from E[max²] with the same weights: how much luck a budget of k trials still leaves. k = 1 is the mean "
     "of the trials, and the curve rises to the best of them. A failed trial counts against the budget with a dev "
     "score of 0, the lowest there is. The formula takes the trials for independent draws from one distribution, "
-    "which random search makes them (`--sampler random`); TPE draws later trials near the earlier good ones, so "
-    "under tpe the curve summarises the trials run, not what a fresh TPE search of k trials would find."
+    "which random search makes them (`--sampler random`), as does TPE for its first 10; after those TPE draws near "
+    "the earlier good trials, and the curve summarises the trials run, not what a fresh TPE search would find."
 )
 AHEAD = "Which study's mean curve is ahead, budget by budget, over the budgets both studies reached:"
 CHOSEN = (
