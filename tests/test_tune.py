@@ -64,7 +64,8 @@ def test_every_backbone_gets_the_same_trials_chosen_on_dev_then_run_with_each_se
                 tuning["budget"] == 4 and record["seed"] == 0 and set(tuning["dev"]) == {"accuracy", "macro_f1", "loss"}
             )
             assert all(record["config"][key] == value for key, value in tuning["sampled"].items())
-        best = max(found.values(), key=lambda r: (r["tuning"]["dev"]["accuracy"], -r["tuning"]["trial"]))
+        dev = {number: record["tuning"]["dev"] for number, record in found.items()}
+        best = found[max(dev, key=lambda n: (dev[n]["accuracy"], -dev[n]["loss"], -n))]  # ties: lower dev loss
         finals = chosen(results, name)
         assert sorted(r["seed"] for r in finals) == [1, 2], name
         for final in finals:
@@ -225,6 +226,26 @@ def test_a_second_copy_of_a_running_sweep_is_refused(tmp_path, capsys):
     finally:
         lock.close()
     assert main([*flags, "--seeds", "2"]) == 0, "free again once the first copy ends"
+
+
+def test_trials_equal_on_the_main_score_go_to_the_lower_dev_loss_then_the_earlier():
+    import optuna
+
+    from benchmark.tune import study as studies
+
+    def trial(number, value, loss=None):
+        made = optuna.trial.create_trial(
+            value=value,
+            user_attrs={} if loss is None else {studies.DEV_LOSS: loss},
+            state=optuna.trial.TrialState.COMPLETE if value is not None else optuna.trial.TrialState.FAIL,
+        )
+        made.number = number
+        return made
+
+    assert studies.best([trial(0, 0.858, 0.50), trial(1, 0.858, 0.48), trial(2, 0.85, 0.40)]).number == 1
+    assert studies.best([trial(0, 0.858, 0.48), trial(1, 0.858, 0.48)]).number == 0
+    assert studies.best([trial(0, 0.8, 0.5), trial(1, None), trial(2, 0.9)]).number == 2, "a loss missing: still best"
+    assert studies.best([trial(0, None)]) is None
 
 
 def test_an_interrupted_sweep_draws_what_an_uninterrupted_one_draws():

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.errors import HarnessError
+from benchmark.perf.workload import measurement
 from benchmark.run.distill import teacher_record
 
 # Teacher: full-size TextCNN. Students: a TextCNN fifteen times smaller, trained once on gold labels and once
@@ -120,6 +119,7 @@ def print_demo(outcome: dict) -> None:
         print(f"mean accuracy, {arm}: {np.mean(values):.4f} over {len(values)} seed(s)")
 
 
+@measurement
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmark.perf.distill_demo",
@@ -146,13 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.demo:
         parser.print_help()
         return 0
-    try:
-        outcome = demo(
-            args.data_dir, args.results_dir, args.seeds, args.student_steps, args.temperature, args.alpha, args.teacher
-        )
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    outcome = demo(
+        args.data_dir, args.results_dir, args.seeds, args.student_steps, args.temperature, args.alpha, args.teacher
+    )
     print_demo(outcome)
     summary = Path(args.results_dir) / "distill-demo.json"
     summary.write_text(json.dumps(outcome, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

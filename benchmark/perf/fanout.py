@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmark.errors import HarnessError
 from benchmark.perf.wholerun import SHARED_VOCAB, make_model_folder
-from benchmark.perf.workload import REPO_ROOT, SHARED_DATA, check_data_dir, load_average
+from benchmark.perf.workload import REPO_ROOT, SHARED_DATA, check_data_dir, load_average, measurement
 
 TINY_SHAPE = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256}
 
@@ -76,60 +76,57 @@ def compare(one: dict, other: dict) -> dict:
     return {"same_predictions": labels, "largest_relative_difference": largest}
 
 
+@measurement
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        check_data_dir(args.data_dir)
-        with tempfile.TemporaryDirectory(prefix="fanout-") as scratch:
-            scratch = Path(scratch)
-            model = make_model_folder(scratch / "model", args.vocab_dir, TINY_SHAPE)
-            seeds = [str(seed) for seed in range(1, args.runs + 1)]
-            command = [
-                sys.executable, "run.py", "--model", "bert", "--model-path", str(model), "--name", "tiny-random-bert",
-                "--data-dir", str(args.data_dir), "--protocol", "mini", "--max-steps", str(args.steps),
-                "--eval-every", str(max(1, args.steps // 4)), "--learning-rate", "5e-3", "--batch-size", "32",
-                "--offline", "--seeds", *seeds,
-            ]  # fmt: skip
-            load_before, walls = load_average(), {}
-            for name, threads, extra in (
-                ("one after another, every thread", None, []),
-                (f"{args.workers} at a time", None, ["--workers", str(args.workers)]),
-                ("one after another, one thread", "1", []),  # the threads of a fanned-out run: the same bits
-            ):
-                env = {**os.environ, "BENCHMARK_CACHE": str(scratch / f"cache-{len(walls)}"), "HF_HUB_OFFLINE": "1"}
-                env.pop("OMP_NUM_THREADS", None)  # the queue takes every thread; a fanned-out run its share
-                env |= {"OMP_NUM_THREADS": threads} if threads else {}
-                results = scratch / f"results-{len(walls)}"
-                print(f"$ {' '.join(command[1:])} {' '.join(extra)}  ({name})", flush=True)
-                walls[name] = (timed([*command, "--results-dir", str(results), *extra], env), results_of(results))
-        (sequential, _), (fanned, other), (single, alike) = walls.values()
-        agreement = compare(alike, other)
-        figures = {
-            "runs": args.runs,
-            "workers": args.workers,
-            "steps": args.steps,
-            "one_after_another_seconds": sequential,
-            "fanned_out_seconds": fanned,
-            "one_after_another_one_thread_seconds": single,
-            "ratio": sequential / fanned,
-            **agreement,
-            "load_before": load_before,
-            "load_after": load_average(),
-        }
-        print(
-            f"{args.runs} runs of {args.steps} steps: one after another {sequential:.1f} s (every thread; "
-            f"{single:.1f} s on one), {args.workers} at a time {fanned:.1f} s: {figures['ratio']:.2f}x faster. "
-            f"Against the queue on one thread, as each fanned-out run has: predicted labels "
-            f"{'the same for every run' if agreement['same_predictions'] else 'DIFFER'}, losses and probabilities "
-            f"within {agreement['largest_relative_difference']:.1e} (relative)"
-        )
-        print(f"machine load: {figures['load_before']} at start, {figures['load_after']} at the end")
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
-        return 0
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check_data_dir(args.data_dir)
+    with tempfile.TemporaryDirectory(prefix="fanout-") as scratch:
+        scratch = Path(scratch)
+        model = make_model_folder(scratch / "model", args.vocab_dir, TINY_SHAPE)
+        seeds = [str(seed) for seed in range(1, args.runs + 1)]
+        command = [
+            sys.executable, "run.py", "--model", "bert", "--model-path", str(model), "--name", "tiny-random-bert",
+            "--data-dir", str(args.data_dir), "--protocol", "mini", "--max-steps", str(args.steps),
+            "--eval-every", str(max(1, args.steps // 4)), "--learning-rate", "5e-3", "--batch-size", "32",
+            "--offline", "--seeds", *seeds,
+        ]  # fmt: skip
+        load_before, walls = load_average(), {}
+        for name, threads, extra in (
+            ("one after another, every thread", None, []),
+            (f"{args.workers} at a time", None, ["--workers", str(args.workers)]),
+            ("one after another, one thread", "1", []),  # the threads of a fanned-out run: the same bits
+        ):
+            env = {**os.environ, "BENCHMARK_CACHE": str(scratch / f"cache-{len(walls)}"), "HF_HUB_OFFLINE": "1"}
+            env.pop("OMP_NUM_THREADS", None)  # the queue takes every thread; a fanned-out run its share
+            env |= {"OMP_NUM_THREADS": threads} if threads else {}
+            results = scratch / f"results-{len(walls)}"
+            print(f"$ {' '.join(command[1:])} {' '.join(extra)}  ({name})", flush=True)
+            walls[name] = (timed([*command, "--results-dir", str(results), *extra], env), results_of(results))
+    (sequential, _), (fanned, other), (single, alike) = walls.values()
+    agreement = compare(alike, other)
+    figures = {
+        "runs": args.runs,
+        "workers": args.workers,
+        "steps": args.steps,
+        "one_after_another_seconds": sequential,
+        "fanned_out_seconds": fanned,
+        "one_after_another_one_thread_seconds": single,
+        "ratio": sequential / fanned,
+        **agreement,
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+    print(
+        f"{args.runs} runs of {args.steps} steps: one after another {sequential:.1f} s (every thread; "
+        f"{single:.1f} s on one), {args.workers} at a time {fanned:.1f} s: {figures['ratio']:.2f}x faster. "
+        f"Against the queue on one thread, as each fanned-out run has: predicted labels "
+        f"{'the same for every run' if agreement['same_predictions'] else 'DIFFER'}, losses and probabilities "
+        f"within {agreement['largest_relative_difference']:.1e} (relative)"
+    )
+    print(f"machine load: {figures['load_before']} at start, {figures['load_after']} at the end")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":

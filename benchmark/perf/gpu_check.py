@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmark.errors import HarnessError
 from benchmark.perf.gpu_estimate import GPUS
 from benchmark.perf.wholerun import SHARED_VOCAB, make_model_folder, read_runs
-from benchmark.perf.workload import BASE_SHAPE, REPO_ROOT, SHARED_DATA, check_data_dir, load_average
+from benchmark.perf.workload import BASE_SHAPE, REPO_ROOT, SHARED_DATA, check_data_dir, load_average, measurement
 
 TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256}
 
@@ -124,48 +124,45 @@ def run(args, model: Path, results: Path, seeds: list[str], extra: list[str], ca
     return time.perf_counter() - started
 
 
+@measurement
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        import torch
+    import torch
 
-        check_data_dir(args.data_dir)
-        device = "cpu" if args.cpu else "cuda"
-        if device == "cuda" and not torch.cuda.is_available():
-            raise HarnessError("no GPU here; --cpu measures the same at a tiny shape on the CPU")
-        args.steps = args.steps or (20 if args.cpu else 300)
-        shape = TINY if args.cpu else BASE_SHAPE
-        figures = {
-            "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
-            "torch": torch.__version__,
-            "shape": "tiny" if args.cpu else "BERT-base",
-            "steps": args.steps,
-            "load_before": load_average(),
-        }
-        print(f"throughput of the {figures['shape']} shape on {figures['device']}", flush=True)
-        figures["throughput"] = throughput(args, shape, device)
-        with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
-            scratch = Path(scratch)
-            model = make_model_folder(scratch / "model", args.vocab_dir, shape)
-            print("phases of one run, then two runs one after another and side by side", flush=True)
-            run(args, model, scratch / "one", ["1"], [], scratch / "cache-one")
-            figures["phases"] = read_runs(scratch / "one")[0]
-            sharing = ["--workers", "2"] + ([] if args.cpu else ["--gpus-per-run", "0.5"])
-            after = run(args, model, scratch / "after", ["1", "2"], [], scratch / "cache-two")
-            side = run(args, model, scratch / "side", ["1", "2"], sharing, scratch / "cache-side")
-        figures["two_runs"] = {"one_after_another_seconds": after, "side_by_side_seconds": side, "ratio": after / side}
-        figures["load_after"] = load_average()
-        args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
-        speed = figures["throughput"]
-        print(
-            f"training {speed['train_examples_per_second']:,.0f} examples/s, evaluation "
-            f"{speed['eval_examples_per_second']:,.0f}/s; two runs: one after another {after:.1f} s, side by side "
-            f"{side:.1f} s ({after / side:.2f}x); figures in {args.json}"
-        )
-        return 0
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    check_data_dir(args.data_dir)
+    device = "cpu" if args.cpu else "cuda"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise HarnessError("no GPU here; --cpu measures the same at a tiny shape on the CPU")
+    args.steps = args.steps or (20 if args.cpu else 300)
+    shape = TINY if args.cpu else BASE_SHAPE
+    figures = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "shape": "tiny" if args.cpu else "BERT-base",
+        "steps": args.steps,
+        "load_before": load_average(),
+    }
+    print(f"throughput of the {figures['shape']} shape on {figures['device']}", flush=True)
+    figures["throughput"] = throughput(args, shape, device)
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
+        scratch = Path(scratch)
+        model = make_model_folder(scratch / "model", args.vocab_dir, shape)
+        print("phases of one run, then two runs one after another and side by side", flush=True)
+        run(args, model, scratch / "one", ["1"], [], scratch / "cache-one")
+        figures["phases"] = read_runs(scratch / "one")[0]
+        sharing = ["--workers", "2"] + ([] if args.cpu else ["--gpus-per-run", "0.5"])
+        after = run(args, model, scratch / "after", ["1", "2"], [], scratch / "cache-two")
+        side = run(args, model, scratch / "side", ["1", "2"], sharing, scratch / "cache-side")
+    figures["two_runs"] = {"one_after_another_seconds": after, "side_by_side_seconds": side, "ratio": after / side}
+    figures["load_after"] = load_average()
+    args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    speed = figures["throughput"]
+    print(
+        f"training {speed['train_examples_per_second']:,.0f} examples/s, evaluation "
+        f"{speed['eval_examples_per_second']:,.0f}/s; two runs: one after another {after:.1f} s, side by side "
+        f"{side:.1f} s ({after / side:.2f}x); figures in {args.json}"
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data import splits as data
-from benchmark.errors import HarnessError
 from benchmark.perf.accuracy import ARMS, accuracy_check
 from benchmark.perf.memory import measure_memory, probe
 from benchmark.perf.report import format_accuracy, format_padding, format_table
@@ -55,6 +54,7 @@ from benchmark.perf.workload import (
     load_average,
     load_folder,
     log,
+    measurement,
     repeat_to,
     variant_config,
 )
@@ -164,22 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@measurement
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.data_dir = check_data_dir(args.data_dir)
-        if args.probe:
-            if args.threads:
-                import torch
+    args.data_dir = check_data_dir(args.data_dir)
+    if args.probe:
+        if args.threads:
+            import torch
 
-                torch.set_num_threads(args.threads)
-            shape = "quick" if args.quick else "base"
-            print(json.dumps(probe(args.probe, args.data_dir, shape, args.lines, args.memory_steps)), flush=True)
-            return 0
-        return run(args)
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+            torch.set_num_threads(args.threads)
+        shape = "quick" if args.quick else "base"
+        print(json.dumps(probe(args.probe, args.data_dir, shape, args.lines, args.memory_steps)), flush=True)
+        return 0
+    return run(args)
 
 
 def run(args) -> int:

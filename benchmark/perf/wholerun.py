@@ -22,7 +22,15 @@ import time
 from pathlib import Path
 
 from benchmark.errors import HarnessError
-from benchmark.perf.workload import BASE_SHAPE, QUICK_SHAPE, REPO_ROOT, SHARED_DATA, check_data_dir, load_average
+from benchmark.perf.workload import (
+    BASE_SHAPE,
+    QUICK_SHAPE,
+    REPO_ROOT,
+    SHARED_DATA,
+    check_data_dir,
+    load_average,
+    measurement,
+)
 from benchmark.phases import COMPUTE, NAMES
 
 SHARED_VOCAB = REPO_ROOT.parent / "shared" / "vocab" / "bert-base-chinese"
@@ -154,43 +162,40 @@ def format_runs(runs: list[dict], label: str) -> str:
     return "\n".join(lines)
 
 
+@measurement
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.data_dir = check_data_dir(args.data_dir)
-        shape = QUICK_SHAPE if args.quick else BASE_SHAPE
-        started = time.perf_counter()
-        load_before = load_average()
-        with tempfile.TemporaryDirectory(prefix="wholerun-") as scratch:
-            scratch = Path(scratch)
-            model = make_model_folder(scratch / "model", args.vocab_dir, shape)
-            results = args.keep or scratch / "results"
-            command = run_command(model, args, results)
-            env = {**os.environ, "BENCHMARK_CACHE": str(scratch / "cache"), "HF_HUB_OFFLINE": "1"}
-            print("$ " + " ".join(command[1:]), flush=True)
-            child = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-            if child.returncode != 0:
-                raise HarnessError(f"the run failed (exit {child.returncode}):\n{child.stderr[-3000:]}")
-            runs = read_runs(results)
-        figures = {
-            "label": args.label,
-            "shape": "quick" if args.quick else "BERT-base",
-            "steps": args.steps,
-            "eval_every": args.eval_every,
-            "extra": args.extra,
-            "runs": runs,
-            "load_before": load_before,
-            "load_after": load_average(),
-            "seconds": time.perf_counter() - started,
-        }
-        print(format_runs(runs, f"{args.label or 'whole run'} ({figures['shape']}, {args.steps} steps)"))
-        print(f"machine load: {figures['load_before']} at start, {figures['load_after']} at the end")
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
-        return 0
-    except HarnessError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    args.data_dir = check_data_dir(args.data_dir)
+    shape = QUICK_SHAPE if args.quick else BASE_SHAPE
+    started = time.perf_counter()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="wholerun-") as scratch:
+        scratch = Path(scratch)
+        model = make_model_folder(scratch / "model", args.vocab_dir, shape)
+        results = args.keep or scratch / "results"
+        command = run_command(model, args, results)
+        env = {**os.environ, "BENCHMARK_CACHE": str(scratch / "cache"), "HF_HUB_OFFLINE": "1"}
+        print("$ " + " ".join(command[1:]), flush=True)
+        child = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        if child.returncode != 0:
+            raise HarnessError(f"the run failed (exit {child.returncode}):\n{child.stderr[-3000:]}")
+        runs = read_runs(results)
+    figures = {
+        "label": args.label,
+        "shape": "quick" if args.quick else "BERT-base",
+        "steps": args.steps,
+        "eval_every": args.eval_every,
+        "extra": args.extra,
+        "runs": runs,
+        "load_before": load_before,
+        "load_after": load_average(),
+        "seconds": time.perf_counter() - started,
+    }
+    print(format_runs(runs, f"{args.label or 'whole run'} ({figures['shape']}, {args.steps} steps)"))
+    print(f"machine load: {figures['load_before']} at start, {figures['load_after']} at the end")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -97,6 +99,20 @@ class Stopwatch:
     def __exit__(self, *exc):
         self.wall.append(time.perf_counter() - self.started[0])
         self.cpu.append(time.process_time() - self.started[1])
+
+
+def measurement(main):
+    """A measurement script's main(): an input it refuses is one line and exit status 2, as with the harness."""
+
+    @functools.wraps(main)
+    def command(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except HarnessError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return command
 
 
 def load_average() -> str:

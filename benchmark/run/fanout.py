@@ -220,14 +220,14 @@ class Fanout:
         # imports once (each run sets the threads it was given).
         calls = 1 if resources["num_gpus"] else 0
         self.remote = ray.remote(max_calls=calls, max_retries=RETRIES)(run_one).options(**resources)
-        self.pending, self.outcomes, self.announced, self.walls = {}, [], {}, []
+        self.pending, self.outcomes, self.announced, self.walls = {}, [], {}, {}
         self.data = {}  # each dataset read once here, handed to its runs through Ray's object store
         self.submitted, self.stopped, self.waiting = 0, 0, 0
 
     def run(self, source) -> list[tuple]:
         """Every run the source gives, `capacity` at a time; (config, folder or None, error or None) of each, in
         the order they were submitted. On Ctrl-C every running task is stopped."""
-        self.outcomes, self.walls = [], []  # this source's alone: a sweep runs its trials, then its chosen settings
+        self.outcomes = []  # this source's alone: a sweep runs its trials, then its chosen settings
         try:
             while True:
                 while len(self.pending) < self.capacity and (settings := source.next_run()) is not None:
@@ -244,6 +244,14 @@ class Fanout:
                 self.ray.cancel(ref, force=True)
             raise
         return [outcome for _, outcome in sorted(self.outcomes, key=lambda item: item[0])]
+
+    def time_left(self, waiting: int) -> float:
+        """A guess: each running run takes what its backbone's finished runs took (a classic baseline takes seconds,
+        a transformer minutes), each waiting one the mean of all, spread over the workers."""
+        every = [seconds for walls in self.walls.values() for seconds in walls]
+        mean = sum(every) / len(every)
+        running = [self.walls.get(settings.config.model, every) for _, settings, _ in self.pending.values()]
+        return (sum(sum(walls) / len(walls) for walls in running) + mean * waiting) / self.capacity
 
     def submit(self, settings: Settings) -> None:
         from benchmark.data.load import DATA_OPTIONS, read_splits
@@ -288,8 +296,8 @@ class Fanout:
             self.outcomes.append((index, (config, None, f"{outcome['error']} (log: {outcome.get('log', '-')})")))
             report_error(f"{what}: {outcome['error']}; {left} left")
             return
-        self.walls.append(outcome["seconds"])
-        eta = sum(self.walls) / len(self.walls) * left / self.capacity
+        self.walls.setdefault(config.model, []).append(outcome["seconds"])
+        eta = self.time_left(source.left())
         log(
             f"finished  {what}: accuracy {outcome['accuracy']:.4f}, macro-F1 {outcome['macro_f1']:.4f} in "
             f"{duration(outcome['seconds'])}; {left} left" + (f", about {duration(eta)}" if left else "")

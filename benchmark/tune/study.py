@@ -10,6 +10,7 @@ not it was interrupted.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from benchmark.errors import HarnessError
 from benchmark.space import Dimension
 
 RETRY_OF = "retry_of"  # a trial asked again because the sweep died while it ran: the lost trial's number
+DEV_LOSS = "dev_loss"  # a finished trial's dev loss, which breaks ties of its main score
 DISCARDED = "discarded"  # settings drawn that the run refused (a space at odds with the backbone): never counted
 
 
@@ -105,6 +107,15 @@ def counted(study) -> list:
     states = optuna().trial.TrialState
     trials = study.get_trials(deepcopy=False)
     return [t for t in trials if t.state in (states.COMPLETE, states.FAIL) and not replaced(t, trials)]
+
+
+def best(trials: list):
+    """The finished trial with the best main score; the lower dev loss, then the earlier trial, among equals. None
+    when none finished."""
+    complete = [trial for trial in trials if trial.value is not None]
+    if not complete:
+        return None
+    return max(complete, key=lambda t: (t.value, -t.user_attrs.get(DEV_LOSS, math.inf), -t.number))
 
 
 def discard(study, trial) -> None:
