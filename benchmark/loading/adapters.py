@@ -57,7 +57,11 @@ def prepare_training(classifier: nn.Module, backbone, config) -> None:
     --gradient-checkpointing. (A linear probe trains no torch weight; benchmark.run.probe fits it.)"""
     if config.gradient_checkpointing:
         # The non-reentrant variant needs no gradient on the inputs, so it also works with a frozen base.
-        classifier.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        encoder, options = classifier.encoder, {"use_reentrant": False}
+        if hasattr(encoder, "activation_checkpointing_enable"):  # its name since transformers 5.x; the old one warns
+            encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+        else:
+            encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
     if config.lora_r:
         alpha = config.lora_alpha if config.lora_alpha is not None else 2.0 * config.lora_r
         add_adapters(classifier, backbone.lora_targets, LoraSettings(config.lora_r, alpha, config.lora_dropout))
