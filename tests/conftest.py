@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,19 @@ def data_folder(folder: Path, train: str = "央行宣布降准\t0\n北京房价�
     (folder / "dev.txt").write_text("房贷利率下调\t1\n", encoding="utf-8")
     (folder / "test.txt").write_text("外汇储备稳定\t0\n", encoding="utf-8")
     return folder
+
+
+def wait_while_running(child, done, what: str, seconds: float = 180) -> None:
+    """Poll until `done()` holds; fail, with the end of the child's stderr, if the child ends first or the time runs
+    out (a child started to be killed or stopped midway)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if child.poll() is not None:
+            _, err = child.communicate()
+            err = err.decode() if isinstance(err, bytes) else err or ""
+            raise AssertionError(f"the child ended before {what}:\n{err[-3000:]}")
+        assert time.monotonic() < deadline, f"no {what} within {seconds:g} s"
+        time.sleep(0.05)
 
 
 def one_error_line(stderr: str) -> str:

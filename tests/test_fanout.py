@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE_DIR, one_error_line, run_flags, sample_copy, tiny_bert
+from conftest import SAMPLE_DIR, one_error_line, run_flags, sample_copy, tiny_bert, wait_while_running
 
 from benchmark.cli import main
 from benchmark.run.resume import complete_checkpoints
@@ -93,23 +93,27 @@ def test_a_sweep_fanned_out_sums_up_its_chosen_runs_only(tmp_path, capsys):
 KILLED = [sys.executable, str(ROOT / "run.py")]
 
 
-def test_a_killed_worker_is_retried_and_its_run_resumes_from_its_checkpoint(tmp_path):
+def fanned_out_child(tmp_path: Path, options: str, workers: int) -> tuple[subprocess.Popen, Path]:
+    """A queue of tiny BERT runs on Ray, started in a child process; the child and its results folder."""
     results = tmp_path / "results"
     model, data = tiny_bert(tmp_path / "tiny"), sample_copy(tmp_path / "data")
-    options = "--batch-size 16 --learning-rate 5e-3 --max-steps 400 --eval-every 4 --save-every 4"
     child = subprocess.Popen(
-        [*KILLED, *run_flags(model, data, options), "--results-dir", str(results), "--workers", "1"],
+        [*KILLED, *run_flags(model, data, options), "--results-dir", str(results), "--workers", str(workers)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
-    deadline = time.monotonic() + 180
-    while not any(complete_checkpoints(folder) for folder in results.glob("*-seed1-*")):
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "no checkpoint within three minutes"
-        time.sleep(0.05)
+    return child, results
+
+
+def test_a_killed_worker_is_retried_and_its_run_resumes_from_its_checkpoint(tmp_path):
+    options = "--batch-size 16 --learning-rate 5e-3 --max-steps 400 --eval-every 4 --save-every 4"
+    child, results = fanned_out_child(tmp_path, options, workers=1)
+    wait_while_running(
+        child, lambda: any(complete_checkpoints(folder) for folder in results.glob("*-seed1-*")), "checkpoint"
+    )
     (started,) = results.glob(".fanout-*/*.started")
     os.kill(json.loads(started.read_text(encoding="utf-8").splitlines()[0])["pid"], signal.SIGKILL)
     out, err = child.communicate(timeout=300)
@@ -236,22 +240,16 @@ def test_without_ray_installed_the_fanout_says_what_to_install(monkeypatch, caps
 def test_ctrl_c_stops_every_run_and_leaves_no_worker_and_no_half_written_result(tmp_path):
     import psutil
 
-    results = tmp_path / "results"
-    model, data = tiny_bert(tmp_path / "tiny"), sample_copy(tmp_path / "data")
     options = "--batch-size 16 --learning-rate 5e-3 --max-steps 4000 --eval-every 20 --seeds 1 2"
-    child = subprocess.Popen(
-        [*KILLED, *run_flags(model, data, options), "--results-dir", str(results), "--workers", "2"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    child, results = fanned_out_child(tmp_path, options, workers=2)
+    wait_while_running(
+        child,
+        lambda: (
+            len(list(results.glob(".fanout-*/*.started"))) == 2
+            and bool(list(results.glob("*-seed*-*/run_config.json")))
+        ),
+        "start of both runs",
     )
-    deadline = time.monotonic() + 180
-    while len(list(results.glob(".fanout-*/*.started"))) < 2 or not list(results.glob("*-seed*-*/run_config.json")):
-        assert child.poll() is None, child.communicate()
-        assert time.monotonic() < deadline, "the runs did not start within three minutes"
-        time.sleep(0.05)
     workers = [json.loads(path.read_text().splitlines()[0])["pid"] for path in results.glob(".fanout-*/*.started")]
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=120)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 from callbacks import with_callback
-from conftest import run_flags, sample_copy, sample_lines, tiny_bert
+from conftest import run_flags, sample_copy, sample_lines, tiny_bert, wait_while_running
 from safetensors.torch import load_file
 from transformers import TrainerCallback
 
@@ -115,11 +115,7 @@ def kill_child(script: str, arguments: list[str], results: Path, wait_for: str) 
         stderr=subprocess.PIPE,
         env=CHILD_ENV,
     )
-    deadline = time.monotonic() + 120
-    while not list(results.glob(wait_for)):
-        assert child.poll() is None, f"the run ended before it was killed:\n{child.stderr.read().decode()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {wait_for} within two minutes"
-        time.sleep(0.05)
+    wait_while_running(child, lambda: bool(list(results.glob(wait_for))), wait_for, seconds=120)
     child.send_signal(signal.SIGKILL)
     child.communicate(timeout=30)
     (run_dir,) = results.iterdir()
@@ -144,11 +140,7 @@ def test_sigterm_ends_a_run_in_one_line_saying_what_it_stopped_and_how_to_resume
         stderr=subprocess.PIPE,
         env=CHILD_ENV,
     )
-    deadline = time.monotonic() + 120
-    while not list(results.glob(wait_for)):
-        assert child.poll() is None, f"the run ended before it was stopped:\n{child.stderr.read().decode()[-3000:]}"
-        assert time.monotonic() < deadline, f"no {wait_for} within two minutes"
-        time.sleep(0.05)
+    wait_while_running(child, lambda: bool(list(results.glob(wait_for))), wait_for, seconds=120)
     run_dir = next(results.glob(wait_for)).parents[2 if when == "after a checkpoint" else 0]
     child.send_signal(signal.SIGTERM)
     _, stderr = child.communicate(timeout=60)
