@@ -94,6 +94,9 @@ class Study:
         self.study = studies.open_study(Path(base.config.results_dir) / STUDIES, self.name)
         studies.ask_again_what_was_lost(self.study)
         self.in_flight: dict[int, object] = {}  # trial number (as the run knows it) -> Optuna trial
+        # The trials counted against the budget: read once, then kept here, since this command alone tells the study
+        # (its lock) and the fan-out asks how many are left several times a second.
+        self.spent = len(studies.counted(self.study))
         self.stopped: str | None = None  # why no more trials are asked: a failure its settings did not cause
 
     def marker(self, **extra) -> dict:
@@ -121,7 +124,7 @@ class Study:
 
     def next_trial(self) -> Settings | None:
         """The next trial's settings, while the budget allows."""
-        if self.stopped or len(studies.counted(self.study)) + len(self.in_flight) >= self.options.budget:
+        if self.stopped or self.spent + len(self.in_flight) >= self.options.budget:
             return None
         trial = studies.ask(self.study, self.options.sampler, self.options.seed, self.space)
         number = studies.trial_number(trial)
@@ -149,12 +152,12 @@ class Study:
             self.stopped = f"trial {number} failed: {outcome.get('error', 'no result')}"
             return
         studies.tell(self.study, trial, value)
+        self.spent += 1
         shown = ", ".join(
             f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}" for key, value in trial.params.items()
         )
-        done = len(studies.counted(self.study))
         scored = f"dev {self.main_score} {value:.4f}" if value is not None else "failed"
-        log(f"trial {done}/{self.options.budget} of {self.backbone.name}: {shown}: {scored}")
+        log(f"trial {self.spent}/{self.options.budget} of {self.backbone.name}: {shown}: {scored}")
 
     def chosen(self):
         """The best trial on dev among the first `budget` counted (a study may hold more from a larger --tune).
@@ -175,10 +178,9 @@ class Study:
                 f"{self.backbone.name}: every trial of {self.name} failed; nothing to run with chosen settings"
             )
             return []
-        trials = len(studies.counted(self.study))
         tuning = self.marker(
             chosen_trial=studies.trial_number(chosen),
-            trials=min(trials, self.options.budget),
+            trials=min(self.spent, self.options.budget),
             sampled=dict(chosen.params),
             recommended=self.recommended,
         )
@@ -200,11 +202,7 @@ class Trials:
         return None
 
     def left(self) -> int:
-        return sum(
-            max(0, s.options.budget - len(studies.counted(s.study)) - len(s.in_flight))
-            for s in self.studies
-            if not s.stopped
-        )
+        return sum(max(0, s.options.budget - s.spent - len(s.in_flight)) for s in self.studies if not s.stopped)
 
     def done(self, settings: Settings, outcome: dict) -> None:
         study = next(s for s in self.studies if s.name == settings.tuning["study"])
